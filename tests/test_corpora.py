@@ -1,0 +1,132 @@
+import hashlib
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import soundfile as sf
+
+from udistil.corpora import corpus_records
+from udistil.corpora.sentences import SentenceGenerator, vocabulary
+from udistil.corpora.synthetic import CONDITION, SyntheticSpec, add_noise, apply_condition, synthetic_records
+from udistil.manifest import ManifestError, build_manifest
+
+SPEC = {"type": "synthetic", "splits": {"test": 6}, "voices": ["en-us+m1", "en+f2", "en-029+m2", "en-us+f3"],
+        "conditions": ["clean", "white@5", "babble@0", "reverb@0.6", "speed@1.4", "clip@0.05"]}
+
+
+def digest(folder: Path) -> dict[str, str]:
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def make(tmp: Path, seed: int, spec=SPEC, split="test") -> Path:
+    out = tmp / f"run{seed}"
+    shutil.rmtree(out, ignore_errors=True)
+    build_manifest(corpus_records("synth", spec, split, seed), "synth", split, out / "audio",
+                   out / "m.parquet", out / "rejected.tsv")
+    return out
+
+
+def test_grammar_vocabulary_and_determinism():
+    assert len(vocabulary()) >= 500
+    a = [SentenceGenerator(3).sentence() for _ in range(3)]
+    assert [SentenceGenerator(3).sentence() for _ in range(3)] == a
+    gen = SentenceGenerator(3)
+    sentences = [gen.sentence() for _ in range(200)]
+    assert len(set(sentences)) > 190
+    assert all(s[0].isupper() and s.endswith(".") for s in sentences)
+
+
+def test_same_seed_byte_identical_audio_and_manifest(tmp_path):
+    first, second = make(tmp_path, 11), make(tmp_path, 11)
+    d1, d2 = digest(first), digest(second)
+    assert d1 == d2 and len(d1) == 6 + 2
+    other = digest(make(tmp_path, 12))
+    assert other["m.parquet"] != d1["m.parquet"]
+    m = pd.read_parquet(first / "m.parquet")
+    assert {"id", "audio", "duration_s", "text", "corpus", "split", "voice", "condition", "snr_db"} <= set(m.columns)
+    info = sf.info(m.audio[0])
+    assert info.samplerate == 16000 and info.channels == 1
+
+
+def test_conditions_degrade_audio():
+    rng = np.random.default_rng(0)
+    t = np.arange(16000) / 16000
+    clean = (0.5 * np.sin(2 * np.pi * 220 * t)).astype(np.float32)
+    noise = rng.standard_normal(clean.size)
+    noisy = add_noise(clean, noise, 10.0)
+    assert 10 * np.log10(np.mean(clean**2) / np.mean((noisy - clean) ** 2)) == pytest.approx(10.0)
+    assert np.max(np.abs(apply_condition(clean, "white@-5", rng, []))) <= 0.9 + 1e-6  # never clips
+    assert apply_condition(clean, "speed@2", rng, []).size == pytest.approx(8000, abs=2)
+    assert apply_condition(clean, "reverb@0.5", rng, []).size > clean.size
+    assert not CONDITION.match("thunder@3")
+    with pytest.raises(ValueError, match="bad condition"):
+        list(synthetic_records(SyntheticSpec(["en"], ["thunder@3"]), 1, 0, "c", "s"))
+
+
+# ---- bad input ----------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def local_folder(tmp_path):
+    src = tmp_path / "src"
+    src.mkdir()
+    t = np.arange(44100) / 44100
+    stereo = np.stack([np.sin(2 * np.pi * 300 * t), np.sin(2 * np.pi * 500 * t)], axis=1) * 0.3
+    sf.write(src / "stereo44k.wav", stereo, 44100)
+    sf.write(src / "ok.flac", np.zeros(8000) + 0.01, 16000)
+    sf.write(src / "empty.wav", np.zeros(0), 16000)
+    sf.write(src / "long.wav", np.zeros(31 * 8000) + 0.01, 8000)
+    (src / "garbage.wav").write_bytes(b"RIFF not really a wave file")
+    return src
+
+
+def test_folder_import_rejects_and_converts(local_folder, tmp_path):
+    spec = {"type": "local", "splits": {"test": str(local_folder)}}
+    out = tmp_path / "out"
+    kept, rejected = build_manifest(corpus_records("loc", spec, "test", 0), "loc", "test", out / "a",
+                                    out / "m.parquet", out / "rejected.tsv")
+    m = pd.read_parquet(out / "m.parquet")
+    rej = pd.read_csv(out / "rejected.tsv", sep="\t").set_index("id")
+    assert sorted(m.id) == ["ok", "stereo44k"] and (kept, rejected) == (2, 3)
+    assert "empty" in rej.loc["empty", "reason"]
+    assert "longer than 30 s" in rej.loc["long", "reason"]
+    assert "unreadable" in rej.loc["garbage", "reason"]
+    audio, sr = sf.read(m.set_index("id").loc["stereo44k", "audio"])
+    assert sr == 16000 and audio.ndim == 1 and audio.size == pytest.approx(16000, abs=2)
+
+
+def test_table_import_missing_file_duplicate_and_column(local_folder, tmp_path):
+    table = tmp_path / "t.tsv"
+    table.write_text("id\tpath\ttext\na\tsrc/ok.flac\thello\nb\tsrc/nope.wav\tbye\n")
+    with pytest.raises(ManifestError, match="missing audio files.*nope.wav"):
+        build_manifest(corpus_records("t", {"type": "local", "splits": {"x": str(table)}}, "x", 0), "t", "x",
+                       tmp_path / "a", tmp_path / "m.parquet", tmp_path / "r.tsv")
+    table.write_text("id\tpath\na\tsrc/ok.flac\na\tsrc/stereo44k.wav\n")
+    with pytest.raises(ManifestError, match="duplicate ids: a"):
+        build_manifest(corpus_records("t", {"type": "local", "splits": {"x": str(table)}}, "x", 0), "t", "x",
+                       tmp_path / "a", tmp_path / "m.parquet", tmp_path / "r.tsv")
+    table.write_text("utt\tpath\na\tsrc/ok.flac\n")
+    with pytest.raises(ManifestError, match=r"t.tsv: missing column\(s\) \['id'\]"):
+        corpus_records("t", {"type": "local", "splits": {"x": str(table)}}, "x", 0)
+
+
+def test_hf_dataset_from_disk(local_folder, tmp_path):
+    import datasets
+
+    files = ["ok.flac", "stereo44k.wav", "empty.wav"]
+    rows = {"audio": [str(local_folder / f) for f in files],
+            "sentence": ["one", "two", "three"], "key": ["k1", "k2", "k3"]}
+    ds = datasets.Dataset.from_dict(rows).cast_column("audio", datasets.Audio(decode=False))
+    datasets.DatasetDict({"test": ds}).save_to_disk(tmp_path / "ds")
+    spec = {"type": "hf", "path": str(tmp_path / "ds"), "from_disk": True, "splits": {"eval": "test"},
+            "text_column": "sentence", "id_column": "key"}
+    out = tmp_path / "o"
+    kept, rejected = build_manifest(corpus_records("hfc", spec, "eval", 0), "hfc", "eval", out / "a",
+                                    out / "m.parquet", out / "r.tsv")
+    m = pd.read_parquet(out / "m.parquet")
+    assert (kept, rejected) == (2, 1)
+    assert list(m.id) == ["k1", "k2"] and list(m.text) == ["one", "two"]
+    with pytest.raises(ManifestError, match="text_column='transcript'"):
+        corpus_records("hfc", {**spec, "text_column": "transcript"}, "eval", 0)

@@ -1,0 +1,1 @@
+"""uDistil-Whisper pipeline library."""

@@ -1,0 +1,74 @@
+"""Config validation: the JSON schema first, then the names that refer to each other."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+SCHEMA = Path(__file__).resolve().parent.parent / "schemas" / "config.schema.yaml"
+POOL_SPLIT = "train"
+
+
+class ConfigError(ValueError):
+    """A config that does not validate; the message names every offending key."""
+
+
+def _key(path) -> str:
+    return ".".join(str(p) for p in path) or "(top level)"
+
+
+def schema_errors(config: dict[str, Any], schema_path: str | Path = SCHEMA) -> list[str]:
+    from jsonschema import Draft202012Validator
+
+    schema = yaml.safe_load(Path(schema_path).read_text())
+    validator = Draft202012Validator(schema)
+    errors = []
+    for err in sorted(validator.iter_errors(config), key=lambda e: list(map(str, e.absolute_path))):
+        leaves = err.context or [err]  # oneOf/anyOf: report the branch errors
+        best = min(leaves, key=lambda e: len(e.absolute_path))
+        errors.append(f"config key '{_key(err.absolute_path)}': {best.message}")
+    return errors
+
+
+def reference_errors(config: dict[str, Any]) -> list[str]:
+    """Names used in one place must be defined in another."""
+    errors = []
+    models, corpora = config.get("models", {}), config.get("corpora", {})
+
+    def need_model(key: str, name: str) -> None:
+        if name not in models:
+            errors.append(f"config key '{key}': unknown model '{name}'; defined in 'models': {sorted(models)}")
+
+    need_model("teacher", config.get("teacher", ""))
+    for name in config.get("evaluation", {}).get("zero_shot", []):
+        need_model("evaluation.zero_shot", name)
+    for pool in config.get("pools", []):
+        if pool not in corpora:
+            errors.append(f"config key 'pools': unknown corpus '{pool}'; defined: {sorted(corpora)}")
+        elif POOL_SPLIT not in corpora[pool]["splits"]:
+            errors.append(f"config key 'corpora.{pool}.splits': a pool needs a '{POOL_SPLIT}' split")
+    ev = config.get("evaluation", {})
+    for key in ("sets", "benchmark"):
+        for name in ev.get(key, []):
+            if name not in corpora:
+                errors.append(f"config key 'evaluation.{key}': unknown corpus '{name}'; defined: {sorted(corpora)}")
+            elif key == "sets":
+                errors += [f"config key 'corpora.{name}.splits': no split '{s}' (evaluation.splits)"
+                           for s in ev.get("splits", []) if s not in corpora[name]["splits"]]
+    return errors
+
+
+def validate(config: dict[str, Any], schema_path: str | Path = SCHEMA) -> dict[str, Any]:
+    """Raise ConfigError naming every bad key; return the config unchanged when it is valid."""
+    errors = schema_errors(config, schema_path)
+    if not errors:
+        errors = reference_errors(config)
+    if errors:
+        raise ConfigError("invalid configuration:\n  " + "\n  ".join(errors))
+    return config
+
+
+def load(path: str | Path) -> dict[str, Any]:
+    return validate(yaml.safe_load(Path(path).read_text()))

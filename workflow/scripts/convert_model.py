@@ -1,0 +1,5 @@
+from udistil.logs import snakemake_job
+from udistil.models import materialise
+
+with snakemake_job(snakemake):  # noqa: F821 - injected by Snakemake
+    materialise(snakemake.params.spec, snakemake.output.model)  # noqa: F821
