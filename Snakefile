@@ -10,6 +10,8 @@ configfile: "config.yaml"
 include: "rules/common.smk"
 include: "rules/assets.smk"
 include: "rules/corpora.smk"
+include: "rules/pseudo_label.smk"
+include: "rules/evaluate.smk"
 
 
 rule all:

@@ -149,7 +149,9 @@ def generation_config(tok, ct2_config: dict, max_length: int):
     from transformers import GenerationConfig
 
     ids = tok.convert_tokens_to_ids
-    lang_tokens = tok.convert_ids_to_tokens(ct2_config["lang_ids"])
+    multilingual = len(tok) >= 51865  # openai's rule: English-only models have one token fewer
+    # CTranslate2 lists the multilingual language ids even for .en models; they do not apply there
+    lang_tokens = tok.convert_ids_to_tokens(ct2_config["lang_ids"]) if multilingual else []
     eot = ids("<|endoftext|>")
     return GenerationConfig(
         alignment_heads=ct2_config["alignment_heads"],
@@ -161,7 +163,7 @@ def generation_config(tok, ct2_config: dict, max_length: int):
         prev_sot_token_id=ids("<|startofprev|>"),
         lang_to_id={t: ids(t) for t in lang_tokens},
         task_to_id={"transcribe": ids("<|transcribe|>"), "translate": ids("<|translate|>")},
-        is_multilingual=len(lang_tokens) > 1,
+        is_multilingual=multilingual,
         max_initial_timestamp_index=50,
         max_length=max_length,
         return_timestamps=False,

@@ -51,3 +51,10 @@ def snakemake_job(smk: Any) -> contextlib.AbstractContextManager[logging.Logger]
     """`job_logging` for a Snakemake `script:` job (log file and offline switch from the job)."""
     log = smk.log[0] if len(smk.log) else None
     return job_logging(log, offline=bool(smk.config.get("offline", True)))
+
+
+def set_threads(n: int) -> None:
+    """Torch intra-op threads for this job (Snakemake `threads:`)."""
+    import torch
+
+    torch.set_num_threads(max(1, int(n)))

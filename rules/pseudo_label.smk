@@ -1,0 +1,46 @@
+# The teacher transcribes each pool in shards (pseudo-labels + token statistics), gathered per pool.
+
+
+rule pseudo_label_shard:
+    input:
+        manifest=lambda wc: manifest(wc.pool, POOL_SPLIT),
+        model=model_input(TEACHER),
+    output:
+        shard="results/pseudo_labels/{pool}/shard{shard}.parquet",
+    params:
+        model=location(TEACHER),
+        shard=lambda wc: int(wc.shard),
+        n_shards=N_SHARDS,
+        flush_every=config["pseudo_label"]["flush_every"],
+    log:
+        "logs/pseudo_label/{pool}/shard{shard}.log",
+    benchmark:
+        "results/benchmarks/pseudo_label/{pool}/shard{shard}.tsv"
+    threads: 1
+    resources:
+        mem_mb=6000,
+        runtime=240,
+        gpu=GPU,
+    conda:
+        "../envs/udistil.yaml"
+    script:
+        "../workflow/scripts/pseudo_label.py"
+
+
+rule gather_pseudo_labels:
+    input:
+        manifest=lambda wc: manifest(wc.pool, POOL_SPLIT),
+        shards=expand("results/pseudo_labels/{{pool}}/shard{shard}.parquet", shard=range(N_SHARDS)),
+    output:
+        labels="results/pseudo_labels/{pool}.parquet",
+    log:
+        "logs/pseudo_label/{pool}/gather.log",
+    conda:
+        "../envs/udistil.yaml"
+    script:
+        "../workflow/scripts/gather_pseudo_labels.py"
+
+
+rule pseudo_labels:
+    input:
+        expand("results/pseudo_labels/{pool}.parquet", pool=config["pools"]),

@@ -1,0 +1,127 @@
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from udistil.decoding import DecodeOptions, Transcriber, compression_ratio
+from udistil.io import write_wav
+from udistil.manifest import build_manifest, Record
+
+
+def noise_clips(n: int, seed: int = 0) -> list[np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return [(rng.standard_normal(int(16000 * (0.5 + 0.25 * i))) * 0.1).astype(np.float32) for i in range(n)]
+
+
+def test_conf_and_entropy_match_direct_computation(tiny_random_whisper):
+    t = Transcriber(str(tiny_random_whisper), DecodeOptions(language="en", with_stats=True, max_new_tokens=6,
+                                                           batch_size=3))
+    clips = noise_clips(3)
+    hyps = t.transcribe(clips)
+    model, eos = t.model, t.model.generation_config.eos_token_id
+    prompt = [model.generation_config.decoder_start_token_id,
+              t.tokenizer.convert_tokens_to_ids("<|en|>"), t.tokenizer.convert_tokens_to_ids("<|transcribe|>"),
+              model.generation_config.no_timestamps_token_id]
+    for clip, h in zip(clips, hyps, strict=True):
+        steps = h.token_ids + ([eos] if h.n_tokens < 6 else [])
+        dec = torch.tensor([prompt + steps[:-1]]) if steps else torch.tensor([prompt])
+        with torch.no_grad():
+            logits = model(input_features=t.features([clip]), decoder_input_ids=dec).logits[0, len(prompt) - 1:]
+        logp = torch.log_softmax(logits, -1)
+        chosen = logp[torch.arange(len(steps)), torch.tensor(steps)]
+        assert h.conf == pytest.approx(chosen.exp().mean().item(), abs=1e-4)
+        assert h.mean_logprob == pytest.approx(chosen.mean().item(), abs=1e-4)
+        assert h.entropy == pytest.approx((-(logp.exp() * logp).sum(-1)).mean().item(), abs=1e-3)
+        assert 0 < h.conf <= 1 and h.entropy >= 0
+
+
+def test_batched_length_sorted_equals_one_at_a_time(tiny_random_whisper):
+    clips = noise_clips(5, seed=1)
+    batched = Transcriber(str(tiny_random_whisper), DecodeOptions(language="en", max_new_tokens=5, batch_size=4))
+    single = Transcriber(str(tiny_random_whisper), DecodeOptions(language="en", max_new_tokens=5, batch_size=1))
+    assert [h.token_ids for h in batched.transcribe(clips)] == [h.token_ids for h in single.transcribe(clips)]
+
+
+def test_skip_and_on_batch(tiny_random_whisper):
+    t = Transcriber(str(tiny_random_whisper), DecodeOptions(language="en", max_new_tokens=3, batch_size=2))
+    seen = []
+    out = t.transcribe(noise_clips(5), skip={0, 3}, on_batch=lambda idx, hyps: seen.extend(idx))
+    assert sorted(seen) == [1, 2, 4] and out[0] is None and out[3] is None and out[1] is not None
+    assert t.encoder_passes == 3
+
+
+def test_compression_ratio_flags_loops():
+    assert compression_ratio("the cat " * 40) > 2.4 > compression_ratio("A short sentence about a cat.")
+    assert compression_ratio("") == 0.0
+
+
+# ---- pseudo-labelling: sharding and resume -----------------------------------------------------------------
+
+
+@pytest.fixture
+def pool_manifest(tmp_path):
+    records = [Record(id=f"u{i:02d}", source=a, text=None) for i, a in enumerate(noise_clips(9, seed=2))]
+    build_manifest(records, "pool", "train", tmp_path / "audio", tmp_path / "m.parquet", tmp_path / "r.tsv")
+    return tmp_path / "m.parquet"
+
+
+class Interrupted(Exception):
+    pass
+
+
+def test_interrupted_shard_resumes_to_identical_output(tiny_random_whisper, pool_manifest, tmp_path, monkeypatch):
+    from udistil import pseudo_label as pl
+
+    opts = DecodeOptions(language="en", max_new_tokens=4, batch_size=2)
+    ref = pl.pseudo_label_shard(pool_manifest, str(tiny_random_whisper), opts, tmp_path / "ref" / "shard1.parquet",
+                                shard=1, n_shards=2)
+
+    def die(flushes):
+        raise Interrupted
+
+    out = tmp_path / "run" / "shard1.parquet"
+    with pytest.raises(Interrupted):
+        pl.pseudo_label_shard(pool_manifest, str(tiny_random_whisper), opts, out, shard=1, n_shards=2, after_flush=die)
+    assert not out.exists()
+    rows_path, _ = pl.partial_paths(out)
+    assert len(pd.read_parquet(rows_path)) == 2  # the first flushed batch survived
+
+    decoded = []
+    real = Transcriber.transcribe
+
+    def counting(self, audios, keys=None, skip=None, **kw):
+        decoded.append(len(audios) - len(skip or ()))
+        return real(self, audios, keys=keys, skip=skip, **kw)
+
+    monkeypatch.setattr(Transcriber, "transcribe", counting)
+    resumed = pl.pseudo_label_shard(pool_manifest, str(tiny_random_whisper), opts, out, shard=1, n_shards=2)
+    assert decoded == [2]  # 4 clips in shard 1, 2 already done
+    pd.testing.assert_frame_equal(resumed, ref)
+    assert pd.read_parquet(out).equals(pd.read_parquet(tmp_path / "ref" / "shard1.parquet"))
+    assert not rows_path.exists()
+    assert list(ref.columns) == pl.COLUMNS and ref["id"].tolist() == ["u01", "u03", "u05", "u07"]
+
+
+def test_gather_restores_manifest_order_and_checks_coverage(tiny_random_whisper, pool_manifest, tmp_path):
+    from udistil import pseudo_label as pl
+
+    opts = DecodeOptions(language="en", max_new_tokens=2, batch_size=4)
+    shards = [pl.pseudo_label_shard(pool_manifest, str(tiny_random_whisper), opts, tmp_path / f"s{k}.parquet",
+                                    shard=k, n_shards=3) for k in range(3)]
+    assert sum(len(s) for s in shards) == 9
+    df = pl.gather_shards([tmp_path / f"s{k}.parquet" for k in range(3)], pool_manifest, tmp_path / "all.parquet")
+    assert df["id"].tolist() == [f"u{i:02d}" for i in range(9)]
+    with pytest.raises(ValueError, match="do not cover"):
+        pl.gather_shards([tmp_path / "s0.parquet"], pool_manifest, tmp_path / "bad.parquet")
+
+
+def test_write_wav_is_atomic_on_failure(tmp_path, monkeypatch):
+    import soundfile
+
+    def boom(*a, **k):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(soundfile, "write", boom)
+    with pytest.raises(OSError):
+        write_wav(np.zeros(10, np.float32), tmp_path / "x.wav")
+    assert list(tmp_path.iterdir()) == []

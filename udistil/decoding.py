@@ -1,0 +1,241 @@
+"""One decoding engine for the teacher's pseudo-labels, the proxy's transcripts and every evaluation.
+
+Batched, length-sorted generation for Whisper (and any transformers speech-to-text model, e.g. SeamlessM4T
+v2), forced language and task, greedy or beam search, a `max_new_tokens` bound, an optional repetition
+guard. Whisper's encoder runs here, not inside `generate`, so its states can be cached and reused
+(see `udistil.encoder_cache`). With `with_stats`, the token statistics come from the same pass.
+"""
+
+from __future__ import annotations
+
+import gzip
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from udistil.io import SAMPLE_RATE
+
+log = logging.getLogger(__name__)
+
+SEAMLESS_LANG = {"en": "eng", "ar": "arb", "fr": "fra", "de": "deu", "es": "spa", "sw": "swh"}
+
+
+@dataclass
+class DecodeOptions:
+    language: str | None = "en"
+    task: str = "transcribe"
+    batch_size: int = 16
+    num_beams: int = 1
+    max_new_tokens: int = 128
+    no_repeat_ngram_size: int = 0
+    return_timestamps: bool = False
+    with_stats: bool = False
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any], **overrides) -> DecodeOptions:
+        d = config.get("decoding", {})
+        return cls(language=config.get("language"), task=config.get("task", "transcribe"),
+                   **{k: d[k] for k in ("batch_size", "num_beams", "max_new_tokens", "no_repeat_ngram_size",
+                                        "return_timestamps") if k in d}, **overrides)
+
+
+@dataclass
+class Hypothesis:
+    text: str
+    n_tokens: int
+    mean_logprob: float = float("nan")
+    conf: float = float("nan")
+    entropy: float = float("nan")
+    compression_ratio: float = float("nan")
+    token_ids: list[int] = field(default_factory=list)
+
+
+def pick_device(device: str = "auto") -> torch.device:
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("config device: cuda requested but no CUDA device is available")
+    return torch.device(device)
+
+
+def pick_dtype(precision: str, device: torch.device) -> torch.dtype:
+    """bf16/fp16 on CUDA when configured; CPU always fp32 (bf16 is slower on CPU)."""
+    if device.type != "cuda":
+        return torch.float32
+    return {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}[precision]
+
+
+def compression_ratio(text: str) -> float:
+    """Bytes over gzip bytes, Whisper's signal of repetitive (looping) output."""
+    raw = text.encode("utf-8")
+    return len(raw) / len(gzip.compress(raw)) if raw else 0.0
+
+
+def token_stats(logits: torch.Tensor, tokens: torch.Tensor, mask: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Mean log-probability, probability and entropy of the chosen tokens, per row.
+
+    `logits` (B, T, V) are the model's raw logits at each generated step, `tokens` (B, T) the tokens
+    chosen there, `mask` (B, T) which steps belong to the output (text tokens and the end token).
+    """
+    logp = torch.log_softmax(logits.float(), dim=-1)
+    chosen = logp.gather(-1, tokens.unsqueeze(-1)).squeeze(-1)
+    entropy = -(logp.exp() * logp).sum(-1)
+    m = mask.float()
+    n = m.sum(-1).clamp(min=1)
+    return {"mean_logprob": (chosen * m).sum(-1) / n, "conf": (chosen.exp() * m).sum(-1) / n,
+            "entropy": (entropy * m).sum(-1) / n}
+
+
+class Transcriber:
+    """Load a speech-to-text model once and transcribe batches of 16 kHz clips."""
+
+    def __init__(self, location: str, options: DecodeOptions, device: str = "auto", precision: str = "fp32",
+                 encoder_cache: Any = None):
+        from transformers import AutoConfig, AutoProcessor
+
+        self.options = options
+        self.device = pick_device(device)
+        self.dtype = pick_dtype(precision, self.device)
+        self.kind = AutoConfig.from_pretrained(location).model_type
+        self.processor = AutoProcessor.from_pretrained(location)
+        self.model = self._load(location).to(self.device, self.dtype).eval()
+        self.encoder_cache = encoder_cache if self.kind == "whisper" else None
+        self.encoder_passes = 0
+        self.decode_seconds = 0.0
+
+    def _load(self, location: str):
+        if self.kind == "whisper":
+            from transformers import WhisperForConditionalGeneration
+
+            return WhisperForConditionalGeneration.from_pretrained(location)
+        if self.kind == "seamless_m4t_v2":
+            from transformers import SeamlessM4Tv2ForSpeechToText
+
+            return SeamlessM4Tv2ForSpeechToText.from_pretrained(location)
+        from transformers import AutoModelForSpeechSeq2Seq
+
+        return AutoModelForSpeechSeq2Seq.from_pretrained(location)
+
+    @property
+    def tokenizer(self):
+        return self.processor.tokenizer
+
+    # ---- features and encoder --------------------------------------------------------------------------------
+
+    def features(self, audios: Sequence[np.ndarray]) -> torch.Tensor:
+        fe = self.processor.feature_extractor
+        out = fe(list(audios), sampling_rate=SAMPLE_RATE, return_tensors="pt")
+        key = "input_features" if "input_features" in out else next(iter(out))
+        return out[key].to(self.device, self.dtype)
+
+    def encode(self, audios: Sequence[np.ndarray], keys: Sequence[str] | None = None) -> torch.Tensor:
+        """Whisper encoder states for the clips, from the cache where present (keys identify the audio)."""
+        if self.encoder_cache is not None and keys is not None:
+            return self.encoder_cache.get_or_compute(self, audios, keys)
+        return self.run_encoder(audios)
+
+    @torch.inference_mode()
+    def run_encoder(self, audios: Sequence[np.ndarray]) -> torch.Tensor:
+        self.encoder_passes += len(audios)
+        return self.model.get_encoder()(self.features(audios)).last_hidden_state
+
+    # ---- generation -------------------------------------------------------------------------------------------
+
+    def _generate_kwargs(self) -> dict[str, Any]:
+        o = self.options
+        kw: dict[str, Any] = {"num_beams": o.num_beams, "max_new_tokens": o.max_new_tokens}
+        if o.no_repeat_ngram_size:
+            kw["no_repeat_ngram_size"] = o.no_repeat_ngram_size
+        if o.with_stats:
+            kw.update(return_dict_in_generate=True, output_logits=True)
+        if self.kind == "whisper":
+            if self.model.generation_config.is_multilingual and o.language:
+                kw.update(language=o.language, task=o.task)
+            kw["return_timestamps"] = o.return_timestamps
+        elif self.kind == "seamless_m4t_v2" and o.language:
+            kw["tgt_lang"] = SEAMLESS_LANG.get(o.language, o.language)
+        return kw
+
+    @torch.inference_mode()
+    def _generate_batch(self, audios: Sequence[np.ndarray], keys: Sequence[str] | None) -> list[Hypothesis]:
+        from transformers.modeling_outputs import BaseModelOutput
+
+        kw = self._generate_kwargs()
+        if self.kind == "whisper":
+            states = self.encode(audios, keys).to(self.dtype)
+            out = self.model.generate(encoder_outputs=BaseModelOutput(last_hidden_state=states), **kw)
+        else:
+            out = self.model.generate(input_features=self.features(audios), **kw)
+        return self._hypotheses(out)
+
+    def _hypotheses(self, out) -> list[Hypothesis]:
+        o = self.options
+        sequences = out.sequences if o.with_stats else out
+        if isinstance(sequences, dict):
+            sequences = sequences["sequences"]
+        sequences = sequences.cpu()
+        texts = self.tokenizer.batch_decode(sequences, skip_special_tokens=not o.return_timestamps)
+        if o.return_timestamps:
+            texts = [self.tokenizer.decode(s, skip_special_tokens=True, decode_with_timestamps=True) for s in sequences]
+        specials = set(self.tokenizer.all_special_ids)
+        hyps = []
+        for i, seq in enumerate(sequences.tolist()):
+            text_ids = [t for t in seq if t not in specials]
+            text = texts[i].strip()
+            hyps.append(Hypothesis(text=text, n_tokens=len(text_ids), token_ids=text_ids,
+                                   compression_ratio=compression_ratio(text)))
+        if o.with_stats:
+            self._attach_stats(out, hyps)
+        return hyps
+
+    def _attach_stats(self, out, hyps: list[Hypothesis]) -> None:
+        logits = torch.stack(out.logits, dim=1)  # (B*beams, T, V): one entry per generated step
+        steps = logits.shape[1]
+        generated = out.sequences[:, -steps:]
+        if getattr(out, "beam_indices", None) is not None:
+            idx = out.beam_indices[:, :steps].clamp(min=0)
+            logits = logits[idx, torch.arange(steps, device=logits.device).expand_as(idx)]
+        eos = self.model.generation_config.eos_token_id
+        eos = eos[0] if isinstance(eos, list) else eos
+        pad = self.model.generation_config.pad_token_id
+        # steps up to and including the first end token belong to the output
+        is_end = generated == eos
+        after_end = torch.cumsum(is_end.int(), dim=1) - is_end.int() > 0
+        mask = ~after_end & ((generated != pad) | is_end)
+        stats = token_stats(logits, generated, mask)
+        for i, h in enumerate(hyps):
+            h.mean_logprob = float(stats["mean_logprob"][i])
+            h.conf = float(stats["conf"][i])
+            h.entropy = float(stats["entropy"][i])
+
+    def transcribe(self, audios: Sequence[np.ndarray], keys: Sequence[str] | None = None, desc: str = "decode",
+                   on_batch: Callable[[list[int], list[Hypothesis]], None] | None = None,
+                   skip: set[int] | None = None) -> list[Hypothesis | None]:
+        """Transcribe clips in length-sorted batches; results come back in input order.
+
+        `on_batch(indices, hypotheses)` is called after each batch (for flushing); indices in `skip` are
+        not decoded (already done by an earlier, interrupted run) and come back as None.
+        """
+        skip = skip or set()
+        order = sorted((i for i in range(len(audios)) if i not in skip), key=lambda i: -len(audios[i]))
+        results: list[Hypothesis | None] = [None] * len(audios)
+        bs = self.options.batch_size
+        start = time.perf_counter()
+        with tqdm(total=len(order), desc=desc, unit="clip", mininterval=5) as bar:
+            for b in range(0, len(order), bs):
+                idx = order[b:b + bs]
+                batch_keys = [keys[i] for i in idx] if keys is not None else None
+                hyps = self._generate_batch([audios[i] for i in idx], batch_keys)
+                for i, h in zip(idx, hyps, strict=True):
+                    results[i] = h
+                if on_batch:
+                    on_batch(idx, hyps)
+                bar.update(len(idx))
+        self.decode_seconds += time.perf_counter() - start
+        return results

@@ -1,0 +1,64 @@
+"""Evaluate a model on a manifest: per-utterance hypotheses and corpus-level WER/CER with costs."""
+
+from __future__ import annotations
+
+import logging
+import resource
+import time
+from pathlib import Path
+
+import pandas as pd
+import torch
+
+from udistil.decoding import DecodeOptions, Transcriber
+from udistil.io import read_audio, write_json, write_parquet
+from udistil.manifest import read_manifest
+from udistil.metrics import cer, wer
+from udistil.normalize import normalizer
+
+log = logging.getLogger(__name__)
+
+
+def peak_memory_mb(device: torch.device) -> dict[str, float]:
+    """Peak resident memory of this process, and peak GPU memory when on CUDA."""
+    out = {"peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    if device.type == "cuda":
+        out["peak_gpu_mb"] = torch.cuda.max_memory_allocated(device) / 2**20
+    return out
+
+
+def score_hypotheses(refs: list[str], hyps: list[str], norm_kind: str) -> tuple[pd.DataFrame, dict]:
+    """Normalise both sides and compute WER and CER (x100, corpus level)."""
+    norm = normalizer(norm_kind)
+    nrefs, nhyps = [norm(r or "") for r in refs], [norm(h or "") for h in hyps]
+    table = pd.DataFrame({"reference": refs, "hypothesis": hyps, "reference_norm": nrefs, "hypothesis_norm": nhyps})
+    return table, {"wer": round(wer(nrefs, nhyps), 4), "cer": round(cer(nrefs, nhyps), 4)}
+
+
+def evaluate(model: str, manifest_path: str | Path, options: DecodeOptions, norm_kind: str,
+             out_table: str | Path, out_metrics: str | Path, device: str = "auto", precision: str = "fp32",
+             encoder_cache=None, extra: dict | None = None) -> dict:
+    """Transcribe every clip of the manifest and write the per-utterance table and the metrics JSON."""
+    manifest = read_manifest(manifest_path)
+    if manifest["text"].isna().any():
+        missing = manifest.loc[manifest["text"].isna(), "id"].tolist()
+        raise ValueError(f"{manifest_path}: evaluation needs references; no text for {missing[:10]}")
+    audios = [read_audio(p) for p in manifest["audio"]]
+    transcriber = Transcriber(model, options, device=device, precision=precision, encoder_cache=encoder_cache)
+    start = time.perf_counter()
+    hyps = transcriber.transcribe(audios, keys=manifest["id"].tolist(), desc=f"evaluate {Path(manifest_path).stem}")
+    seconds = time.perf_counter() - start
+    table, scores = score_hypotheses(manifest["text"].tolist(), [h.text for h in hyps], norm_kind)
+    table.insert(0, "id", manifest["id"].values)
+    audio_s = float(manifest["duration_s"].sum())
+    metrics = {**scores, "n": len(manifest), "audio_seconds": round(audio_s, 3), "decode_seconds": round(seconds, 3),
+               "rtf": round(seconds / audio_s, 5) if audio_s else None,
+               "encoder_passes": transcriber.encoder_passes,
+               "params": sum(p.numel() for p in transcriber.model.parameters()),
+               **{k: round(v, 1) for k, v in peak_memory_mb(transcriber.device).items()},
+               "device": transcriber.device.type, **(extra or {})}
+    write_parquet(table, out_table)
+    write_json(metrics, out_metrics)
+    log.info("%s on %s: WER %.2f CER %.2f (n=%d, RTF %.3f)", model, manifest_path, metrics["wer"], metrics["cer"],
+             metrics["n"], metrics["rtf"] or 0)
+    return metrics

@@ -1,0 +1,10 @@
+from udistil.decoding import DecodeOptions
+from udistil.evaluate import evaluate
+from udistil.logs import set_threads, snakemake_job
+
+smk = snakemake  # noqa: F821 - injected by Snakemake
+with snakemake_job(smk):
+    set_threads(smk.threads)
+    evaluate(smk.params.model, smk.input.manifest, DecodeOptions.from_config(smk.config), smk.params.normalizer,
+             smk.output.table, smk.output.metrics, device=smk.config["device"], precision=smk.config["precision"],
+             extra={"model": smk.wildcards.model, "corpus": smk.wildcards.corpus, "split": smk.wildcards.split})
