@@ -11,6 +11,8 @@ include: "rules/common.smk"
 include: "rules/assets.smk"
 include: "rules/corpora.smk"
 include: "rules/pseudo_label.smk"
+include: "rules/scores.smk"
+include: "rules/select.smk"
 include: "rules/evaluate.smk"
 
 

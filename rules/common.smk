@@ -1,10 +1,11 @@
 # Helpers and config validation only; no rules here.
 import re
 
-from udistil.config import POOL_SPLIT, validate
+from udistil.config import POOL_SPLIT, has_text, validate
 from udistil.logs import set_offline
 from udistil.models import is_materialised
 from udistil.models import location as model_location
+from udistil.scores import LABEL_FREE
 
 validate(config)
 set_offline(config.get("offline", True))
@@ -19,6 +20,12 @@ config.setdefault("device", "auto")
 config.setdefault("precision", "fp32")
 config.setdefault("normalizer", "basic")
 config.setdefault("pseudo_label", {}).setdefault("flush_every", 1)
+SCORE_CFG = config.get("scores", {})
+FILTERS = config.get("filters", ["none"])
+SELECTION = config.get("selection", {})
+LABELLED_POOLS = [p for p in config["pools"] if has_text(CORPORA[p])]
+LABEL_FREE_USED = [f for f in LABEL_FREE if f in FILTERS or f in SELECTION.get("combined", {}).get("scores", [])]
+STAND_INS = {"sonar": "text-embedding stand-in"} if SCORE_CFG.get("sonar", {}).get("backend") == "text_embedding" else {}
 
 
 def _alternatives(names):
@@ -31,6 +38,7 @@ wildcard_constraints:
     split=_alternatives({s for c in CORPORA.values() for s in c["splits"]}),
     pool=_alternatives(config["pools"]),
     shard=r"\d+",
+    filter=_alternatives(FILTERS),
 
 
 def model_dir(name):
@@ -44,8 +52,21 @@ def model_input(name):
 
 
 def location(name):
-    """What the jobs pass to `from_pretrained` for a model name."""
+    """What the jobs pass to `from_pretrained` for a model name (the folder the workflow builds, hub id, path)."""
     return model_location(MODELS[name], model_dir(name))
+
+
+def model_param(name_of):
+    """Params function: a model's location, taken from the job's `model` input when the workflow builds it."""
+
+    def param(wc, input):
+        name = name_of(wc)
+        if name in MODELS and not is_materialised(MODELS[name]):
+            return model_location(MODELS[name])
+        folder = input.model
+        return str(folder if isinstance(folder, str) else folder[0])
+
+    return param
 
 
 def materialised_models():
@@ -77,6 +98,60 @@ def eval_metrics():
     ]
 
 
+def filter_scores(name):
+    """The score tables a filter reads."""
+    if name == "none":
+        return []
+    if name == "supervised":
+        return ["wer"]
+    if name == "combined":
+        return list(SELECTION["combined"]["scores"])
+    return [name]
+
+
+def selection_rule(name):
+    """Mode and value of a filter's selection (see udistil.select)."""
+    if name == "none":
+        return {"mode": "all", "value": None}
+    if name == "supervised":
+        return {"mode": "threshold", "value": SELECTION.get("supervised_threshold", 80)}
+    if name == "combined":
+        cfg = SELECTION["combined"]
+        return {"mode": cfg.get("mode", "match_supervised"), "value": cfg.get("value")}
+    chosen = {
+        **SELECTION.get("default", {"mode": "match_supervised"}),
+        **SELECTION.get("per_filter", {}).get(name, {}),
+    }
+    return {"mode": chosen["mode"], "value": chosen.get("value")}
+
+
+def select_inputs(wc):
+    inputs = {
+        "labels": f"results/pseudo_labels/{wc.pool}.parquet",
+        "manifest": manifest(wc.pool, POOL_SPLIT),
+        "scores": [f"results/scores/{wc.pool}/{s}.parquet" for s in filter_scores(wc.filter)],
+    }
+    if selection_rule(wc.filter)["mode"] == "match_supervised":
+        inputs["supervised"] = f"results/subsets/{wc.pool}/supervised.json"
+    return inputs
+
+
+def sonar_inputs(wc):
+    cfg = SCORE_CFG["sonar"]
+    inputs = {"labels": f"results/pseudo_labels/{wc.pool}.parquet"}
+    if cfg.get("backend", "sonar") == "text_embedding":
+        inputs["transcripts"] = f"results/transcripts/{wc.pool}/{SCORE_CFG['proxy']['model']}.parquet"
+        inputs["model"] = model_input(cfg["model"])
+    else:
+        inputs["manifest"] = manifest(wc.pool, POOL_SPLIT)
+    return inputs
+
+
+def score_files():
+    needed = {s for f in FILTERS for s in filter_scores(f)}
+    return [f"results/scores/{p}/{s}.parquet" for p in config["pools"] for s in sorted(needed)]
+
+
 def final_outputs():
     return (
         [model_dir(m) for m in materialised_models()]
@@ -84,4 +159,7 @@ def final_outputs():
         + eval_manifests()
         + expand("results/pseudo_labels/{pool}.parquet", pool=config["pools"])
         + eval_metrics()
+        + score_files()
+        + expand("results/subsets/{pool}/{filter}.json", pool=config["pools"], filter=FILTERS)
+        + (["results/tables/filter_auc.csv"] if LABELLED_POOLS else [])
     )

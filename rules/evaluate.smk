@@ -9,7 +9,7 @@ rule evaluate:
         table="results/eval/{model}/{corpus}/{split}.parquet",
         metrics="results/eval/{model}/{corpus}/{split}.json",
     params:
-        model=lambda wc: location(wc.model),
+        model=model_param(lambda wc: wc.model),
         normalizer=config["normalizer"],
     log:
         "logs/evaluate/{model}/{corpus}/{split}.log",

@@ -8,7 +8,7 @@ rule pseudo_label_shard:
     output:
         shard="results/pseudo_labels/{pool}/shard{shard}.parquet",
     params:
-        model=location(TEACHER),
+        model=model_param(lambda wc: TEACHER),
         shard=lambda wc: int(wc.shard),
         n_shards=N_SHARDS,
         flush_every=config["pseudo_label"]["flush_every"],

@@ -5,7 +5,7 @@ import torch
 
 from udistil.decoding import DecodeOptions, Transcriber, compression_ratio
 from udistil.io import write_wav
-from udistil.manifest import build_manifest, Record
+from udistil.manifest import Record, build_manifest
 
 
 def noise_clips(n: int, seed: int = 0) -> list[np.ndarray]:

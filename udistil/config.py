@@ -9,6 +9,7 @@ import yaml
 
 SCHEMA = Path(__file__).resolve().parent.parent / "schemas" / "config.schema.yaml"
 POOL_SPLIT = "train"
+LABEL_FREE = ("proxy", "sonar", "conf", "entropy", "nnll", "pesq")
 
 
 class ConfigError(ValueError):
@@ -32,6 +33,16 @@ def schema_errors(config: dict[str, Any], schema_path: str | Path = SCHEMA) -> l
     return errors
 
 
+def has_text(corpus: dict[str, Any]) -> bool:
+    """Whether a corpus carries ground-truth transcripts (needed by the supervised baseline and analysis)."""
+    if corpus["type"] == "synthetic":
+        return True
+    if corpus["type"] == "hf":
+        return corpus.get("text_column", "text") is not None
+    return corpus.get("text_column", "text") is not None and all(
+        not Path(p).is_dir() for p in corpus["splits"].values())
+
+
 def reference_errors(config: dict[str, Any]) -> list[str]:
     """Names used in one place must be defined in another."""
     errors = []
@@ -49,6 +60,28 @@ def reference_errors(config: dict[str, Any]) -> list[str]:
             errors.append(f"config key 'pools': unknown corpus '{pool}'; defined: {sorted(corpora)}")
         elif POOL_SPLIT not in corpora[pool]["splits"]:
             errors.append(f"config key 'corpora.{pool}.splits': a pool needs a '{POOL_SPLIT}' split")
+    scores = config.get("scores", {})
+    for score in ("proxy", "nnll"):
+        if score in scores:
+            need_model(f"scores.{score}.model", scores[score]["model"])
+    sonar = scores.get("sonar", {})
+    if sonar.get("backend") == "text_embedding":
+        need_model("scores.sonar.model", sonar.get("model", ""))
+        if "proxy" not in scores:
+            errors.append("config key 'scores.sonar': the text_embedding stand-in compares with the proxy "
+                          "transcript, so 'scores.proxy' must be configured")
+    filters = config.get("filters", [])
+    combined = config.get("selection", {}).get("combined", {}).get("scores", [])
+    for key, names in (("filters", filters), ("selection.combined.scores", combined)):
+        for name in names:
+            if name in LABEL_FREE and name not in ("conf", "entropy") and name not in scores:
+                errors.append(f"config key '{key}': filter '{name}' needs 'scores.{name}' to be configured")
+    if "combined" in filters and not combined:
+        errors.append("config key 'filters': 'combined' needs 'selection.combined.scores'")
+    if "supervised" in filters:
+        unlabelled = [p for p in config.get("pools", []) if p in corpora and not has_text(corpora[p])]
+        if unlabelled:
+            errors.append(f"config key 'filters': 'supervised' needs ground truth, which pools {unlabelled} lack")
     ev = config.get("evaluation", {})
     for key in ("sets", "benchmark"):
         for name in ev.get(key, []):

@@ -97,13 +97,14 @@ class Transcriber:
 
     def __init__(self, location: str, options: DecodeOptions, device: str = "auto", precision: str = "fp32",
                  encoder_cache: Any = None):
-        from transformers import AutoConfig, AutoProcessor
+        from transformers import AutoConfig, AutoFeatureExtractor, AutoTokenizer
 
         self.options = options
         self.device = pick_device(device)
         self.dtype = pick_dtype(precision, self.device)
         self.kind = AutoConfig.from_pretrained(location).model_type
-        self.processor = AutoProcessor.from_pretrained(location)
+        self.feature_extractor = AutoFeatureExtractor.from_pretrained(location)
+        self.tokenizer = AutoTokenizer.from_pretrained(location)
         self.model = self._load(location).to(self.device, self.dtype).eval()
         self.encoder_cache = encoder_cache if self.kind == "whisper" else None
         self.encoder_passes = 0
@@ -122,15 +123,10 @@ class Transcriber:
 
         return AutoModelForSpeechSeq2Seq.from_pretrained(location)
 
-    @property
-    def tokenizer(self):
-        return self.processor.tokenizer
-
     # ---- features and encoder --------------------------------------------------------------------------------
 
     def features(self, audios: Sequence[np.ndarray]) -> torch.Tensor:
-        fe = self.processor.feature_extractor
-        out = fe(list(audios), sampling_rate=SAMPLE_RATE, return_tensors="pt")
+        out = self.feature_extractor(list(audios), sampling_rate=SAMPLE_RATE, return_tensors="pt")
         key = "input_features" if "input_features" in out else next(iter(out))
         return out[key].to(self.device, self.dtype)
 

@@ -34,10 +34,25 @@ def atomic_path(path: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
             os.unlink(tmp)
 
 
-def write_parquet(df: pd.DataFrame, path: str | os.PathLike) -> None:
-    """Write a DataFrame atomically, without the index, reproducibly."""
+def write_parquet(df: pd.DataFrame, path: str | os.PathLike, metadata: dict[str, str] | None = None) -> None:
+    """Write a DataFrame atomically, without the index, reproducibly; `metadata` goes into the schema."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.Table.from_pandas(df.reset_index(drop=True), preserve_index=False)
+    if metadata:
+        table = table.replace_schema_metadata({**(table.schema.metadata or {}),
+                                               **{k.encode(): v.encode() for k, v in metadata.items()}})
     with atomic_path(path) as tmp:
-        df.reset_index(drop=True).to_parquet(tmp, index=False, compression="zstd")
+        pq.write_table(table, tmp, compression="zstd")
+
+
+def parquet_metadata(path: str | os.PathLike) -> dict[str, str]:
+    """The string key-value metadata written by `write_parquet(..., metadata=...)`."""
+    import pyarrow.parquet as pq
+
+    raw = pq.read_schema(path).metadata or {}
+    return {k.decode(): v.decode() for k, v in raw.items() if k != b"pandas"}
 
 
 def write_json(obj: Any, path: str | os.PathLike) -> None:

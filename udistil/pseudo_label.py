@@ -110,3 +110,15 @@ def gather_shards(shards: list[str | Path], manifest_path: str | Path, output: s
     df = df.set_index("id").loc[manifest["id"]].reset_index()
     write_parquet(df, output)
     return df
+
+
+def transcribe_manifest(manifest_path: str | Path, model: str, options: DecodeOptions, output: str | Path,
+                        device: str = "auto", precision: str = "fp32", encoder_cache=None) -> pd.DataFrame:
+    """Plain transcripts (`id`, `text`) of every clip, e.g. the proxy model's view of a pool."""
+    manifest = read_manifest(manifest_path)
+    ids = manifest["id"].tolist()
+    transcriber = Transcriber(model, options, device=device, precision=precision, encoder_cache=encoder_cache)
+    hyps = transcriber.transcribe([read_audio(p) for p in manifest["audio"]], keys=ids, desc="transcribe")
+    df = pd.DataFrame({"id": ids, "text": [h.text for h in hyps]})
+    write_parquet(df, output)
+    return df

@@ -1,0 +1,145 @@
+# Label-free scores of each pool's pseudo-labels (one rule per score), plus the supervised WER baseline.
+
+
+rule transcribe_pool:
+    input:
+        manifest=lambda wc: manifest(wc.pool, POOL_SPLIT),
+        model=lambda wc: model_input(wc.model),
+    output:
+        transcripts="results/transcripts/{pool}/{model}.parquet",
+    params:
+        model=model_param(lambda wc: wc.model),
+    log:
+        "logs/transcripts/{pool}/{model}.log",
+    benchmark:
+        "results/benchmarks/transcripts/{pool}/{model}.tsv"
+    threads: 1
+    resources:
+        mem_mb=6000,
+        runtime=240,
+        gpu=GPU,
+    conda:
+        "../envs/udistil.yaml"
+    script:
+        "../workflow/scripts/transcribe.py"
+
+
+rule score_proxy:
+    input:
+        labels="results/pseudo_labels/{pool}.parquet",
+        transcripts=lambda wc: f"results/transcripts/{wc.pool}/{SCORE_CFG['proxy']['model']}.parquet",
+    output:
+        score="results/scores/{pool}/proxy.parquet",
+    params:
+        normalizer=config["normalizer"],
+    log:
+        "logs/scores/{pool}/proxy.log",
+    conda:
+        "../envs/udistil.yaml"
+    script:
+        "../workflow/scripts/score_proxy.py"
+
+
+rule score_teacher_stat:
+    input:
+        labels="results/pseudo_labels/{pool}.parquet",
+    output:
+        score="results/scores/{pool}/{stat}.parquet",
+    wildcard_constraints:
+        stat="conf|entropy",
+    log:
+        "logs/scores/{pool}/{stat}.log",
+    conda:
+        "../envs/udistil.yaml"
+    script:
+        "../workflow/scripts/score_teacher_stat.py"
+
+
+rule score_nnll:
+    input:
+        labels="results/pseudo_labels/{pool}.parquet",
+        model=model_input(SCORE_CFG["nnll"]["model"]),
+    output:
+        score="results/scores/{pool}/nnll.parquet",
+    params:
+        model=model_param(lambda wc: SCORE_CFG["nnll"]["model"]),
+        batch_size=SCORE_CFG["nnll"].get("batch_size", 8),
+    log:
+        "logs/scores/{pool}/nnll.log",
+    benchmark:
+        "results/benchmarks/scores/{pool}/nnll.tsv"
+    threads: 1
+    resources:
+        mem_mb=6000,
+        runtime=120,
+        gpu=GPU,
+    conda:
+        "../envs/udistil.yaml"
+    script:
+        "../workflow/scripts/score_nnll.py"
+
+
+rule score_sonar:
+    input:
+        unpack(sonar_inputs),
+    output:
+        score="results/scores/{pool}/sonar.parquet",
+    params:
+        cfg=SCORE_CFG["sonar"],
+        model=model_param(lambda wc: SCORE_CFG["sonar"].get("model")),
+    log:
+        "logs/scores/{pool}/sonar.log",
+    benchmark:
+        "results/benchmarks/scores/{pool}/sonar.tsv"
+    threads: 1
+    resources:
+        mem_mb=8000,
+        runtime=120,
+        gpu=GPU,
+    conda:
+        "../envs/sonar.yaml"
+    script:
+        "../workflow/scripts/score_sonar.py"
+
+
+rule score_pesq:
+    input:
+        labels="results/pseudo_labels/{pool}.parquet",
+        manifest=lambda wc: manifest(wc.pool, POOL_SPLIT),
+    output:
+        score="results/scores/{pool}/pesq.parquet",
+    params:
+        cfg=SCORE_CFG["pesq"],
+    log:
+        "logs/scores/{pool}/pesq.log",
+    benchmark:
+        "results/benchmarks/scores/{pool}/pesq.tsv"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=120,
+    conda:
+        "../envs/udistil.yaml"
+    script:
+        "../workflow/scripts/score_pesq.py"
+
+
+rule score_wer:
+    input:
+        labels="results/pseudo_labels/{pool}.parquet",
+        manifest=lambda wc: manifest(wc.pool, POOL_SPLIT),
+    output:
+        score="results/scores/{pool}/wer.parquet",
+    params:
+        normalizer=config["normalizer"],
+    log:
+        "logs/scores/{pool}/wer.log",
+    conda:
+        "../envs/udistil.yaml"
+    script:
+        "../workflow/scripts/score_wer.py"
+
+
+rule scores:
+    input:
+        score_files(),

@@ -1,0 +1,46 @@
+# Training subsets per filter, and how well each score detects bad pseudo-labels.
+
+
+rule select_subset:
+    input:
+        unpack(select_inputs),
+    output:
+        subset="results/subsets/{pool}/{filter}.parquet",
+        stats="results/subsets/{pool}/{filter}.json",
+    params:
+        rule=lambda wc: selection_rule(wc.filter),
+        scores=lambda wc: filter_scores(wc.filter),
+        normalizer=config["normalizer"],
+    log:
+        "logs/select/{pool}/{filter}.log",
+    conda:
+        "../envs/udistil.yaml"
+    script:
+        "../workflow/scripts/select_subset.py"
+
+
+rule filter_analysis:
+    input:
+        truth=expand("results/scores/{pool}/wer.parquet", pool=LABELLED_POOLS),
+        scores=expand(
+            "results/scores/{pool}/{score}.parquet", pool=LABELLED_POOLS, score=LABEL_FREE_USED
+        ),
+    output:
+        csv="results/tables/filter_auc.csv",
+        md="results/tables/filter_auc.md",
+        roc="results/plots/filter_roc.png",
+    params:
+        pools=LABELLED_POOLS,
+        scores=LABEL_FREE_USED,
+        stand_ins=STAND_INS,
+    log:
+        "logs/select/filter_analysis.log",
+    conda:
+        "../envs/udistil.yaml"
+    script:
+        "../workflow/scripts/filter_analysis.py"
+
+
+rule subsets:
+    input:
+        expand("results/subsets/{pool}/{filter}.json", pool=config["pools"], filter=FILTERS),

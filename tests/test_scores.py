@@ -1,0 +1,149 @@
+import math
+import sys
+import types
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from udistil.decoding import DecodeOptions
+from udistil.manifest import Record, build_manifest
+from udistil.pseudo_label import transcribe_manifest
+from udistil.scores import SCORES, badness, read_score, worst, write_score
+from udistil.scores.proxy import proxy_score, supervised_wer
+from udistil.scores.teacher import teacher_score
+from udistil.tts import synthesize
+
+from .helpers import tiny_seamless_m4t_v2
+
+LABELS = pd.DataFrame({"id": ["a", "b", "c"], "pseudo_label": ["The cat sat.", "", "a dog ran far"],
+                       "conf": [0.9, 0.2, 0.6], "entropy": [0.3, 2.0, 1.0], "n_tokens": [4, 0, 4],
+                       "mean_logprob": [-0.1, -2.0, -0.5], "compression_ratio": [1.0, 0.0, 1.0]})
+
+
+@pytest.fixture(scope="module")
+def pool(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("pool")
+    texts = ["The cat sat on a mat.", "A dog ran far away.", "The dog sat."]
+    records = [Record(id=u, source=synthesize(t, "en-us"), text=t) for u, t in zip("abc", texts, strict=True)]
+    build_manifest(records, "p", "train", tmp / "audio", tmp / "m.parquet", tmp / "r.tsv")
+    return tmp / "m.parquet"
+
+
+@pytest.mark.parametrize("kind", ["seamless", "whisper"])
+def test_proxy_through_real_decoding_path(kind, pool, tmp_path, tiny_random_whisper):
+    model = tiny_seamless_m4t_v2(tmp_path / "sm4t") if kind == "seamless" else tiny_random_whisper
+    transcripts = transcribe_manifest(pool, str(model), DecodeOptions(language="en", max_new_tokens=4, batch_size=2),
+                                      tmp_path / "t.parquet")
+    assert list(transcripts.id) == ["a", "b", "c"] and transcripts.text.map(lambda t: isinstance(t, str)).all()
+    scores = proxy_score(LABELS, transcripts, "basic")
+    assert scores.loc[1, "score"] == math.inf and scores.loc[1, "reason"] == "empty pseudo-label"
+    assert np.isfinite(scores.loc[[0, 2], "score"]).all() and (scores.loc[[0, 2], "score"] >= 0).all()
+
+
+def test_proxy_values_and_worst_cases():
+    transcripts = pd.DataFrame({"id": ["a", "c"], "text": ["the cat sat", "a dog ran away"]})
+    s = proxy_score(LABELS, transcripts, "basic").set_index("id")
+    assert s.loc["a", "score"] == 0.0
+    assert s.loc["c", "score"] == pytest.approx(100 / 4)  # the proxy is the reference: "away" -> "far"
+    assert s.loc["b", "score"] == worst("proxy")
+    missing = proxy_score(LABELS, transcripts.iloc[:1], "basic").set_index("id")
+    assert missing.loc["c", "reason"] == "no proxy transcript"
+
+
+def test_supervised_wer_needs_ground_truth():
+    manifest = pd.DataFrame({"id": ["a", "b", "c"], "text": ["the cat sat", "x", None]})
+    s = supervised_wer(LABELS, manifest, "basic").set_index("id")
+    assert s.loc["a", "score"] == 0.0 and s.loc["b", "score"] == math.inf
+    assert math.isnan(s.loc["c", "score"]) and s.loc["c", "reason"] == "no ground truth"
+
+
+def test_teacher_stats_and_direction_metadata(tmp_path):
+    conf = teacher_score(LABELS, "conf")
+    ent = teacher_score(LABELS, "entropy")
+    assert conf.score.tolist() == [0.9, -math.inf, 0.6] and ent.score.tolist() == [0.3, math.inf, 1.0]
+    write_score(conf, "conf", tmp_path / "conf.parquet")
+    df, meta = read_score(tmp_path / "conf.parquet")
+    assert meta["keep"] == "high" and meta["score"] == "conf" and df.equals(conf)
+    assert badness("conf", conf.score).tolist() == [-0.9, math.inf, -0.6]
+    assert {s: i.keep for s, i in SCORES.items()} == {"proxy": "low", "sonar": "high", "conf": "high",
+                                                     "entropy": "low", "nnll": "low", "pesq": "high", "wer": "low"}
+
+
+def test_nnll_with_tiny_random_lm(tmp_path):
+    import torch
+
+    from udistil.models import random_causal_lm
+    from udistil.scores.nnll import load_causal_lm, nnll_score, text_nll
+
+    folder = random_causal_lm({"random": "causal_lm", "seed": 1}, tmp_path / "lm")
+    model, tok = load_causal_lm(str(folder), torch.device("cpu"))
+    scores = nnll_score(LABELS, model, tok, batch_size=2)
+    assert scores.loc[1, "score"] == math.inf and scores.loc[1, "reason"] == "empty pseudo-label"
+    # batched with padding equals one text alone, and equals a direct computation
+    alone = text_nll(["a dog ran far"], model, tok)[0][0]
+    assert scores.loc[2, "score"] == pytest.approx(alone, rel=1e-4)
+    ids = [tok.eos_token_id] + tok("a dog ran far", add_special_tokens=False).input_ids
+    with torch.no_grad():
+        logp = torch.log_softmax(model(torch.tensor([ids])).logits[0, :-1], -1)
+    direct = -logp[torch.arange(len(ids) - 1), torch.tensor(ids[1:])].mean().item()
+    assert alone == pytest.approx(direct, rel=1e-4)
+
+
+def test_sonar_adapter_up_to_the_library_call(monkeypatch):
+    """sonar-space cannot run offline: its two pipelines are replaced in this test only."""
+    from udistil.scores import sonar
+
+    calls = {}
+
+    class Speech:
+        def __init__(self, encoder, device):
+            calls["speech"] = encoder
+
+        def predict(self, waves, batch_size):
+            calls["waves"] = [tuple(w.shape) for w in waves]
+            return np.array([[1.0, 0.0], [0.0, 1.0]])
+
+    class Text:
+        def __init__(self, encoder, tokenizer, device):
+            calls["text"] = (encoder, tokenizer)
+
+        def predict(self, texts, source_lang, batch_size):
+            calls["texts"], calls["lang"] = texts, source_lang
+            return np.array([[1.0, 0.0], [1.0, 1.0]])
+
+    speech_mod = types.ModuleType("sonar.inference_pipelines.speech")
+    speech_mod.SpeechToEmbeddingModelPipeline = Speech
+    text_mod = types.ModuleType("sonar.inference_pipelines.text")
+    text_mod.TextToEmbeddingModelPipeline = Text
+    for name, mod in {"sonar": types.ModuleType("sonar"),
+                      "sonar.inference_pipelines": types.ModuleType("sonar.inference_pipelines"),
+                      "sonar.inference_pipelines.speech": speech_mod, "sonar.inference_pipelines.text": text_mod}.items():
+        monkeypatch.setitem(sys.modules, name, mod)
+    audios = [np.zeros(16000, np.float32), np.zeros(8000, np.float32), np.zeros(4000, np.float32)]
+    out = sonar.sonar_score(LABELS, audios, "sonar_speech_encoder_arb", "text_sonar_basic_encoder", "arb_Arab")
+    assert calls["speech"] == "sonar_speech_encoder_arb" and calls["lang"] == "arb_Arab"
+    assert calls["texts"] == ["The cat sat.", "a dog ran far"] and calls["waves"] == [(1, 16000), (1, 4000)]
+    assert out.score.tolist() == pytest.approx([1.0, -math.inf, math.sqrt(0.5)])
+
+
+def test_text_embedding_stand_in_with_packaged_minilm():
+    from udistil.assets import packaged_path
+    from udistil.scores.sonar import text_embedding_score
+
+    labels = pd.DataFrame({"id": ["a", "b", "c"], "pseudo_label": ["the cat sat on the mat", "", "quantum tax law"]})
+    proxy = pd.DataFrame({"id": ["a", "b", "c"], "text": ["the cat sat on a mat", "x", "the cat sat on a mat"]})
+    s = text_embedding_score(labels, proxy, str(packaged_path("all-minilm-l6-v2")))
+    assert s.loc[0, "score"] > 0.9 > s.loc[2, "score"] and s.loc[1, "score"] == -math.inf
+
+
+def test_pesq_scores_resynthesis_and_records_failures():
+    from udistil.scores.pesq_score import pesq_score
+
+    text = "The cat sat on a mat."
+    audio = synthesize(text, "en-us", rate=170)
+    labels = pd.DataFrame({"id": ["same", "empty", "silent"], "pseudo_label": [text, "", text]})
+    out = pesq_score(labels, [audio, audio, np.zeros(16000, np.float32)], voice="en-us", rate=170)
+    assert out.loc[0, "score"] > 4.0 and pd.isna(out.loc[0, "reason"])  # identical TTS: near-perfect PESQ
+    assert out.loc[1, "score"] == -math.inf and out.loc[1, "reason"] == "empty pseudo-label"
+    assert out.loc[2, "score"] == -math.inf and out.loc[2, "reason"].startswith("pesq failed")

@@ -1,0 +1,100 @@
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from udistil.analysis import auc_table, score_quality
+from udistil.select import Rule, combined_score, keep_best, select, subset_stats
+
+
+@pytest.fixture
+def pool():
+    # 8 clips in manifest order; u3 has an empty pseudo-label; ties at 0.5 (u1, u4) and 0.2 (u2, u6)
+    return pd.DataFrame({
+        "id": [f"u{i}" for i in range(8)],
+        "duration_s": [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0],
+        "pseudo_label": ["a b", "c", "d e", "", "f", "g h", "i", "j"],
+        "text": ["a b", "c x", "d e", "k", "f", "y z", "i", "j"],
+        "score": [0.9, 0.5, 0.2, math.inf, 0.5, 0.7, 0.2, 0.1],
+    })
+
+
+def kept(mask, pool):
+    return pool.loc[mask, "id"].tolist()
+
+
+def test_all_keeps_every_usable_clip(pool):
+    assert kept(select(pool, None, Rule("all")), pool) == ["u0", "u1", "u2", "u4", "u5", "u6", "u7"]
+
+
+def test_threshold_keep_low_includes_ties_at_threshold(pool):
+    assert kept(select(pool, "proxy", Rule("threshold", 0.5)), pool) == ["u1", "u2", "u4", "u6", "u7"]
+
+
+def test_threshold_keep_high(pool):
+    assert kept(select(pool, "conf", Rule("threshold", 0.7)), pool) == ["u0", "u5"]
+
+
+def test_fraction_keeps_exactly_k_ties_by_manifest_order(pool):
+    # 7 usable, fraction 3/7 -> k=3 best of keep-low: u7 (0.1), then u2 and u6 tie at 0.2
+    assert kept(select(pool, "proxy", Rule("fraction", 3 / 7)), pool) == ["u2", "u6", "u7"]
+    # k=4: next is the tie at 0.5 between u1 and u4; u1 comes first in the manifest
+    assert kept(select(pool, "proxy", Rule("fraction", 4 / 7)), pool) == ["u1", "u2", "u6", "u7"]
+
+
+def test_fraction_keep_high_direction(pool):
+    # keep high (conf): best are 0.9 (u0), 0.7 (u5), then 0.5 tie u1/u4 -> u1
+    assert kept(select(pool, "conf", Rule("fraction", 3 / 7)), pool) == ["u0", "u1", "u5"]
+
+
+def test_match_supervised_uses_supervised_size(pool):
+    assert kept(select(pool, "entropy", Rule("match_supervised"), supervised_kept=2), pool) == ["u2", "u7"]
+    with pytest.raises(ValueError, match="supervised"):
+        select(pool, "entropy", Rule("match_supervised"))
+
+
+def test_empty_pseudo_label_never_kept_even_if_scored_well(pool):
+    pool.loc[3, "score"] = -1.0
+    assert "u3" not in kept(select(pool, "proxy", Rule("fraction", 1.0)), pool)
+
+
+def test_keep_best_nan_last():
+    s = pd.Series([np.nan, 3.0, 1.0, np.nan])
+    assert keep_best(s, 3).tolist() == [True, True, True, False]
+
+
+def test_rule_validation():
+    with pytest.raises(ValueError, match="needs a value"):
+        Rule("threshold")
+    with pytest.raises(ValueError, match="outside"):
+        Rule("fraction", 1.5)
+    with pytest.raises(ValueError, match="mode"):
+        Rule("top")
+
+
+def test_combined_score_is_mean_rank():
+    a = pd.DataFrame({"score": [0.1, 0.9, 0.5]})  # proxy, keep low: ranks 1, 3, 2
+    b = pd.DataFrame({"score": [0.2, 0.8, 0.9]})  # sonar, keep high: badness -s -> ranks 3, 2, 1
+    assert combined_score({"proxy": a, "sonar": b}).tolist() == [2.0, 2.5, 1.5]
+
+
+def test_stats_true_wer_of_kept_and_dropped(pool):
+    mask = select(pool, "proxy", Rule("threshold", 0.2))  # u2, u6, u7: all correct
+    stats = subset_stats(pool, mask, "basic", "proxy", Rule("threshold", 0.2))
+    assert stats["kept_clips"] == 3 and stats["kept_hours"] == pytest.approx(18 / 3600, abs=1e-6)
+    assert stats["true_wer_kept"] == 0.0
+    # dropped: u0 (0/2), u1 ("c" vs "c x": 1 del/2), u3 (empty: 1/1), u4 (0/1), u5 (2 subs/2) -> 4/8
+    assert stats["true_wer_dropped"] == pytest.approx(50.0)
+    assert stats["dropped_empty_pseudo_label"] == 1
+
+
+def test_auc_perfect_and_inverted_scores():
+    truth = pd.DataFrame({"id": list("abcdef"), "score": [0, 10, 30, 50, 90, 120.0]})
+    good = pd.DataFrame({"id": list("abcdef"), "score": [0.0, 5, 20, 45, 80, math.inf]})  # keep low, tracks WER
+    conf = pd.DataFrame({"id": list("abcdef"), "score": [0.9, 0.8, 0.7, 0.6, 0.5, 0.4]})  # keep high, tracks WER
+    table = auc_table({"proxy": good, "conf": conf}, truth, "p").set_index("score")
+    assert table.loc["proxy", "auc_wer>80"] == 1.0 and table.loc["conf", "auc_wer>40"] == 1.0
+    assert table.loc["proxy", "spearman"] == pytest.approx(1.0) and table.loc["conf", "spearman"] == pytest.approx(-1.0)
+    inverted = score_quality("proxy", pd.Series([5.0, 4, 3, 2, 1, 0]), truth["score"])
+    assert inverted["auc_wer>20"] == 0.0

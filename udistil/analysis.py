@@ -1,0 +1,93 @@
+"""How good each score is at finding bad pseudo-labels: ROC-AUC at true-WER thresholds, Spearman correlation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy.stats import spearmanr
+from sklearn.metrics import roc_auc_score, roc_curve
+
+from udistil.scores import badness
+
+THRESHOLDS = (80, 40, 20)
+
+
+def finite(values: pd.Series) -> np.ndarray:
+    """Replace +-inf (worst scores) by values just beyond the finite range, keeping the order."""
+    v = values.to_numpy(dtype=float).copy()
+    fin = v[np.isfinite(v)]
+    lo, hi = (fin.min(), fin.max()) if fin.size else (0.0, 0.0)
+    span = (hi - lo) or 1.0
+    v[v == np.inf] = hi + span
+    v[v == -np.inf] = lo - span
+    return v
+
+
+def score_quality(name: str, score: pd.Series, true_wer: pd.Series) -> dict[str, float]:
+    """AUC of `badness` for labels with true WER > t, and Spearman rho of the raw score with true WER."""
+    ok = true_wer.notna() & score.notna()
+    bad = finite(badness(name, score[ok]))
+    wer = true_wer[ok].to_numpy(dtype=float)
+    row: dict[str, float] = {"n": int(ok.sum())}
+    for t in THRESHOLDS:
+        positive = wer > t
+        row[f"auc_wer>{t}"] = float(roc_auc_score(positive, bad)) if 0 < positive.sum() < len(positive) else np.nan
+        row[f"positives_wer>{t}"] = int(positive.sum())
+    row["spearman"] = float(spearmanr(finite(score[ok]), wer).statistic) if ok.sum() > 2 else np.nan
+    return row
+
+
+def roc_points(name: str, score: pd.Series, true_wer: pd.Series, threshold: float) -> tuple[np.ndarray, np.ndarray]:
+    ok = true_wer.notna() & score.notna()
+    fpr, tpr, _ = roc_curve(true_wer[ok].to_numpy() > threshold, finite(badness(name, score[ok])))
+    return fpr, tpr
+
+
+def auc_table(scores: dict[str, pd.DataFrame], true_wer: pd.DataFrame, pool: str) -> pd.DataFrame:
+    """One row per score: AUCs at each threshold, positives, Spearman rho; tables keyed by id."""
+    truth = true_wer.set_index("id")["score"]
+    rows = []
+    for name, table in scores.items():
+        s = table.set_index("id")["score"].reindex(truth.index)
+        rows.append({"pool": pool, "score": name, **score_quality(name, s, truth)})
+    return pd.DataFrame(rows)
+
+
+def run_filter_analysis(truth_paths: list[str], score_paths: list[str], pools: list[str], scores: list[str],
+                        stand_ins: dict[str, str], out_csv: str, out_md: str, out_roc: str) -> pd.DataFrame:
+    """AUC table over every labelled pool and label-free score, its Markdown, and the ROC plot (first pool)."""
+    import logging
+
+    from udistil.io import write_text
+    from udistil.plots import roc_plot
+    from udistil.tables import to_markdown, write_csv
+
+    log = logging.getLogger(__name__)
+    tables = []
+    curves, aucs = {}, {}
+    for pool, truth_path in zip(pools, truth_paths, strict=True):
+        truth = pd.read_parquet(truth_path)
+        per_score = {Path(p).stem: pd.read_parquet(p) for p in score_paths if Path(p).parent.name == pool}
+        per_score = {s: per_score[s] for s in scores}
+        table = auc_table(per_score, truth, pool)
+        tables.append(table)
+        if pool == pools[0]:
+            t = truth.set_index("id")["score"]
+            for s, df in per_score.items():
+                label = f"{s}*" if s in stand_ins else s
+                curves[label] = roc_points(s, df.set_index("id")["score"].reindex(t.index), t, 80)
+                aucs[label] = float(table.set_index("score").loc[s, "auc_wer>80"])
+    result = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame()
+    result["score"] = [f"{s}*" if s in stand_ins else s for s in result["score"]]
+    result = result.round(4)
+    write_csv(result, out_csv)
+    notes = "".join(f"\n\n\\* `{s}`: {what}." for s, what in stand_ins.items())
+    write_text("ROC-AUC of each label-free score for detecting pseudo-labels whose true WER exceeds a "
+               "threshold, and Spearman's rho between the score and the true WER.\n\n" + to_markdown(result)
+               + notes + "\n", out_md)
+    roc_plot(curves, aucs, 80, out_roc, title=f"Detecting pseudo-labels with WER > 80 ({pools[0]})")
+    for _, row in result.iterrows():
+        log.info("AUC at WER > 40: pool %s, %-8s %.3f", row["pool"], row["score"], row["auc_wer>40"])
+    return result

@@ -1,0 +1,61 @@
+"""Label-free quality scores of pseudo-labels (and the supervised WER baseline), one module per score.
+
+Each score writes a parquet with `id`, `score`, `reason` (why a clip got the worst score, else null) and
+auxiliary columns; its direction says which end is kept.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from udistil.io import parquet_metadata, write_parquet
+
+
+@dataclass(frozen=True)
+class ScoreInfo:
+    name: str
+    keep: str  # "low" or "high"
+    description: str
+    label_free: bool = True
+
+
+SCORES = {
+    "proxy": ScoreInfo("proxy", "low", "WER of the pseudo-label against a proxy ASR transcript"),
+    "sonar": ScoreInfo("sonar", "high", "cosine similarity of SONAR speech and text embeddings"),
+    "conf": ScoreInfo("conf", "high", "teacher confidence: mean token probability"),
+    "entropy": ScoreInfo("entropy", "low", "teacher predictive entropy, mean over tokens"),
+    "nnll": ScoreInfo("nnll", "low", "mean per-token negative log-likelihood under a language model"),
+    "pesq": ScoreInfo("pesq", "high", "wide-band PESQ of the clip against TTS of the pseudo-label"),
+    "wer": ScoreInfo("wer", "low", "WER of the pseudo-label against the ground truth", label_free=False),
+}
+LABEL_FREE = [s for s, info in SCORES.items() if info.label_free]
+
+
+def worst(name: str) -> float:
+    """The value given to a clip whose score cannot be computed (empty pseudo-label, failed measurement)."""
+    return math.inf if SCORES[name].keep == "low" else -math.inf
+
+
+def badness(name: str, values: pd.Series) -> pd.Series:
+    """Scores oriented so that larger means worse (for ranking and ROC), infinities kept in order."""
+    return values if SCORES[name].keep == "low" else -values
+
+
+def is_empty(text: object) -> bool:
+    return not isinstance(text, str) or not text.strip()
+
+
+def write_score(df: pd.DataFrame, name: str, path: str | Path, **meta: str) -> None:
+    """Write a score table with its direction and provenance in the parquet metadata."""
+    missing = {"id", "score", "reason"} - set(df.columns)
+    if missing:
+        raise ValueError(f"score table {name} lacks columns {sorted(missing)}")
+    write_parquet(df, path, metadata={"score": name, "keep": SCORES[name].keep, **meta})
+
+
+def read_score(path: str | Path) -> tuple[pd.DataFrame, dict[str, str]]:
+    return pd.read_parquet(path), parquet_metadata(path)

@@ -1,0 +1,130 @@
+"""Selection: turn a score table into a training subset (threshold, keep fraction, or match the supervised size).
+
+Ranking modes keep exactly k clips: best scores first, ties broken by the pool's manifest order, so the
+same inputs always give the same subset. Clips with an empty pseudo-label are never kept (nothing to
+learn from), not even by the `none` baseline; the statistics count them.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from udistil.metrics import wer
+from udistil.normalize import normalizer
+from udistil.scores import SCORES, badness, is_empty
+
+MODES = ("all", "threshold", "fraction", "match_supervised")
+
+
+@dataclass(frozen=True)
+class Rule:
+    mode: str
+    value: float | None = None
+
+    def __post_init__(self):
+        if self.mode not in MODES:
+            raise ValueError(f"selection mode '{self.mode}' not in {MODES}")
+        if self.mode in ("threshold", "fraction") and self.value is None:
+            raise ValueError(f"selection mode '{self.mode}' needs a value")
+        if self.mode == "fraction" and not 0 <= float(self.value) <= 1:
+            raise ValueError(f"keep fraction {self.value} outside [0, 1]")
+
+
+def keep_threshold(score: pd.Series, keep: str, threshold: float) -> pd.Series:
+    """Keep scores at or below (keep low) or at or above (keep high) the threshold; NaN is never kept."""
+    return (score <= threshold) if keep == "low" else (score >= threshold)
+
+
+def keep_best(bad: pd.Series, k: int) -> pd.Series:
+    """Keep exactly the k least-bad rows; ties broken by position (manifest order), NaN ranked last."""
+    values = bad.to_numpy(dtype=float)
+    order = np.lexsort((np.arange(len(values)), np.where(np.isnan(values), np.inf, values), np.isnan(values)))
+    mask = np.zeros(len(values), dtype=bool)
+    mask[order[:max(0, min(k, len(values)))]] = True
+    return pd.Series(mask, index=bad.index)
+
+
+def select(pool: pd.DataFrame, score_name: str | None, rule: Rule, supervised_kept: int | None = None) -> pd.Series:
+    """Boolean keep-mask over `pool` (columns id, pseudo_label, score) in manifest order."""
+    usable = ~pool["pseudo_label"].map(is_empty)
+    if rule.mode == "all":
+        return usable
+    score = pool["score"].where(usable)
+    if rule.mode == "threshold":
+        return keep_threshold(score, SCORES[score_name].keep, float(rule.value)) & usable
+    if rule.mode == "fraction":
+        k = int(math.floor(float(rule.value) * int(usable.sum()) + 0.5))
+    else:
+        if supervised_kept is None:
+            raise ValueError("match_supervised needs the supervised subset's size")
+        k = supervised_kept
+    return keep_best(badness(score_name, score), k) & usable
+
+
+def combined_score(tables: dict[str, pd.DataFrame]) -> pd.Series:
+    """Fuse scores by mean rank of badness (lower is better); each table in the same row order."""
+    ranks = [badness(name, t["score"]).rank(method="average", na_option="bottom") for name, t in tables.items()]
+    return sum(ranks) / len(ranks)
+
+
+def subset_stats(pool: pd.DataFrame, keep: pd.Series, norm_kind: str, filter_name: str, rule: Rule) -> dict[str, Any]:
+    """Kept clips and hours, and where the pool has ground truth, the true WER of what was kept and dropped."""
+    kept, dropped = pool[keep], pool[~keep]
+    stats: dict[str, Any] = {
+        "filter": filter_name, "mode": rule.mode, "value": rule.value, "pool_clips": len(pool),
+        "kept_clips": int(keep.sum()), "kept_fraction": round(float(keep.mean()), 6) if len(pool) else 0.0,
+        "kept_hours": round(float(kept["duration_s"].sum()) / 3600, 6),
+        "dropped_empty_pseudo_label": int(pool["pseudo_label"].map(is_empty).sum()),
+    }
+    if "text" in pool and pool["text"].notna().all():
+        norm = normalizer(norm_kind)
+        for name, part in (("kept", kept), ("dropped", dropped)):
+            refs = [norm(t) for t in part["text"]]
+            hyps = [norm(h) if isinstance(h, str) else "" for h in part["pseudo_label"]]
+            stats[f"true_wer_{name}"] = round(wer(refs, hyps), 4) if len(part) else None
+    return stats
+
+
+def load_pool(labels: str, manifest: str, score_paths: list[str]) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
+    """Pseudo-labels joined to the manifest (manifest order), and each score table aligned to it."""
+    from udistil.manifest import read_manifest
+
+    m = read_manifest(manifest)
+    pool = m[["id", "duration_s", "text"]].merge(pd.read_parquet(labels), on="id", how="left", validate="one_to_one")
+    scores = {}
+    for path in score_paths:
+        table = pd.read_parquet(path)
+        name = Path(path).stem
+        scores[name] = pool[["id"]].merge(table[["id", "score"]], on="id", how="left", validate="one_to_one")
+    return pool, scores
+
+
+def run_select(labels: str, manifest: str, score_paths: list[str], rule: dict, filter_name: str, norm_kind: str,
+               out_subset: str, out_stats: str, supervised_stats: str | None = None) -> dict[str, Any]:
+    """Select one filter's subset and write it (kept ids with their scores) and its statistics."""
+    from udistil.io import read_json, write_json, write_parquet
+
+    pool, scores = load_pool(labels, manifest, score_paths)
+    r = Rule(rule["mode"], rule.get("value"))
+    supervised_kept = read_json(supervised_stats)["kept_clips"] if supervised_stats else None
+    if filter_name == "combined":
+        pool["score"] = combined_score(scores)
+        score_name = "wer"  # mean rank: lower is better, like a keep-low score
+    elif scores:
+        (score_name, table), = scores.items()
+        pool["score"] = table["score"].to_numpy()
+    else:
+        score_name = None
+        pool["score"] = float("nan")
+    keep = select(pool, score_name, r, supervised_kept)
+    stats = subset_stats(pool, keep, norm_kind, filter_name, r)
+    cols = ["id", "duration_s", "pseudo_label", "score"]
+    write_parquet(pool.loc[keep, cols], out_subset)
+    write_json(stats, out_stats)
+    return stats

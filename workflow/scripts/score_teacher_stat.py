@@ -1,0 +1,6 @@
+from udistil.logs import snakemake_job
+from udistil.scores.jobs import run_teacher_stat
+
+smk = snakemake  # noqa: F821 - injected by Snakemake
+with snakemake_job(smk):
+    run_teacher_stat(smk.input.labels, smk.wildcards.stat, smk.output.score)
