@@ -89,9 +89,9 @@ def test_interrupted_shard_resumes_to_identical_output(tiny_random_whisper, pool
     decoded = []
     real = Transcriber.transcribe
 
-    def counting(self, audios, keys=None, skip=None, **kw):
+    def counting(self, audios, skip=None, **kw):
         decoded.append(len(audios) - len(skip or ()))
-        return real(self, audios, keys=keys, skip=skip, **kw)
+        return real(self, audios, skip=skip, **kw)
 
     monkeypatch.setattr(Transcriber, "transcribe", counting)
     resumed = pl.pseudo_label_shard(pool_manifest, str(tiny_random_whisper), opts, out, shard=1, n_shards=2)

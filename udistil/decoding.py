@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from udistil.io import SAMPLE_RATE
+from udistil.encoder_cache import Encoder, make_cache
 
 log = logging.getLogger(__name__)
 
@@ -96,7 +96,7 @@ class Transcriber:
     """Load a speech-to-text model once and transcribe batches of 16 kHz clips."""
 
     def __init__(self, location: str, options: DecodeOptions, device: str = "auto", precision: str = "fp32",
-                 encoder_cache: Any = None):
+                 cache: dict[str, Any] | None = None):
         from transformers import AutoConfig, AutoFeatureExtractor, AutoTokenizer
 
         self.options = options
@@ -106,9 +106,13 @@ class Transcriber:
         self.feature_extractor = AutoFeatureExtractor.from_pretrained(location)
         self.tokenizer = AutoTokenizer.from_pretrained(location)
         self.model = self._load(location).to(self.device, self.dtype).eval()
-        self.encoder_cache = encoder_cache if self.kind == "whisper" else None
-        self.encoder_passes = 0
+        self.cache_cfg = cache
+        self.encoder = Encoder(self.model, self.feature_extractor, self.device, self.dtype)
         self.decode_seconds = 0.0
+
+    @property
+    def encoder_passes(self) -> int:
+        return self.encoder.passes
 
     def _load(self, location: str):
         if self.kind == "whisper":
@@ -126,20 +130,7 @@ class Transcriber:
     # ---- features and encoder --------------------------------------------------------------------------------
 
     def features(self, audios: Sequence[np.ndarray]) -> torch.Tensor:
-        out = self.feature_extractor(list(audios), sampling_rate=SAMPLE_RATE, return_tensors="pt")
-        key = "input_features" if "input_features" in out else next(iter(out))
-        return out[key].to(self.device, self.dtype)
-
-    def encode(self, audios: Sequence[np.ndarray], keys: Sequence[str] | None = None) -> torch.Tensor:
-        """Whisper encoder states for the clips, from the cache where present (keys identify the audio)."""
-        if self.encoder_cache is not None and keys is not None:
-            return self.encoder_cache.get_or_compute(self, audios, keys)
-        return self.run_encoder(audios)
-
-    @torch.inference_mode()
-    def run_encoder(self, audios: Sequence[np.ndarray]) -> torch.Tensor:
-        self.encoder_passes += len(audios)
-        return self.model.get_encoder()(self.features(audios)).last_hidden_state
+        return self.encoder.features(audios)
 
     # ---- generation -------------------------------------------------------------------------------------------
 
@@ -159,12 +150,12 @@ class Transcriber:
         return kw
 
     @torch.inference_mode()
-    def _generate_batch(self, audios: Sequence[np.ndarray], keys: Sequence[str] | None) -> list[Hypothesis]:
+    def _generate_batch(self, audios: Sequence[np.ndarray]) -> list[Hypothesis]:
         from transformers.modeling_outputs import BaseModelOutput
 
         kw = self._generate_kwargs()
         if self.kind == "whisper":
-            states = self.encode(audios, keys).to(self.dtype)
+            states = self.encoder(audios)
             out = self.model.generate(encoder_outputs=BaseModelOutput(last_hidden_state=states), **kw)
         else:
             out = self.model.generate(input_features=self.features(audios), **kw)
@@ -210,7 +201,7 @@ class Transcriber:
             h.conf = float(stats["conf"][i])
             h.entropy = float(stats["entropy"][i])
 
-    def transcribe(self, audios: Sequence[np.ndarray], keys: Sequence[str] | None = None, desc: str = "decode",
+    def transcribe(self, audios: Sequence[np.ndarray], desc: str = "decode",
                    on_batch: Callable[[list[int], list[Hypothesis]], None] | None = None,
                    skip: set[int] | None = None) -> list[Hypothesis | None]:
         """Transcribe clips in length-sorted batches; results come back in input order.
@@ -219,6 +210,8 @@ class Transcriber:
         not decoded (already done by an earlier, interrupted run) and come back as None.
         """
         skip = skip or set()
+        if self.cache_cfg is not None and self.encoder.cache is None and self.kind == "whisper":
+            self.encoder.cache = make_cache(self.cache_cfg, self.model, len(audios))
         order = sorted((i for i in range(len(audios)) if i not in skip), key=lambda i: -len(audios[i]))
         results: list[Hypothesis | None] = [None] * len(audios)
         bs = self.options.batch_size
@@ -226,8 +219,7 @@ class Transcriber:
         with tqdm(total=len(order), desc=desc, unit="clip", mininterval=5) as bar:
             for b in range(0, len(order), bs):
                 idx = order[b:b + bs]
-                batch_keys = [keys[i] for i in idx] if keys is not None else None
-                hyps = self._generate_batch([audios[i] for i in idx], batch_keys)
+                hyps = self._generate_batch([audios[i] for i in idx])
                 for i, h in zip(idx, hyps, strict=True):
                     results[i] = h
                 if on_batch:

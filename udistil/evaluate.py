@@ -37,16 +37,16 @@ def score_hypotheses(refs: list[str], hyps: list[str], norm_kind: str) -> tuple[
 
 def evaluate(model: str, manifest_path: str | Path, options: DecodeOptions, norm_kind: str,
              out_table: str | Path, out_metrics: str | Path, device: str = "auto", precision: str = "fp32",
-             encoder_cache=None, extra: dict | None = None) -> dict:
+             cache=None, extra: dict | None = None) -> dict:
     """Transcribe every clip of the manifest and write the per-utterance table and the metrics JSON."""
     manifest = read_manifest(manifest_path)
     if manifest["text"].isna().any():
         missing = manifest.loc[manifest["text"].isna(), "id"].tolist()
         raise ValueError(f"{manifest_path}: evaluation needs references; no text for {missing[:10]}")
     audios = [read_audio(p) for p in manifest["audio"]]
-    transcriber = Transcriber(model, options, device=device, precision=precision, encoder_cache=encoder_cache)
+    transcriber = Transcriber(model, options, device=device, precision=precision, cache=cache)
     start = time.perf_counter()
-    hyps = transcriber.transcribe(audios, keys=manifest["id"].tolist(), desc=f"evaluate {Path(manifest_path).stem}")
+    hyps = transcriber.transcribe(audios, desc=f"evaluate {Path(manifest_path).stem}")
     seconds = time.perf_counter() - start
     table, scores = score_hypotheses(manifest["text"].tolist(), [h.text for h in hyps], norm_kind)
     table.insert(0, "id", manifest["id"].values)

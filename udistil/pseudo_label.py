@@ -59,7 +59,7 @@ def load_partial(output: str | Path, key: str) -> list[dict]:
 
 def pseudo_label_shard(manifest_path: str | Path, model: str, options: DecodeOptions, output: str | Path,
                        shard: int = 0, n_shards: int = 1, flush_every: int = 1, device: str = "auto",
-                       precision: str = "fp32", encoder_cache=None,
+                       precision: str = "fp32", cache=None,
                        after_flush: Callable[[int], None] | None = None) -> pd.DataFrame:
     """Transcribe one shard of a pool with token statistics; flush every `flush_every` batches."""
     options = DecodeOptions(**{**asdict(options), "with_stats": True})
@@ -69,7 +69,7 @@ def pseudo_label_shard(manifest_path: str | Path, model: str, options: DecodeOpt
     done = {r["id"]: r for r in load_partial(output, key)}
     rows_path, meta_path = partial_paths(output)
     audios = [read_audio(p) for p in rows_df["audio"]]
-    transcriber = Transcriber(model, options, device=device, precision=precision, encoder_cache=encoder_cache)
+    transcriber = Transcriber(model, options, device=device, precision=precision, cache=cache)
     pending: list[dict] = []
     flushes = 0
 
@@ -90,7 +90,7 @@ def pseudo_label_shard(manifest_path: str | Path, model: str, options: DecodeOpt
             flush()
 
     skip = {i for i, u in enumerate(ids) if u in done}
-    transcriber.transcribe(audios, keys=ids, desc=f"pseudo-label shard {shard + 1}/{n_shards}",
+    transcriber.transcribe(audios, desc=f"pseudo-label shard {shard + 1}/{n_shards}",
                            on_batch=on_batch, skip=skip)
     result = pd.DataFrame([done[u] for u in ids], columns=COLUMNS)
     write_parquet(result, output)
@@ -113,12 +113,12 @@ def gather_shards(shards: list[str | Path], manifest_path: str | Path, output: s
 
 
 def transcribe_manifest(manifest_path: str | Path, model: str, options: DecodeOptions, output: str | Path,
-                        device: str = "auto", precision: str = "fp32", encoder_cache=None) -> pd.DataFrame:
+                        device: str = "auto", precision: str = "fp32", cache=None) -> pd.DataFrame:
     """Plain transcripts (`id`, `text`) of every clip, e.g. the proxy model's view of a pool."""
     manifest = read_manifest(manifest_path)
     ids = manifest["id"].tolist()
-    transcriber = Transcriber(model, options, device=device, precision=precision, encoder_cache=encoder_cache)
-    hyps = transcriber.transcribe([read_audio(p) for p in manifest["audio"]], keys=ids, desc="transcribe")
+    transcriber = Transcriber(model, options, device=device, precision=precision, cache=cache)
+    hyps = transcriber.transcribe([read_audio(p) for p in manifest["audio"]], desc="transcribe")
     df = pd.DataFrame({"id": ids, "text": [h.text for h in hyps]})
     write_parquet(df, output)
     return df

@@ -1,0 +1,97 @@
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from udistil.distill import TrainConfig, batch_indices, distill, kl_loss
+from udistil.manifest import Record, build_manifest
+from udistil.student import init_student, layer_map, parse_arch
+
+
+def test_layer_maps_follow_distil_whisper():
+    assert layer_map(32, 16) == [0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 31]
+    assert layer_map(32, 8) == [0, 4, 8, 13, 17, 22, 26, 31]
+    assert layer_map(6, 3) == [0, 2, 5]
+    assert layer_map(32, 32) == list(range(32)) and layer_map(6, 1) == [5]
+    assert parse_arch("32-16") == (32, 16)
+    with pytest.raises(ValueError):
+        layer_map(4, 6)
+
+
+def test_kl_is_zero_when_student_is_teacher():
+    logits = torch.randn(2, 5, 11)
+    labels = torch.tensor([[1, 2, 3, -100, -100], [4, 5, 6, 7, 8]])
+    assert kl_loss(logits, logits.clone(), labels, 2.0).item() == pytest.approx(0.0, abs=1e-6)
+    assert kl_loss(logits, torch.randn(2, 5, 11), labels, 2.0).item() > 0
+
+
+def test_batches_are_a_function_of_seed_and_step():
+    a = [batch_indices(10, 4, m, seed=3) for m in range(6)]
+    assert a == [batch_indices(10, 4, m, seed=3) for m in range(6)]
+    first_epoch = a[0] + a[1] + a[2][:2]
+    assert sorted(first_epoch) == list(range(10))
+
+
+@pytest.fixture(scope="module")
+def training_setup(tmp_path_factory, tiny_random_whisper):
+    tmp = tmp_path_factory.mktemp("distill")
+    rng = np.random.default_rng(0)
+    texts = ["the cat sat", "a dog ran far", "birds sing", "the sun is hot", "rain falls", "we walk home"]
+    records = [Record(id=f"u{i}", source=(rng.standard_normal(8000 + 1000 * i) * 0.1).astype(np.float32), text=t)
+               for i, t in enumerate(texts)]
+    build_manifest(records, "pool", "train", tmp / "audio", tmp / "m.parquet", tmp / "r.tsv")
+    pd.DataFrame({"id": [f"u{i}" for i in range(6)], "pseudo_label": texts, "score": 0.0,
+                  "duration_s": 1.0}).to_parquet(tmp / "subset.parquet")
+    maps = init_student(str(tiny_random_whisper), 2, 1, tmp / "init")
+    return tmp, maps
+
+
+def run(tmp, teacher, out, steps=8, stop_after=None, lr=3e-3):
+    cfg = TrainConfig(learning_rate=lr, warmup_steps=0, max_steps=steps, batch_size=3, save_steps=2,
+                      timestamp_probability=0.0, condition_on_prev_probability=0.5, seed=5, device="cpu",
+                      cache={"mode": "on", "dir": str(tmp / "cache")})
+    return distill(str(teacher), str(tmp / "init"), tmp / "subset.parquet", tmp / "m.parquet", cfg,
+                   out / "model", out / "loss.csv", out / "run.json", out / "ckpt", stop_after=stop_after)
+
+
+def test_student_init_copies_mapped_layers(training_setup, tiny_random_whisper):
+    from transformers import WhisperForConditionalGeneration
+
+    tmp, maps = training_setup
+    assert maps["encoder_layers"] == [0, 1] and maps["decoder_layers"] == [1] and maps["encoder_shared"]
+    t = WhisperForConditionalGeneration.from_pretrained(tiny_random_whisper)
+    s = WhisperForConditionalGeneration.from_pretrained(tmp / "init")
+    assert s.config.decoder_layers == 1
+    torch.testing.assert_close(s.model.decoder.layers[0].fc1.weight, t.model.decoder.layers[1].fc1.weight)
+    torch.testing.assert_close(s.model.decoder.embed_tokens.weight, t.model.decoder.embed_tokens.weight)
+    assert s.generation_config.forced_decoder_ids is None
+
+
+def test_few_steps_lower_the_loss_and_encoder_runs_once_per_clip(training_setup, tiny_random_whisper, tmp_path):
+    tmp, _ = training_setup
+    info = run(tmp, tiny_random_whisper, tmp_path, steps=12, lr=1e-2)
+    curve = pd.read_csv(tmp_path / "loss.csv")
+    assert len(curve) == 12 and list(curve.columns) == ["step", "loss", "ce", "kl", "lr"]
+    assert curve.loss.iloc[-3:].mean() < 0.5 * curve.loss.iloc[:3].mean()
+    assert info["encoder_shared_and_frozen"] and info["teacher_encoder_passes_per_clip"] <= 1.0
+    assert json.loads((tmp_path / "run.json").read_text())["steps"] == 12
+    assert (tmp_path / "model" / "model.safetensors").exists()
+
+
+def test_killed_and_resumed_run_ends_with_identical_weights(training_setup, tiny_random_whisper, tmp_path):
+    from safetensors.torch import load_file
+
+    tmp, _ = training_setup
+    run(tmp, tiny_random_whisper, tmp_path / "full", steps=6)
+    assert run(tmp, tiny_random_whisper, tmp_path / "cut", steps=6, stop_after=3) == {"stopped_at": 3}
+    assert not (tmp_path / "cut" / "model").exists()  # nothing final was written
+    info = run(tmp, tiny_random_whisper, tmp_path / "cut", steps=6)
+    assert info["resumed_from"] == 2  # the newest checkpoint before the interruption
+    a = load_file(tmp_path / "full" / "model" / "model.safetensors")
+    b = load_file(tmp_path / "cut" / "model" / "model.safetensors")
+    assert a.keys() == b.keys()
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+    assert (tmp_path / "full" / "loss.csv").read_text() == (tmp_path / "cut" / "loss.csv").read_text()
