@@ -1,5 +1,6 @@
 # Helpers and config validation only; no rules here.
 import re
+from pathlib import Path
 
 from udistil.config import POOL_SPLIT, has_text, validate
 from udistil.logs import set_offline
@@ -25,7 +26,14 @@ FILTERS = config.get("filters", ["none"])
 SELECTION = config.get("selection", {})
 LABELLED_POOLS = [p for p in config["pools"] if has_text(CORPORA[p])]
 LABEL_FREE_USED = [f for f in LABEL_FREE if f in FILTERS or f in SELECTION.get("combined", {}).get("scores", [])]
+STUDENTS = config.get("students", {})
+ARCHS = STUDENTS.get("architectures", [])
 STAND_INS = {"sonar": "text-embedding stand-in"} if SCORE_CFG.get("sonar", {}).get("backend") == "text_embedding" else {}
+
+
+def student_names():
+    """`student-{enc}-{dec}-{pool}-{filter}` for the whole grid."""
+    return [f"student-{a}-{p}-{f}" for a in ARCHS for p in config["pools"] for f in FILTERS]
 
 
 def _alternatives(names):
@@ -33,12 +41,26 @@ def _alternatives(names):
 
 
 wildcard_constraints:
-    model=_alternatives(MODELS),
+    model=_alternatives(set(MODELS) | set(student_names())),
+    arch=_alternatives(ARCHS or ["0-0"]),
     corpus=_alternatives(CORPORA),
     split=_alternatives({s for c in CORPORA.values() for s in c["splits"]}),
     pool=_alternatives(config["pools"]),
     shard=r"\d+",
     filter=_alternatives(FILTERS),
+
+
+def training_config():
+    """Settings of udistil.distill.TrainConfig from the config."""
+    return {
+        **STUDENTS.get("training", {}),
+        "seed": config["seed"],
+        "language": config.get("language"),
+        "task": config.get("task", "transcribe"),
+        "precision": config["precision"],
+        "device": config["device"],
+        "cache": config.get("encoder_cache", {"mode": "auto"}),
+    }
 
 
 def model_dir(name):
@@ -48,6 +70,8 @@ def model_dir(name):
 
 def model_input(name):
     """Snakemake input for a model: its folder when the workflow builds it, else nothing (hub, path)."""
+    if name.startswith("student-"):
+        return [f"results/students/{name}/model"]
     return [model_dir(name)] if is_materialised(MODELS[name]) else []
 
 
@@ -86,7 +110,7 @@ def eval_manifests():
 
 
 def eval_models():
-    return [TEACHER] + [m for m in EVAL.get("zero_shot", []) if m != TEACHER]
+    return [TEACHER] + [m for m in EVAL.get("zero_shot", []) if m != TEACHER] + student_names()
 
 
 def eval_metrics():
@@ -152,6 +176,21 @@ def score_files():
     return [f"results/scores/{p}/{s}.parquet" for p in config["pools"] for s in sorted(needed)]
 
 
+def matrix_rows_param():
+    """Rows of the result matrix (udistil.tables.Row fields) for the configured grid."""
+    from dataclasses import asdict
+
+    from udistil.tables import matrix_rows
+
+    rows = matrix_rows(TEACHER, EVAL.get("zero_shot", []), ARCHS, config["pools"], FILTERS)
+    return [asdict(r) for r in rows]
+
+
+def efficiency_students():
+    """One student per architecture (the first pool's, first filter's) for the efficiency table."""
+    return [f"student-{a}-{config['pools'][0]}-{FILTERS[0]}" for a in ARCHS]
+
+
 def final_outputs():
     return (
         [model_dir(m) for m in materialised_models()]
@@ -162,4 +201,15 @@ def final_outputs():
         + score_files()
         + expand("results/subsets/{pool}/{filter}.json", pool=config["pools"], filter=FILTERS)
         + (["results/tables/filter_auc.csv"] if LABELLED_POOLS else [])
+        + [f"results/students/{s}/run.json" for s in student_names()]
+        + ["results/tables/result_matrix.csv"]
+        + (
+            [
+                "results/tables/efficiency.csv",
+                "results/tables/paper_claims.md",
+                "results/plots/wer_by_filter.png",
+            ]
+            if ARCHS and LABELLED_POOLS
+            else []
+        )
     )

@@ -11,6 +11,8 @@ rule evaluate:
     params:
         model=model_param(lambda wc: wc.model),
         normalizer=config["normalizer"],
+        decoding=config["decoding"],
+        cache=config.get("encoder_cache"),
     log:
         "logs/evaluate/{model}/{corpus}/{split}.log",
     benchmark:

@@ -9,6 +9,8 @@ rule pseudo_label_shard:
         shard="results/pseudo_labels/{pool}/shard{shard}.parquet",
     params:
         model=model_param(lambda wc: TEACHER),
+        decoding=config["decoding"],
+        cache=config.get("encoder_cache"),
         shard=lambda wc: int(wc.shard),
         n_shards=N_SHARDS,
         flush_every=config["pseudo_label"]["flush_every"],
@@ -17,6 +19,7 @@ rule pseudo_label_shard:
     benchmark:
         "results/benchmarks/pseudo_label/{pool}/shard{shard}.tsv"
     threads: 1
+    priority: 10
     resources:
         mem_mb=6000,
         runtime=240,

@@ -9,11 +9,14 @@ rule transcribe_pool:
         transcripts="results/transcripts/{pool}/{model}.parquet",
     params:
         model=model_param(lambda wc: wc.model),
+        decoding=config["decoding"],
+        cache=config.get("encoder_cache"),
     log:
         "logs/transcripts/{pool}/{model}.log",
     benchmark:
         "results/benchmarks/transcripts/{pool}/{model}.tsv"
     threads: 1
+    priority: 10
     resources:
         mem_mb=6000,
         runtime=240,

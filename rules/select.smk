@@ -26,9 +26,9 @@ rule filter_analysis:
             "results/scores/{pool}/{score}.parquet", pool=LABELLED_POOLS, score=LABEL_FREE_USED
         ),
     output:
-        csv="results/tables/filter_auc.csv",
+        csv=report("results/tables/filter_auc.csv", caption="../report/filter_auc.rst", category="Filters"),
         md="results/tables/filter_auc.md",
-        roc="results/plots/filter_roc.png",
+        roc=report("results/plots/filter_roc.png", caption="../report/filter_roc.rst", category="Filters"),
     params:
         pools=LABELLED_POOLS,
         scores=LABEL_FREE_USED,

@@ -125,3 +125,16 @@ def test_write_wav_is_atomic_on_failure(tmp_path, monkeypatch):
     with pytest.raises(OSError):
         write_wav(np.zeros(10, np.float32), tmp_path / "x.wav")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_repetition_guard_stops_only_looping_rows():
+    from udistil.decoding import RepetitionGuard
+
+    guard = RepetitionGuard(repeats=4, max_n=3)
+    ids = torch.tensor([[50258, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12],   # no repetition
+                        [50258, 9, 5, 6, 5, 6, 5, 6, 5, 6, 7, 5, 6],      # a bigram loop that was broken
+                        [50258, 1, 2, 3, 4, 5, 6, 7, 8, 7, 8, 7, 8],      # only 3 repeats so far
+                        [50258, 1, 4, 5, 6, 4, 5, 6, 4, 5, 6, 4, 5]])
+    assert guard(ids).tolist() == [False, False, False, False]
+    looping = torch.tensor([[50258, 9, 7, 8, 7, 8, 7, 8, 7, 8], [50258, 3, 3, 3, 3, 3, 3, 3, 3, 3]])
+    assert guard(looping).tolist() == [True, True]

@@ -116,9 +116,10 @@ def test_sonar_adapter_up_to_the_library_call(monkeypatch):
     speech_mod.SpeechToEmbeddingModelPipeline = Speech
     text_mod = types.ModuleType("sonar.inference_pipelines.text")
     text_mod.TextToEmbeddingModelPipeline = Text
-    for name, mod in {"sonar": types.ModuleType("sonar"),
-                      "sonar.inference_pipelines": types.ModuleType("sonar.inference_pipelines"),
-                      "sonar.inference_pipelines.speech": speech_mod, "sonar.inference_pipelines.text": text_mod}.items():
+    modules = {"sonar": types.ModuleType("sonar"),
+               "sonar.inference_pipelines": types.ModuleType("sonar.inference_pipelines"),
+               "sonar.inference_pipelines.speech": speech_mod, "sonar.inference_pipelines.text": text_mod}
+    for name, mod in modules.items():
         monkeypatch.setitem(sys.modules, name, mod)
     audios = [np.zeros(16000, np.float32), np.zeros(8000, np.float32), np.zeros(4000, np.float32)]
     out = sonar.sonar_score(LABELS, audios, "sonar_speech_encoder_arb", "text_sonar_basic_encoder", "arb_Arab")

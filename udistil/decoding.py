@@ -34,15 +34,18 @@ class DecodeOptions:
     num_beams: int = 1
     max_new_tokens: int = 128
     no_repeat_ngram_size: int = 0
+    repetition_guard: bool = False
     return_timestamps: bool = False
     with_stats: bool = False
 
     @classmethod
-    def from_config(cls, config: dict[str, Any], **overrides) -> DecodeOptions:
-        d = config.get("decoding", {})
+    def from_config(cls, config: dict[str, Any], decoding: dict[str, Any] | None = None, **overrides
+                    ) -> DecodeOptions:
+        """Options from the config's `language`, `task` and `decoding` section (or `decoding` given apart)."""
+        d = config.get("decoding", {}) if decoding is None else decoding
         return cls(language=config.get("language"), task=config.get("task", "transcribe"),
                    **{k: d[k] for k in ("batch_size", "num_beams", "max_new_tokens", "no_repeat_ngram_size",
-                                        "return_timestamps") if k in d}, **overrides)
+                                        "repetition_guard", "return_timestamps") if k in d}, **overrides)
 
 
 @dataclass
@@ -54,6 +57,28 @@ class Hypothesis:
     entropy: float = float("nan")
     compression_ratio: float = float("nan")
     token_ids: list[int] = field(default_factory=list)
+
+
+class RepetitionGuard:
+    """Stopping criterion: a sequence whose last tokens repeat one n-gram (n <= 8) 4 times in a row is done.
+
+    Whisper's greedy decoding can loop on hard audio until `max_new_tokens`; in a batch, one looping clip
+    keeps the whole batch decoding. The loop is cut after its fourth repetition (its text keeps them).
+    """
+
+    def __init__(self, repeats: int = 4, max_n: int = 8):
+        self.repeats, self.max_n = repeats, max_n
+
+    def __call__(self, input_ids: torch.Tensor, scores=None, **kwargs) -> torch.Tensor:
+        done = torch.zeros(input_ids.shape[0], dtype=torch.bool, device=input_ids.device)
+        gen = input_ids  # the prompt's special tokens never repeat, so they cannot trigger it
+        for n in range(1, self.max_n + 1):
+            span = n * self.repeats
+            if gen.shape[1] < span:
+                break
+            tail = gen[:, -span:].reshape(gen.shape[0], self.repeats, n)
+            done |= (tail == tail[:, :1]).all(dim=(1, 2))
+        return done
 
 
 def pick_device(device: str = "auto") -> torch.device:
@@ -139,6 +164,10 @@ class Transcriber:
         kw: dict[str, Any] = {"num_beams": o.num_beams, "max_new_tokens": o.max_new_tokens}
         if o.no_repeat_ngram_size:
             kw["no_repeat_ngram_size"] = o.no_repeat_ngram_size
+        if o.repetition_guard:
+            from transformers import StoppingCriteriaList
+
+            kw["stopping_criteria"] = StoppingCriteriaList([RepetitionGuard()])
         if o.with_stats:
             kw.update(return_dict_in_generate=True, output_logits=True)
         if self.kind == "whisper":

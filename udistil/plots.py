@@ -31,3 +31,85 @@ def roc_plot(curves: dict[str, tuple], aucs: dict[str, float], threshold: float,
            title=title or f"Detecting pseudo-labels with WER > {threshold:g}")
     ax.legend(fontsize=8, loc="lower right")
     save(fig, path)
+
+
+def wer_by_filter(matrix, sets: list[str], path: str | Path, stand_ins: dict[str, str]) -> None:
+    """Grouped bars: test WER of each student (per architecture and pool) per evaluation set, with the teacher."""
+    import numpy as np
+
+    students = matrix[matrix["group"].isin(["no-filter", "supervised", "label-free"])]
+    groups = list(students.groupby(["arch", "pool"], sort=False))
+    fig, axes = plt.subplots(len(groups) or 1, 1, figsize=(1.6 + 1.3 * len(sets) * 1.5, 3.4 * max(1, len(groups))),
+                             squeeze=False)
+    teacher = matrix[matrix["group"] == "teacher"]
+    for ax, ((arch, pool), g) in zip(axes[:, 0], groups, strict=False):
+        width = 0.8 / max(1, len(g))
+        x = np.arange(len(sets))
+        for i, (_, row) in enumerate(g.iterrows()):
+            ax.bar(x + i * width - 0.4 + width / 2, [row[s] for s in sets], width, label=row["filter"])
+        if not teacher.empty:
+            for j, s in enumerate(sets):
+                ax.hlines(teacher.iloc[0][s], j - 0.45, j + 0.45, colors="black", linestyles="--", linewidth=1)
+        ax.set_xticks(x, sets)
+        ax.set(ylabel="WER (%)", title=f"Students {arch}, pool {pool} (dashed: teacher)")
+        ax.legend(fontsize=7, ncol=4)
+    save(fig, path)
+
+
+def score_vs_wer(scores: dict[str, tuple], path: str | Path) -> None:
+    """One scatter per label-free score: score against the true WER of the pseudo-label (WER clipped at 150)."""
+    import numpy as np
+
+    n = len(scores)
+    cols = min(3, n) or 1
+    rows = int(np.ceil(n / cols)) or 1
+    fig, axes = plt.subplots(rows, cols, figsize=(4 * cols, 3.2 * rows), squeeze=False)
+    for ax, (name, (score, wer)) in zip(axes.flat, scores.items(), strict=False):
+        ok = np.isfinite(score) & np.isfinite(wer)
+        ax.scatter(np.clip(wer[ok], 0, 150), score[ok], s=6, alpha=0.5)
+        ax.set(xlabel="true WER of pseudo-label (%)", ylabel=name, title=f"{name} ({(~ok).sum()} worst/absent)")
+    for ax in list(axes.flat)[n:]:
+        ax.axis("off")
+    save(fig, path)
+
+
+def wer_vs_speed(points, path: str | Path) -> None:
+    """Benchmark test WER against decode real-time factor, one point per model."""
+    fig, ax = plt.subplots(figsize=(6, 4.2))
+    for name, rtf, wer in points:
+        ax.scatter(rtf, wer, s=18)
+        ax.annotate(name, (rtf, wer), fontsize=6, xytext=(3, 2), textcoords="offset points")
+    ax.set(xlabel="decode real-time factor (lower is faster)", ylabel="benchmark test WER (%)",
+           title="Accuracy against speed")
+    save(fig, path)
+
+
+def run_plots(matrix_csv: str, efficiency_csv: str, truth_paths: list[str], score_paths: list[str],
+              metric_paths: list[str], sets: list[str], stand_ins: dict[str, str], out_by_filter: str,
+              out_score_vs_wer: str, out_speed: str) -> None:
+    import json
+
+    import numpy as np
+    import pandas as pd
+
+    matrix = pd.read_csv(matrix_csv, keep_default_na=False, na_values=[""])
+    wer_by_filter(matrix, sets, out_by_filter, stand_ins)
+    scores = {}
+    if truth_paths:
+        truth = pd.read_parquet(truth_paths[0]).set_index("id")["score"]
+        for p in score_paths:
+            name = Path(p).stem
+            s = pd.read_parquet(p).set_index("id")["score"].reindex(truth.index)
+            label = f"{name}*" if name in stand_ins else name
+            scores[label] = (s.to_numpy(dtype=float), truth.to_numpy(dtype=float))
+    score_vs_wer(scores, out_score_vs_wer)
+    rtf: dict[str, list[float]] = {}
+    for p in metric_paths:
+        m = json.loads(Path(p).read_text())
+        if m.get("split") == "test":
+            rtf.setdefault(m["model"], []).append(m["rtf"])
+    eff = pd.read_csv(efficiency_csv).set_index("model")["rtf"].to_dict()
+    bench = "bench_test" if "bench_test" in matrix.columns else sets[0]
+    points = [(row["model"], eff.get(row["model"], float(np.mean(rtf.get(row["model"], [np.nan])))), row[bench])
+              for _, row in matrix.iterrows()]
+    wer_vs_speed(points, out_speed)

@@ -49,7 +49,8 @@ def init_student(teacher: str, encoder_layers: int, decoder_layers: int, out_dir
     missing, unexpected = student.load_state_dict(t_state, strict=False)
     for side, mapping in (("encoder", enc), ("decoder", dec)):
         for s_i, t_i in enumerate(mapping):
-            getattr(student.model, side).layers[s_i].load_state_dict(getattr(t_model.model, side).layers[t_i].state_dict())
+            source = getattr(t_model.model, side).layers[t_i]
+            getattr(student.model, side).layers[s_i].load_state_dict(source.state_dict())
     gen = copy.deepcopy(t_model.generation_config)
     gen.forced_decoder_ids = None
     student.eval()

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import math
+from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from udistil.io import atomic_path
@@ -37,3 +40,121 @@ def to_markdown(df: pd.DataFrame, digits: int = 2, bold: pd.DataFrame | None = N
             cells.append(text)
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+# ---- the result matrix -------------------------------------------------------------------------------------
+
+GROUP_ORDER = ["teacher", "zero-shot", "no-filter", "supervised", "label-free"]
+
+
+@dataclass(frozen=True)
+class Row:
+    model: str
+    group: str
+    arch: str = ""
+    pool: str = ""
+    filter: str = ""
+
+
+def student_group(filter_name: str) -> str:
+    return {"none": "no-filter", "supervised": "supervised"}.get(filter_name, "label-free")
+
+
+def matrix_rows(teacher: str, zero_shot: list[str], archs: list[str], pools: list[str], filters: list[str]
+                ) -> list[Row]:
+    """Rows in the paper's order: teacher, zero-shot models, then per student architecture and pool the
+    no-filter and supervised baselines followed by each label-free filter."""
+    rows = [Row(teacher, "teacher")] + [Row(m, "zero-shot") for m in zero_shot if m != teacher]
+    order = sorted(filters, key=lambda f: (GROUP_ORDER.index(student_group(f)), filters.index(f)))
+    for arch in archs:
+        for pool in pools:
+            rows += [Row(f"student-{arch}-{pool}-{f}", student_group(f), arch, pool, f) for f in order]
+    return rows
+
+
+def result_matrix(metrics: dict[tuple[str, str, str], dict], rows: list[Row], sets: list[str],
+                  benchmark: list[str], splits: list[str], stand_ins: dict[str, str]) -> pd.DataFrame:
+    """WER per evaluation set (test split) and benchmark means (test, validation), then the same for CER.
+
+    `metrics[(model, set, split)]` is an evaluation's metrics JSON.
+    """
+    records = []
+    for row in rows:
+        rec = {"model": row.model, "group": row.group, "arch": row.arch, "pool": row.pool,
+               "filter": f"{row.filter}*" if row.filter in stand_ins else row.filter}
+        for unit in ("wer", "cer"):
+            suffix = "" if unit == "wer" else "_cer"
+            for s in sets:
+                rec[f"{s}{suffix}"] = metrics[(row.model, s, "test")][unit]
+            for split in splits:
+                values = [metrics[(row.model, s, split)][unit] for s in benchmark]
+                rec[f"bench_{split}{suffix}"] = float(np.mean(values)) if values else float("nan")
+        records.append(rec)
+    return pd.DataFrame(records).round(2)
+
+
+def wer_columns(df: pd.DataFrame) -> list[str]:
+    return [c for c in df.columns if c not in ("model", "group", "arch", "pool", "filter") and not c.endswith("_cer")]
+
+
+def best_marks(df: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    """True where a cell holds its column's lowest error rate."""
+    return pd.DataFrame({c: df[c] == df[c].min() for c in columns})
+
+
+def matrix_markdown(df: pd.DataFrame, stand_ins: dict[str, str]) -> str:
+    wer_cols = wer_columns(df)
+    cer_cols = [f"{c}_cer" for c in wer_cols]
+    parts = []
+    for title, cols in (("WER (%)", wer_cols), ("CER (%)", cer_cols)):
+        view = df[["model", "group"] + cols].rename(columns=lambda c: c.removesuffix("_cer"))
+        bold = best_marks(df, cols).rename(columns=lambda c: c.removesuffix("_cer"))
+        parts.append(f"### {title}, test split; bench_* average the benchmark sets\n\n{to_markdown(view, bold=bold)}")
+    notes = "".join(f"\n\n\\* {name}: {what}." for name, what in stand_ins.items())
+    return "\n\n".join(parts) + "\n\nBest (lowest) value per column in bold." + notes + "\n"
+
+
+def latex_escape(text: str) -> str:
+    return str(text).replace("_", r"\_").replace("%", r"\%").replace("&", r"\&")
+
+
+def matrix_latex(df: pd.DataFrame, unit: str = "wer") -> str:
+    """A booktabs table of WER (or CER) with the best value per column in bold."""
+    cols = wer_columns(df) if unit == "wer" else [f"{c}_cer" for c in wer_columns(df)]
+    bold = best_marks(df, cols)
+    header = " & ".join(["Model"] + [latex_escape(c.removesuffix("_cer")) for c in cols])
+    lines = [r"\begin{tabular}{l" + "r" * len(cols) + "}", r"\toprule", header + r" \\", r"\midrule"]
+    previous = None
+    for i, row in df.iterrows():
+        if previous is not None and row["group"] != previous:
+            lines.append(r"\midrule")
+        previous = row["group"]
+        cells = [latex_escape(row["model"])]
+        for c in cols:
+            text = fmt(row[c])
+            cells.append(rf"\textbf{{{text}}}" if bool(bold.loc[i, c]) else text)
+        lines.append(" & ".join(cells) + r" \\")
+    lines += [r"\bottomrule", r"\end{tabular}"]
+    return "\n".join(lines) + "\n"
+
+
+def load_metrics(paths: list[str]) -> dict[tuple[str, str, str], dict]:
+    """Evaluation metrics keyed by (model, set, split) from results/eval/{model}/{set}/{split}.json paths."""
+    out = {}
+    for p in paths:
+        path = Path(p)
+        out[(path.parent.parent.name, path.parent.name, path.stem)] = json.loads(path.read_text())
+    return out
+
+
+def build_matrix_outputs(metric_paths: list[str], rows: list[Row], sets: list[str], benchmark: list[str],
+                         splits: list[str], stand_ins: dict[str, str], out_csv: str, out_md: str, out_tex: str
+                         ) -> pd.DataFrame:
+    """The result matrix as CSV, Markdown and LaTeX (booktabs, WER then CER)."""
+    from udistil.io import write_text
+
+    matrix = result_matrix(load_metrics(metric_paths), rows, sets, benchmark, splits, stand_ins)
+    write_csv(matrix, out_csv)
+    write_text(matrix_markdown(matrix, stand_ins), out_md)
+    write_text("% WER (%)\n" + matrix_latex(matrix, "wer") + "\n% CER (%)\n" + matrix_latex(matrix, "cer"), out_tex)
+    return matrix

@@ -5,6 +5,8 @@ from udistil.logs import set_threads, snakemake_job
 smk = snakemake  # noqa: F821 - injected by Snakemake
 with snakemake_job(smk):
     set_threads(smk.threads)
-    evaluate(smk.params.model, smk.input.manifest, DecodeOptions.from_config(smk.config), smk.params.normalizer,
-             smk.output.table, smk.output.metrics, device=smk.config["device"], precision=smk.config["precision"],
-             extra={"model": smk.wildcards.model, "corpus": smk.wildcards.corpus, "split": smk.wildcards.split})
+    wc = smk.wildcards
+    evaluate(smk.params.model, smk.input.manifest, DecodeOptions.from_config(smk.config, dict(smk.params.decoding)),
+             smk.params.normalizer, smk.output.table, smk.output.metrics, device=smk.config["device"],
+             precision=smk.config["precision"], cache=smk.params.cache,
+             extra={"model": wc.model, "corpus": wc.corpus, "split": wc.split})

@@ -1,0 +1,101 @@
+# The paper's result matrix, the paper beside the run, efficiency, plots; captions for `snakemake --report`.
+
+
+rule result_matrix:
+    input:
+        metrics=eval_metrics(),
+    output:
+        csv=report("results/tables/result_matrix.csv", caption="../report/result_matrix.rst", category="Tables"),
+        md="results/tables/result_matrix.md",
+        tex="results/tables/result_matrix.tex",
+    params:
+        rows=lambda wc: matrix_rows_param(),
+        sets=EVAL["sets"],
+        benchmark=EVAL.get("benchmark", EVAL["sets"]),
+        splits=EVAL["splits"],
+        stand_ins=STAND_INS,
+    log:
+        "logs/report/result_matrix.log",
+    conda:
+        "../envs/udistil.yaml"
+    script:
+        "../workflow/scripts/result_matrix.py"
+
+
+rule efficiency:
+    input:
+        model=model_input(TEACHER),
+        students=[f"results/students/{s}/model" for s in efficiency_students()],
+        manifest=manifest(EVAL["sets"][0], EVAL["splits"][0]),
+    output:
+        csv=report("results/tables/efficiency.csv", caption="../report/efficiency.rst", category="Tables"),
+        md="results/tables/efficiency.md",
+    params:
+        teacher=model_param(lambda wc: TEACHER),
+        names=[TEACHER] + efficiency_students(),
+        decoding=config["decoding"],
+        clips=config.get("efficiency", {}).get("clips", 16),
+    log:
+        "logs/report/efficiency.log",
+    benchmark:
+        "results/benchmarks/report/efficiency.tsv"
+    threads: 1
+    resources:
+        mem_mb=8000,
+        runtime=60,
+        gpu=GPU,
+    conda:
+        "../envs/udistil.yaml"
+    script:
+        "../workflow/scripts/efficiency.py"
+
+
+rule paper_comparison:
+    input:
+        matrix="results/tables/result_matrix.csv",
+        efficiency="results/tables/efficiency.csv",
+        table1="paper/table1.csv",
+    output:
+        claims=report("results/tables/paper_claims.md", caption="../report/paper_claims.rst", category="Tables"),
+        side_by_side=report(
+            "results/tables/paper_vs_run.csv", caption="../report/paper_vs_run.rst", category="Tables"
+        ),
+    params:
+        paper=config.get("paper", {}),
+    log:
+        "logs/report/paper_comparison.log",
+    conda:
+        "../envs/udistil.yaml"
+    script:
+        "../workflow/scripts/paper_comparison.py"
+
+
+rule plots:
+    input:
+        matrix="results/tables/result_matrix.csv",
+        efficiency="results/tables/efficiency.csv",
+        truth=expand("results/scores/{pool}/wer.parquet", pool=LABELLED_POOLS[:1]),
+        scores=expand("results/scores/{pool}/{score}.parquet", pool=LABELLED_POOLS[:1], score=LABEL_FREE_USED),
+        metrics=eval_metrics(),
+    output:
+        by_filter=report("results/plots/wer_by_filter.png", caption="../report/wer_by_filter.rst", category="Plots"),
+        score_vs_wer=report(
+            "results/plots/score_vs_wer.png", caption="../report/score_vs_wer.rst", category="Plots"
+        ),
+        speed=report("results/plots/wer_vs_speed.png", caption="../report/wer_vs_speed.rst", category="Plots"),
+    params:
+        sets=EVAL["sets"],
+        stand_ins=STAND_INS,
+    log:
+        "logs/report/plots.log",
+    conda:
+        "../envs/udistil.yaml"
+    script:
+        "../workflow/scripts/plots.py"
+
+
+rule tables:
+    input:
+        "results/tables/result_matrix.csv",
+        "results/tables/efficiency.csv",
+        "results/tables/paper_claims.md",
