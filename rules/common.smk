@@ -12,6 +12,7 @@ validate(config)
 set_offline(config.get("offline", True))
 
 MODELS = config["models"]
+PAPER_TABLE1 = str(Path(workflow.basedir) / "paper" / "table1.csv")  # shipped with the workflow
 CORPORA = config["corpora"]
 EVAL = config["evaluation"]
 TEACHER = config["teacher"]

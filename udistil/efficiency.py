@@ -6,9 +6,12 @@ cache off (every model pays for its own encoder).
 
 from __future__ import annotations
 
-import multiprocessing as mp
+import json
 import resource
+import subprocess
+import sys
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 import pandas as pd
@@ -16,7 +19,8 @@ import pandas as pd
 from udistil.decoding import DecodeOptions
 
 
-def _measure(location: str, paths: list[str], options: DecodeOptions, threads: int, queue) -> None:
+def _measure(location: str, paths: list[str], options: dict, threads: int) -> dict:
+    """Decode the clips once (after a one-clip warm-up); runs in the child process."""
     import torch
 
     from udistil.decoding import Transcriber
@@ -24,25 +28,35 @@ def _measure(location: str, paths: list[str], options: DecodeOptions, threads: i
 
     torch.set_num_threads(threads)
     audios = [read_audio(p) for p in paths]
-    t = Transcriber(location, options, device="cpu")
+    baseline = _rss_mb()  # the interpreter, torch and transformers, before any weights
+    t = Transcriber(location, DecodeOptions(**options), device="cpu")
     t.transcribe(audios[:1], desc="warm-up")
     start = time.perf_counter()
     t.transcribe(audios, desc=Path(location).name)
     seconds = time.perf_counter() - start
-    queue.put({"params": sum(p.numel() for p in t.model.parameters()), "decode_seconds": seconds,
-               "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024})
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return {"params": sum(p.numel() for p in t.model.parameters()), "decode_seconds": seconds,
+            "peak_rss_mb": peak, "model_peak_mb": peak - baseline}
+
+
+def _rss_mb() -> float:
+    """Current resident memory (Linux /proc; elsewhere the peak so far)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def measure(location: str, paths: list[str], options: DecodeOptions, threads: int = 1) -> dict:
-    ctx = mp.get_context("spawn")
-    queue = ctx.Queue()
-    proc = ctx.Process(target=_measure, args=(location, paths, options, threads, queue))
-    proc.start()
-    result = queue.get()
-    proc.join()
-    if proc.exitcode:
-        raise RuntimeError(f"efficiency measurement of {location} failed (exit {proc.exitcode})")
-    return result
+    """Measure one model in a fresh Python process (its peak memory is its own)."""
+    job = json.dumps({"location": location, "paths": paths, "options": asdict(options), "threads": threads})
+    proc = subprocess.run([sys.executable, "-m", "udistil.efficiency"], input=job, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise RuntimeError(f"efficiency measurement of {location} failed:\n{proc.stderr[-3000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
 def efficiency_table(models: dict[str, tuple[str, str]], paths: list[str], audio_seconds: float,
@@ -54,12 +68,12 @@ def efficiency_table(models: dict[str, tuple[str, str]], paths: list[str], audio
         arch = "-".join(name.split("-")[1:3]) if role == "student" else ""
         rows.append({"model": name, "role": role, "arch": arch, "params_m": m["params"] / 1e6,
                      "rtf": m["decode_seconds"] / audio_seconds, "decode_seconds": m["decode_seconds"],
-                     "peak_rss_mb": m["peak_rss_mb"]})
+                     "peak_rss_mb": m["peak_rss_mb"], "model_peak_mb": m["model_peak_mb"]})
     df = pd.DataFrame(rows)
     teacher = df.iloc[0]
     df["param_ratio"] = df["params_m"] / teacher["params_m"]
     df["time_ratio"] = df["decode_seconds"] / teacher["decode_seconds"]
-    df["memory_ratio"] = df["peak_rss_mb"] / teacher["peak_rss_mb"]
+    df["memory_ratio"] = df["model_peak_mb"] / teacher["model_peak_mb"]
     return df.round(4)
 
 
@@ -76,6 +90,13 @@ def run_efficiency(names: list[str], locations: list[str], manifest: str, clips:
     df = efficiency_table(models, m["audio"].tolist(), float(m["duration_s"].sum()), options)
     write_csv(df, out_csv)
     write_text(f"Measured on {len(m)} clips of {manifest} ({m['duration_s'].sum():.1f} s of audio), one model "
-               "per fresh process, encoder cache off. Ratios are to the teacher.\n\n" + to_markdown(df, 3) + "\n",
+               "per fresh process, encoder cache off. `model_peak_mb` is the peak resident memory above the "
+               "process's baseline with torch loaded (weights, activations, decoding state); `memory_ratio` "
+               "compares it. Ratios are to the teacher.\n\n" + to_markdown(df, 3) + "\n",
                out_md)
     return df
+
+
+if __name__ == "__main__":  # the child of `measure`: a job as JSON on stdin, the result as JSON on stdout
+    job = json.loads(sys.stdin.read())
+    print(json.dumps(_measure(job["location"], job["paths"], job["options"], job["threads"])))

@@ -67,9 +67,10 @@ def claims(matrix: pd.DataFrame, efficiency: pd.DataFrame | None = None, metric:
                         "holds": bool(best_value <= sv + 1.0)})
         ranking = lf.sort_values(kind="stable")
         top2 = {f.rstrip("*") for f in ranking.index[:2]}
+        separated = len(ranking) < 3 or ranking.iloc[1] < ranking.iloc[2]  # a tie with the third is no win
         out.append({"claim": "proxy and sonar are the two best label-free filters", "scope": where,
                     "measured": "ranking: " + ", ".join(f"{f} {v:.2f}" for f, v in ranking.items()),
-                    "holds": top2 == {"proxy", "sonar"}})
+                    "holds": top2 == {"proxy", "sonar"} and bool(separated)})
     teacher = matrix[matrix["group"] == "teacher"]
     if efficiency is not None and not efficiency.empty and not teacher.empty:
         for _, e in efficiency[efficiency["role"] == "student"].iterrows():

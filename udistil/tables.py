@@ -29,7 +29,7 @@ def write_csv(df: pd.DataFrame, path: str | Path) -> None:
 def to_markdown(df: pd.DataFrame, digits: int = 2, bold: pd.DataFrame | None = None) -> str:
     """A GitHub Markdown table; cells where `bold` is True are set in bold."""
     head = "| " + " | ".join(map(str, df.columns)) + " |"
-    rule = "|" + "|".join("---" if df[c].dtype == object else "---:" for c in df.columns) + "|"
+    rule = "|" + "|".join("---:" if pd.api.types.is_numeric_dtype(df[c]) else "---" for c in df.columns) + "|"
     lines = [head, rule]
     for i in range(len(df)):
         cells = []

@@ -1,0 +1,87 @@
+"""The Snakemake workflow through its command line: DAG, lint, config errors, and a smoke run end to end."""
+
+import hashlib
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+SNAKEMAKE = [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile")]
+
+
+def snakemake(*args, cwd=ROOT, check=True):
+    proc = subprocess.run([*SNAKEMAKE, *args], cwd=cwd, capture_output=True, text=True)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"snakemake {' '.join(args)} failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}")
+    return proc
+
+
+def job_counts(output: str) -> dict[str, int]:
+    stats = output.split("Job stats:")[1]
+    return {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+)\s+(\d+)$", stats, re.M) if m.group(1) != "total"}
+
+
+def test_default_dag_from_assets_to_matrix(tmp_path):
+    counts = job_counts(snakemake("-n", "-d", str(tmp_path), "--configfile", str(ROOT / "config.yaml")).stdout)
+    cfg = yaml.safe_load((ROOT / "config.yaml").read_text())
+    n_students = len(cfg["students"]["architectures"]) * len(cfg["pools"]) * len(cfg["filters"])
+    n_models = 1 + len(cfg["evaluation"]["zero_shot"]) + n_students
+    n_eval = len(cfg["evaluation"]["sets"]) * len(cfg["evaluation"]["splits"])
+    assert counts["convert_model"] == 2 and counts["manifest"] == 1 + n_eval
+    assert counts["pseudo_label_shard"] == cfg["pseudo_label"]["shards"]
+    assert counts["distill"] == n_students == 8 and counts["select_subset"] == 8
+    assert counts["evaluate"] == n_models * n_eval
+    assert counts["result_matrix"] == 1 and counts["filter_analysis"] == 1
+
+
+def test_lint_is_clean():
+    assert "Congratulations" in snakemake("--lint").stdout
+
+
+def test_bad_config_fails_before_any_job_naming_the_key(tmp_path):
+    cfg = yaml.safe_load((ROOT / "configs" / "smoke.yaml").read_text())
+    cfg["filters"].append("vibes")
+    cfg["decoding"]["beams"] = 4
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump(cfg))
+    proc = snakemake("-n", "-d", str(tmp_path), "--configfile", str(bad), check=False)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0
+    assert "config key 'filters.8'" in out and "vibes" in out
+    assert "config key 'decoding'" in out and "'beams' was unexpected" in out
+    assert not (tmp_path / "results").exists()
+
+
+def digest(paths):
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in paths}
+
+
+@pytest.mark.slow
+def test_smoke_run_end_to_end_and_tables_regenerate_identically(tmp_path):
+    snakemake("--cores", "2", "-d", str(tmp_path), "--configfile", str(ROOT / "configs" / "smoke.yaml"))
+    tables = tmp_path / "results" / "tables"
+    matrix = pd.read_csv(tables / "result_matrix.csv")
+    assert len(matrix) == 2 + 8 and set(matrix.group) == {"teacher", "zero-shot", "no-filter", "supervised",
+                                                          "label-free"}
+    assert (matrix.filter == "sonar*").sum() == 1  # the offline stand-in is marked
+    for name in ("filter_auc.csv", "efficiency.csv", "paper_claims.md", "result_matrix.tex"):
+        assert (tables / name).stat().st_size > 0
+    for plot in ("filter_roc.png", "wer_by_filter.png", "score_vs_wer.png", "wer_vs_speed.png"):
+        assert (tmp_path / "results" / "plots" / plot).read_bytes()[:4] == b"\x89PNG"
+    auc_log = (tmp_path / "logs" / "select" / "filter_analysis.log").read_text()
+    assert all(f" {s}" in auc_log for s in ("proxy", "conf", "entropy", "nnll", "pesq", "sonar*"))
+    run = yaml.safe_load((tmp_path / "results/students/student-2-1-pool-proxy/run.json").read_text())
+    assert run["teacher_encoder_passes_per_clip"] == 0.0  # states came from pseudo-labelling's cache
+    before = digest(sorted(tables.glob("*")) + sorted((tmp_path / "results" / "plots").glob("*.png")))
+    snakemake("--cores", "2", "-d", str(tmp_path), "--configfile", str(ROOT / "configs" / "smoke.yaml"),
+              "--forcerun", "result_matrix", "filter_analysis", "paper_comparison", "plots")
+    after = digest(sorted(tables.glob("*")) + sorted((tmp_path / "results" / "plots").glob("*.png")))
+    changed = {k for k in before if before[k] != after.get(k)}
+    assert changed <= {"efficiency.csv", "efficiency.md", "wer_vs_speed.png"}, changed  # timings are measured
+    assert (tmp_path / "results").exists() and shutil.disk_usage(tmp_path).free > 0
