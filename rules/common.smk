@@ -86,6 +86,8 @@ def model_param(name_of):
 
     def param(wc, input):
         name = name_of(wc)
+        if name is None:  # the rule runs without a model of the config's (e.g. SONAR's own encoders)
+            return None
         if name in MODELS and not is_materialised(MODELS[name]):
             return model_location(MODELS[name])
         folder = input.model

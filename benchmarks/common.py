@@ -1,0 +1,37 @@
+"""Shared set-up for the benchmark scripts: offline switches, the packaged teacher, a few synthetic clips."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.update(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", HF_DATASETS_OFFLINE="1")
+
+
+def teacher_dir() -> str:
+    """The converted packaged whisper-base (reused from resources/ when the workflow built it)."""
+    folder = ROOT / "resources" / "models" / "whisper-base"
+    if not folder.exists():
+        from udistil.assets import convert_packaged_whisper
+
+        convert_packaged_whisper("whisper-base", folder)
+    return str(folder)
+
+
+def synthetic_clips(n: int, seed: int = 3):
+    from udistil.corpora.synthetic import SyntheticSpec, synthetic_records
+
+    spec = SyntheticSpec(voices=["en-us+m1", "en-us+f2", "en-us+m4"], conditions=["clean", "white@10"])
+    return [(r.source, r.text) for r in synthetic_records(spec, n, seed, "bench", "test")]
+
+
+@contextmanager
+def timed(label: str, results: dict):
+    start = time.perf_counter()
+    yield
+    results[label] = time.perf_counter() - start
