@@ -13,6 +13,20 @@ sys.path.insert(0, str(ROOT))
 os.environ.update(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", HF_DATASETS_OFFLINE="1")
 
 
+def parse_args(doc: str, **defaults: int):
+    """Command-line options of a benchmark: each default becomes `--name N`; threads default to 2."""
+    import argparse
+
+    ap = argparse.ArgumentParser(description=doc)
+    for name, value in {**defaults, "threads": defaults.get("threads", 2)}.items():
+        ap.add_argument(f"--{name.replace('_', '-')}", type=int, default=value)
+    args = ap.parse_args()
+    import torch
+
+    torch.set_num_threads(args.threads)
+    return args
+
+
 def teacher_dir() -> str:
     """The converted packaged whisper-base (reused from resources/ when the workflow built it)."""
     folder = ROOT / "resources" / "models" / "whisper-base"

@@ -4,24 +4,18 @@ evaluate.py), same model, same clips, one run. Prints clips/s of both and the ra
     .venv/bin/python benchmarks/decode.py [--clips 32] [--batch-size 16] [--threads 2]
 """
 
-import argparse
 
-from common import synthetic_clips, teacher_dir, timed
+from common import parse_args, synthetic_clips, teacher_dir, timed
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--clips", type=int, default=32)
-    ap.add_argument("--batch-size", type=int, default=16)
-    ap.add_argument("--threads", type=int, default=2)
-    args = ap.parse_args()
+    args = parse_args(__doc__, clips=32, batch_size=16)
 
     import torch
     from transformers import WhisperForConditionalGeneration, WhisperProcessor
 
     from udistil.decoding import DecodeOptions, Transcriber
 
-    torch.set_num_threads(args.threads)
     folder = teacher_dir()
     clips = [a for a, _ in synthetic_clips(args.clips)]
     times: dict[str, float] = {}

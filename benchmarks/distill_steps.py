@@ -4,29 +4,21 @@ shared encoder), same data, same seed, one run. Also checks that both give the s
     .venv/bin/python benchmarks/distill_steps.py [--steps 10] [--batch-size 8] [--threads 2]
 """
 
-import argparse
 import tempfile
 from pathlib import Path
 
-from common import synthetic_clips, teacher_dir
+from common import parse_args, synthetic_clips, teacher_dir
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--steps", type=int, default=10)
-    ap.add_argument("--batch-size", type=int, default=8)
-    ap.add_argument("--clips", type=int, default=32)
-    ap.add_argument("--threads", type=int, default=2)
-    args = ap.parse_args()
+    args = parse_args(__doc__, steps=10, batch_size=8, clips=32)
 
     import pandas as pd
-    import torch
 
     from udistil.distill import TrainConfig, distill
     from udistil.manifest import Record, build_manifest
     from udistil.student import init_student
 
-    torch.set_num_threads(args.threads)
     teacher = teacher_dir()
     work = Path(tempfile.mkdtemp(prefix="udistil-bench-"))
     clips = synthetic_clips(args.clips)

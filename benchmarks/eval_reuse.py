@@ -4,24 +4,18 @@ in one run: seconds, encoder passes, and whether the hypotheses are identical.
     .venv/bin/python benchmarks/eval_reuse.py [--clips 24] [--threads 2]
 """
 
-import argparse
 import tempfile
 from pathlib import Path
 
-from common import synthetic_clips, teacher_dir
+from common import parse_args, synthetic_clips, teacher_dir
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--clips", type=int, default=24)
-    ap.add_argument("--threads", type=int, default=2)
-    args = ap.parse_args()
-    import torch
+    args = parse_args(__doc__, clips=24)
 
     from udistil.decoding import DecodeOptions, Transcriber
     from udistil.student import init_student
 
-    torch.set_num_threads(args.threads)
     teacher = teacher_dir()
     work = Path(tempfile.mkdtemp(prefix="udistil-bench-"))
     init_student(teacher, 6, 3, work / "student")

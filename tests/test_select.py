@@ -29,34 +29,34 @@ def test_all_keeps_every_usable_clip(pool):
 
 
 def test_threshold_keep_low_includes_ties_at_threshold(pool):
-    assert kept(select(pool, "proxy", Rule("threshold", 0.5)), pool) == ["u1", "u2", "u4", "u6", "u7"]
+    assert kept(select(pool, "low", Rule("threshold", 0.5)), pool) == ["u1", "u2", "u4", "u6", "u7"]
 
 
 def test_threshold_keep_high(pool):
-    assert kept(select(pool, "conf", Rule("threshold", 0.7)), pool) == ["u0", "u5"]
+    assert kept(select(pool, "high", Rule("threshold", 0.7)), pool) == ["u0", "u5"]
 
 
 def test_fraction_keeps_exactly_k_ties_by_manifest_order(pool):
     # 7 usable, fraction 3/7 -> k=3 best of keep-low: u7 (0.1), then u2 and u6 tie at 0.2
-    assert kept(select(pool, "proxy", Rule("fraction", 3 / 7)), pool) == ["u2", "u6", "u7"]
+    assert kept(select(pool, "low", Rule("fraction", 3 / 7)), pool) == ["u2", "u6", "u7"]
     # k=4: next is the tie at 0.5 between u1 and u4; u1 comes first in the manifest
-    assert kept(select(pool, "proxy", Rule("fraction", 4 / 7)), pool) == ["u1", "u2", "u6", "u7"]
+    assert kept(select(pool, "low", Rule("fraction", 4 / 7)), pool) == ["u1", "u2", "u6", "u7"]
 
 
 def test_fraction_keep_high_direction(pool):
     # keep high (conf): best are 0.9 (u0), 0.7 (u5), then 0.5 tie u1/u4 -> u1
-    assert kept(select(pool, "conf", Rule("fraction", 3 / 7)), pool) == ["u0", "u1", "u5"]
+    assert kept(select(pool, "high", Rule("fraction", 3 / 7)), pool) == ["u0", "u1", "u5"]
 
 
 def test_match_supervised_uses_supervised_size(pool):
-    assert kept(select(pool, "entropy", Rule("match_supervised"), supervised_kept=2), pool) == ["u2", "u7"]
+    assert kept(select(pool, "low", Rule("match_supervised"), supervised_kept=2), pool) == ["u2", "u7"]
     with pytest.raises(ValueError, match="supervised"):
-        select(pool, "entropy", Rule("match_supervised"))
+        select(pool, "low", Rule("match_supervised"))
 
 
 def test_empty_pseudo_label_never_kept_even_if_scored_well(pool):
     pool.loc[3, "score"] = -1.0
-    assert "u3" not in kept(select(pool, "proxy", Rule("fraction", 1.0)), pool)
+    assert "u3" not in kept(select(pool, "low", Rule("fraction", 1.0)), pool)
 
 
 def test_keep_best_nan_last():
@@ -80,7 +80,7 @@ def test_combined_score_is_mean_rank():
 
 
 def test_stats_true_wer_of_kept_and_dropped(pool):
-    mask = select(pool, "proxy", Rule("threshold", 0.2))  # u2, u6, u7: all correct
+    mask = select(pool, "low", Rule("threshold", 0.2))  # u2, u6, u7: all correct
     stats = subset_stats(pool, mask, "basic", "proxy", Rule("threshold", 0.2))
     assert stats["kept_clips"] == 3 and stats["kept_hours"] == pytest.approx(18 / 3600, abs=1e-6)
     assert stats["true_wer_kept"] == 0.0

@@ -85,3 +85,28 @@ def test_smoke_run_end_to_end_and_tables_regenerate_identically(tmp_path):
     changed = {k for k in before if before[k] != after.get(k)}
     assert changed <= {"efficiency.csv", "efficiency.md", "wer_vs_speed.png"}, changed  # timings are measured
     assert (tmp_path / "results").exists() and shutil.disk_usage(tmp_path).free > 0
+
+
+def test_slurm_profile_maps_resources_for_the_paper_config(tmp_path):
+    out = snakemake("-n", "-d", str(tmp_path), "--configfile", str(ROOT / "configs" / "paper.yaml"),
+                    "--workflow-profile", str(ROOT / "profiles" / "slurm")).stdout
+    distill = out.split("rule distill:")[1].split("\n\n")[0]
+    assert "gpu=1" in distill and "mem_mb=128000" in distill and "runtime=2880" in distill
+    manifest_job = out.split("rule manifest:")[1].split("\n\n")[0]
+    assert "gpu=" not in manifest_job.split("resources:")[1].split("\n")[0]
+
+
+def test_paper_config_dag_counts_match_the_grid(tmp_path):
+    cfg = yaml.safe_load((ROOT / "configs" / "paper.yaml").read_text())
+    counts = job_counts(snakemake("-n", "-d", str(tmp_path), "--configfile", str(ROOT / "configs" / "paper.yaml"))
+                        .stdout)
+    pools, filters, archs = cfg["pools"], cfg["filters"], cfg["students"]["architectures"]
+    students = len(archs) * len(pools) * len(filters)
+    sets, splits = cfg["evaluation"]["sets"], cfg["evaluation"]["splits"]
+    assert counts["distill"] == students == 32
+    assert counts["init_student"] == len(archs)
+    assert counts["evaluate"] == (1 + len(cfg["evaluation"]["zero_shot"]) + students) * len(sets) * len(splits)
+    assert counts["pseudo_label_shard"] == len(pools) * cfg["pseudo_label"]["shards"]
+    assert counts["select_subset"] == len(pools) * len(filters)
+    assert counts["manifest"] == len(pools) + len(sets) * len(splits)
+    assert counts["score_sonar"] == len(pools) and "convert_model" not in counts  # hub models: nothing to build

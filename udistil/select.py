@@ -50,21 +50,22 @@ def keep_best(bad: pd.Series, k: int) -> pd.Series:
     return pd.Series(mask, index=bad.index)
 
 
-def select(pool: pd.DataFrame, score_name: str | None, rule: Rule, supervised_kept: int | None = None) -> pd.Series:
-    """Boolean keep-mask over `pool` (columns id, pseudo_label, score) in manifest order."""
+def select(pool: pd.DataFrame, keep: str | None, rule: Rule, supervised_kept: int | None = None) -> pd.Series:
+    """Boolean keep-mask over `pool` (columns id, pseudo_label, score) in manifest order; `keep` is the
+    score's direction ("low" or "high")."""
     usable = ~pool["pseudo_label"].map(is_empty)
     if rule.mode == "all":
         return usable
     score = pool["score"].where(usable)
     if rule.mode == "threshold":
-        return keep_threshold(score, SCORES[score_name].keep, float(rule.value)) & usable
+        return keep_threshold(score, keep, float(rule.value)) & usable
     if rule.mode == "fraction":
         k = int(math.floor(float(rule.value) * int(usable.sum()) + 0.5))
     else:
         if supervised_kept is None:
             raise ValueError("match_supervised needs the supervised subset's size")
         k = supervised_kept
-    return keep_best(badness(score_name, score), k) & usable
+    return keep_best(score if keep == "low" else -score, k) & usable
 
 
 def combined_score(tables: dict[str, pd.DataFrame]) -> pd.Series:
@@ -114,15 +115,13 @@ def run_select(labels: str, manifest: str, score_paths: list[str], rule: dict, f
     r = Rule(rule["mode"], rule.get("value"))
     supervised_kept = read_json(supervised_stats)["kept_clips"] if supervised_stats else None
     if filter_name == "combined":
-        pool["score"] = combined_score(scores)
-        score_name = "wer"  # mean rank: lower is better, like a keep-low score
+        pool["score"], keep_dir = combined_score(scores), "low"  # mean rank: lower is better
     elif scores:
         (score_name, table), = scores.items()
-        pool["score"] = table["score"].to_numpy()
+        pool["score"], keep_dir = table["score"].to_numpy(), SCORES[score_name].keep
     else:
-        score_name = None
-        pool["score"] = float("nan")
-    keep = select(pool, score_name, r, supervised_kept)
+        pool["score"], keep_dir = float("nan"), None
+    keep = select(pool, keep_dir, r, supervised_kept)
     stats = subset_stats(pool, keep, norm_kind, filter_name, r)
     cols = ["id", "duration_s", "pseudo_label", "score"]
     write_parquet(pool.loc[keep, cols], out_subset)
