@@ -37,7 +37,7 @@ dry-run: $(STAMP)
 	$(BIN)/snakemake -n
 
 report: $(STAMP)
-	$(BIN)/snakemake --report results/report.html
+	$(BIN)/snakemake --report results/report.html  # `make demo` builds it too, as its last job
 
 clean-results:
 	rm -rf results logs .snakemake/incomplete

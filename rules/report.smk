@@ -99,3 +99,23 @@ rule tables:
         "results/tables/result_matrix.csv",
         "results/tables/efficiency.csv",
         "results/tables/paper_claims.md",
+
+
+rule html_report:
+    input:
+        REPORTED,
+    output:
+        html="results/report.html",
+    params:
+        python=sys.executable,
+        snakefile=workflow.main_snakefile,
+        configfiles=[str(Path(p).resolve()) for p in workflow.overwrite_configfiles],
+    log:
+        "logs/report/html_report.log",
+    localrule: True
+    conda:
+        "../envs/udistil.yaml"
+    shell:
+        # the same report as `snakemake --report results/report.html`, built as the last job of the run
+        "{params.python} -m snakemake -s {params.snakefile} --nolock --report {output.html}"
+        " $(for f in {params.configfiles:q}; do printf -- '--configfile %s ' \"$f\"; done) > {log} 2>&1"

@@ -32,7 +32,8 @@ def test_smoke_config_through_the_slurm_executor(slurm, tmp_path):
     cmd = [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "--configfile",
            str(ROOT / "configs" / "smoke.yaml"), "-d", str(tmp_path), "--executor", "slurm",
            # profiles/slurm sizes jobs for the paper's GPUs; this 2-CPU node takes the rules' own requests
-           "--workflow-profile", "none", "--jobs", "4", "--slurm-status-command", "squeue", "--slurm-init-seconds-before-status-checks", "5",
+           "--workflow-profile", "none", "--jobs", "4", "--slurm-status-command", "squeue",
+           "--slurm-init-seconds-before-status-checks", "5",
            "--slurm-keep-successful-logs", "--slurm-no-account", "--latency-wait", "10",
            "--default-resources", "mem_mb=2000", "runtime=30", "cpus_per_task=1"]
     proc = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=3000)

@@ -74,6 +74,8 @@ def test_smoke_run_end_to_end_and_tables_regenerate_identically(tmp_path):
         assert (tables / name).stat().st_size > 0
     for plot in ("filter_roc.png", "wer_by_filter.png", "score_vs_wer.png", "wer_vs_speed.png"):
         assert (tmp_path / "results" / "plots" / plot).read_bytes()[:4] == b"\x89PNG"
+    report = (tmp_path / "results" / "report.html").read_text(errors="replace")
+    assert "result_matrix.csv" in report and "filter_roc.png" in report  # snakemake --report, built in the run
     auc_log = (tmp_path / "logs" / "select" / "filter_analysis.log").read_text()
     assert all(f" {s}" in auc_log for s in ("proxy", "conf", "entropy", "nnll", "pesq", "sonar*"))
     run = yaml.safe_load((tmp_path / "results/students/student-2-1-pool-proxy/run.json").read_text())
