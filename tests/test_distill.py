@@ -48,10 +48,10 @@ def training_setup(tmp_path_factory, tiny_random_whisper):
     return tmp, maps
 
 
-def run(tmp, teacher, out, steps=8, stop_after=None, lr=3e-3):
+def run(tmp, teacher, out, steps=8, stop_after=None, lr=3e-3, cache="on"):
     cfg = TrainConfig(learning_rate=lr, warmup_steps=0, max_steps=steps, batch_size=3, save_steps=2,
                       timestamp_probability=0.0, condition_on_prev_probability=0.5, seed=5, device="cpu",
-                      cache={"mode": "on", "dir": str(tmp / "cache")})
+                      cache={"mode": cache, "dir": str(tmp / "cache")})
     return distill(str(teacher), str(tmp / "init"), tmp / "subset.parquet", tmp / "m.parquet", cfg,
                    out / "model", out / "loss.csv", out / "run.json", out / "ckpt", stop_after=stop_after)
 
@@ -95,3 +95,13 @@ def test_killed_and_resumed_run_ends_with_identical_weights(training_setup, tiny
     for k in a:
         assert torch.equal(a[k], b[k]), k
     assert (tmp_path / "full" / "loss.csv").read_text() == (tmp_path / "cut" / "loss.csv").read_text()
+
+
+def test_encoder_reuse_does_not_change_the_loss_curve(training_setup, tiny_random_whisper, tmp_path):
+    tmp, _ = training_setup
+    on = run(tmp, tiny_random_whisper, tmp_path / "on", steps=4)
+    off = run(tmp, tiny_random_whisper, tmp_path / "off", steps=4, cache="off")
+    assert off["teacher_encoder_passes_per_clip"] > 0 and off["encoder_cache"] is None
+    a, b = pd.read_csv(tmp_path / "on" / "loss.csv"), pd.read_csv(tmp_path / "off" / "loss.csv")
+    assert (a["loss"] - b["loss"]).abs().max() < 1e-4
+    assert on["encoder_cache"] is not None

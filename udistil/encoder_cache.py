@@ -53,7 +53,7 @@ class Encoder:
         key = "input_features" if "input_features" in out else next(iter(out))
         return out[key].to(self.device, self.dtype)
 
-    @torch.inference_mode()
+    @torch.no_grad()  # not inference_mode: distillation feeds these states into autograd
     def run(self, audios: Sequence[np.ndarray]) -> torch.Tensor:
         """One encoder forward pass over the clips (counted)."""
         self.passes += len(audios)
