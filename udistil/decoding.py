@@ -196,9 +196,10 @@ class Transcriber:
         if isinstance(sequences, dict):
             sequences = sequences["sequences"]
         sequences = sequences.cpu()
-        texts = self.tokenizer.batch_decode(sequences, skip_special_tokens=not o.return_timestamps)
         if o.return_timestamps:
             texts = [self.tokenizer.decode(s, skip_special_tokens=True, decode_with_timestamps=True) for s in sequences]
+        else:
+            texts = self.tokenizer.batch_decode(sequences, skip_special_tokens=True)
         specials = set(self.tokenizer.all_special_ids)
         hyps = []
         for i, seq in enumerate(sequences.tolist()):

@@ -188,7 +188,6 @@ def load_training_set(subset: str | Path, manifest: str | Path, builder: LabelBu
 
     df = pd.read_parquet(subset)[["id", "pseudo_label"]].merge(read_manifest(manifest)[["id", "audio"]], on="id",
                                                                how="left", validate="one_to_one")
-    skipped = []
     if df["audio"].isna().any():
         raise ValueError(f"{subset}: ids missing from {manifest}: {df.loc[df.audio.isna(), 'id'].tolist()[:10]}")
     lengths = df["pseudo_label"].map(builder.length)

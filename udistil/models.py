@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 from typing import Any
 
@@ -15,8 +14,6 @@ from udistil.assets import (
     packaged_path,
     save_whisper,
 )
-
-log = logging.getLogger(__name__)
 
 
 def is_materialised(spec: dict[str, Any]) -> bool:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from udistil.scores import SCORES, is_empty, worst
+from udistil.scores import is_empty, worst
 
 
 def teacher_score(labels: pd.DataFrame, name: str) -> pd.DataFrame:
@@ -14,6 +14,5 @@ def teacher_score(labels: pd.DataFrame, name: str) -> pd.DataFrame:
     empty = labels["pseudo_label"].map(is_empty)
     score = labels[name].where(~empty, worst(name)).astype(float)
     reason = empty.map(lambda e: "empty pseudo-label" if e else None)
-    assert SCORES[name].keep in ("low", "high")
     return pd.DataFrame({"id": labels["id"], "score": score, "reason": reason,
                          "n_tokens": labels["n_tokens"], "mean_logprob": labels["mean_logprob"]})
