@@ -63,7 +63,7 @@ def score_vs_wer(scores: dict[str, tuple], path: str | Path) -> None:
     n = len(scores)
     cols = min(3, n) or 1
     rows = int(np.ceil(n / cols)) or 1
-    fig, axes = plt.subplots(rows, cols, figsize=(4 * cols, 3.2 * rows), squeeze=False)
+    fig, axes = plt.subplots(rows, cols, figsize=(4 * cols, 3.4 * rows), squeeze=False, layout="constrained")
     for ax, (name, (score, wer)) in zip(axes.flat, scores.items(), strict=False):
         ok = np.isfinite(score) & np.isfinite(wer)
         ax.scatter(np.clip(wer[ok], 0, 150), score[ok], s=6, alpha=0.5)
