@@ -144,12 +144,17 @@ def build_tokenizer(tokenizer_json: Path, vocab_size: int, workdir: Path):
     return tok
 
 
+def is_multilingual(tok) -> bool:
+    """openai's rule: an English-only Whisper vocabulary has one token fewer than the multilingual 51,865."""
+    return len(tok) >= 51865
+
+
 def generation_config(tok, ct2_config: dict, max_length: int):
     """The GenerationConfig the openai checkpoints carry, from CTranslate2's config and the tokenizer."""
     from transformers import GenerationConfig
 
     ids = tok.convert_tokens_to_ids
-    multilingual = len(tok) >= 51865  # openai's rule: English-only models have one token fewer
+    multilingual = is_multilingual(tok)
     # CTranslate2 lists the multilingual language ids even for .en models; they do not apply there
     lang_tokens = tok.convert_ids_to_tokens(ct2_config["lang_ids"]) if multilingual else []
     eot = ids("<|endoftext|>")

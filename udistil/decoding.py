@@ -70,13 +70,13 @@ class RepetitionGuard:
         self.repeats, self.max_n = repeats, max_n
 
     def __call__(self, input_ids: torch.Tensor, scores=None, **kwargs) -> torch.Tensor:
+        # the whole sequence is checked: the prompt's special tokens never repeat, so they cannot trigger it
         done = torch.zeros(input_ids.shape[0], dtype=torch.bool, device=input_ids.device)
-        gen = input_ids  # the prompt's special tokens never repeat, so they cannot trigger it
         for n in range(1, self.max_n + 1):
             span = n * self.repeats
-            if gen.shape[1] < span:
+            if input_ids.shape[1] < span:
                 break
-            tail = gen[:, -span:].reshape(gen.shape[0], self.repeats, n)
+            tail = input_ids[:, -span:].reshape(input_ids.shape[0], self.repeats, n)
             done |= (tail == tail[:, :1]).all(dim=(1, 2))
         return done
 

@@ -26,6 +26,7 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
+from udistil.assets import is_multilingual
 from udistil.encoder_cache import Encoder, make_cache
 from udistil.io import atomic_path, read_audio, write_json
 
@@ -100,7 +101,7 @@ class LabelBuilder:
     def __init__(self, tokenizer, cfg: TrainConfig):
         self.tok = tokenizer
         self.cfg = cfg
-        lang = cfg.language if _multilingual(tokenizer) else None  # English-only models take no language token
+        lang = cfg.language if is_multilingual(tokenizer) else None  # English-only models take no language token
         tokenizer.set_prefix_tokens(language=lang, task=cfg.task, predict_timestamps=False)
         self.prefix = list(tokenizer.prefix_tokens)
         tokenizer.set_prefix_tokens(language=lang, task=cfg.task, predict_timestamps=True)
@@ -129,10 +130,6 @@ class LabelBuilder:
 
     def length(self, text: str) -> int:
         return len(self.prefix) + len(self.text_ids(text, False)) + 1
-
-
-def _multilingual(tok) -> bool:
-    return len(tok) >= 51865
 
 
 def collate(examples: list[tuple[list[int], list[int]]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
