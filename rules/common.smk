@@ -109,8 +109,18 @@ def pool_manifests():
     return [manifest(p, POOL_SPLIT) for p in config["pools"]]
 
 
+def eval_pairs():
+    """(set, split) of every evaluation, in the order of eval_manifests() and eval_outputs()."""
+    return [(c, s) for c in EVAL["sets"] for s in EVAL["splits"]]
+
+
 def eval_manifests():
-    return [manifest(c, s) for c in EVAL["sets"] for s in EVAL["splits"]]
+    return [manifest(c, s) for c, s in eval_pairs()]
+
+
+def eval_outputs(ext):
+    """An `evaluate` job's outputs of one kind (parquet tables or json metrics), one per set and split."""
+    return [f"results/eval/{{model}}/{c}/{s}.{ext}" for c, s in eval_pairs()]
 
 
 def eval_models():
@@ -118,12 +128,7 @@ def eval_models():
 
 
 def eval_metrics():
-    return [
-        f"results/eval/{m}/{c}/{s}.json"
-        for m in eval_models()
-        for c in EVAL["sets"]
-        for s in EVAL["splits"]
-    ]
+    return [f"results/eval/{m}/{c}/{s}.json" for m in eval_models() for c, s in eval_pairs()]
 
 
 def filter_scores(name):

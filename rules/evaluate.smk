@@ -1,26 +1,28 @@
-# Every model (teacher, zero-shot comparisons, students) on every evaluation set and split.
+# Every model (teacher, zero-shot comparisons, students) on every evaluation set and split: one job per model,
+# so the model is loaded once (not once per set); outputs stay one table and one metrics file per set and split.
 
 
 rule evaluate:
     input:
-        manifest=lambda wc: manifest(wc.corpus, wc.split),
+        manifests=eval_manifests(),
         model=lambda wc: model_input(wc.model),
     output:
-        table="results/eval/{model}/{corpus}/{split}.parquet",
-        metrics="results/eval/{model}/{corpus}/{split}.json",
+        tables=eval_outputs("parquet"),
+        metrics=eval_outputs("json"),
     params:
         model=model_param(lambda wc: wc.model),
+        sets=eval_pairs(),
         normalizer=config["normalizer"],
         decoding=config["decoding"],
         cache=config.get("encoder_cache"),
     log:
-        "logs/evaluate/{model}/{corpus}/{split}.log",
+        "logs/evaluate/{model}.log",
     benchmark:
-        "results/benchmarks/evaluate/{model}/{corpus}/{split}.tsv"
+        "results/benchmarks/evaluate/{model}.tsv"
     threads: 1
     resources:
         mem_mb=6000,
-        runtime=120,
+        runtime=480,
         gpu=GPU,
     conda:
         "../envs/udistil.yaml"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import resource
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
@@ -35,30 +36,52 @@ def score_hypotheses(refs: list[str], hyps: list[str], norm_kind: str) -> tuple[
     return table, {"wer": round(wer(nrefs, nhyps), 4), "cer": round(cer(nrefs, nhyps), 4)}
 
 
-def evaluate(model: str, manifest_path: str | Path, options: DecodeOptions, norm_kind: str,
-             out_table: str | Path, out_metrics: str | Path, device: str = "auto", precision: str = "fp32",
-             cache=None, extra: dict | None = None) -> dict:
-    """Transcribe every clip of the manifest and write the per-utterance table and the metrics JSON."""
+def evaluate(model: str, sets: list[EvalSet], options: DecodeOptions, norm_kind: str, device: str = "auto",
+             precision: str = "fp32", cache=None, extra: dict | None = None) -> list[dict]:
+    """Load the model once and evaluate it on every set (one process per model, not per set)."""
+    for s in sets:  # every reference is checked before the model is loaded
+        _references(s.manifest)
+    transcriber = Transcriber(model, options, device=device, precision=precision, cache=cache)
+    return [evaluate_set(transcriber, s, norm_kind, {**(extra or {}), **s.tags}) for s in sets]
+
+
+@dataclass
+class EvalSet:
+    """One evaluation: a manifest, where its table and metrics go, and tags copied into the metrics."""
+
+    manifest: str | Path
+    table: str | Path
+    metrics: str | Path
+    tags: dict = field(default_factory=dict)
+
+
+def _references(manifest_path: str | Path) -> pd.DataFrame:
     manifest = read_manifest(manifest_path)
     if manifest["text"].isna().any():
         missing = manifest.loc[manifest["text"].isna(), "id"].tolist()
         raise ValueError(f"{manifest_path}: evaluation needs references; no text for {missing[:10]}")
+    return manifest
+
+
+def evaluate_set(transcriber: Transcriber, s: EvalSet, norm_kind: str, extra: dict | None = None) -> dict:
+    """Transcribe every clip of the manifest and write the per-utterance table and the metrics JSON."""
+    manifest = _references(s.manifest)
     audios = [read_audio(p) for p in manifest["audio"]]
-    transcriber = Transcriber(model, options, device=device, precision=precision, cache=cache)
+    passes_before = transcriber.encoder_passes
     start = time.perf_counter()
-    hyps = transcriber.transcribe(audios, desc=f"evaluate {Path(manifest_path).stem}")
+    hyps = transcriber.transcribe(audios, desc=f"evaluate {Path(s.manifest).parent.name}/{Path(s.manifest).stem}")
     seconds = time.perf_counter() - start
     table, scores = score_hypotheses(manifest["text"].tolist(), [h.text for h in hyps], norm_kind)
     table.insert(0, "id", manifest["id"].values)
     audio_s = float(manifest["duration_s"].sum())
     metrics = {**scores, "n": len(manifest), "audio_seconds": round(audio_s, 3), "decode_seconds": round(seconds, 3),
                "rtf": round(seconds / audio_s, 5) if audio_s else None,
-               "encoder_passes": transcriber.encoder_passes,
+               "encoder_passes": transcriber.encoder_passes - passes_before,
                "params": sum(p.numel() for p in transcriber.model.parameters()),
                **{k: round(v, 1) for k, v in peak_memory_mb(transcriber.device).items()},
                "device": transcriber.device.type, **(extra or {})}
-    write_parquet(table, out_table)
-    write_json(metrics, out_metrics)
-    log.info("%s on %s: WER %.2f CER %.2f (n=%d, RTF %.3f)", model, manifest_path, metrics["wer"], metrics["cer"],
-             metrics["n"], metrics["rtf"] or 0)
+    write_parquet(table, s.table)
+    write_json(metrics, s.metrics)
+    log.info("%s: WER %.2f CER %.2f (n=%d, RTF %.3f, encoder passes %d)", s.manifest, metrics["wer"],
+             metrics["cer"], metrics["n"], metrics["rtf"] or 0, metrics["encoder_passes"])
     return metrics
