@@ -48,10 +48,10 @@ def training_setup(tmp_path_factory, tiny_random_whisper):
     return tmp, maps
 
 
-def run(tmp, teacher, out, steps=8, stop_after=None, lr=3e-3, cache="on"):
+def run(tmp, teacher, out, steps=8, stop_after=None, lr=3e-3, cache="on", cache_dir=None):
     cfg = TrainConfig(learning_rate=lr, warmup_steps=0, max_steps=steps, batch_size=3, save_steps=2,
                       timestamp_probability=0.0, condition_on_prev_probability=0.5, seed=5, device="cpu",
-                      cache={"mode": cache, "dir": str(tmp / "cache")})
+                      cache={"mode": cache, "dir": str(cache_dir or tmp / "cache")})
     return distill(str(teacher), str(tmp / "init"), tmp / "subset.parquet", tmp / "m.parquet", cfg,
                    out / "model", out / "loss.csv", out / "run.json", out / "ckpt", stop_after=stop_after)
 
@@ -105,3 +105,18 @@ def test_encoder_reuse_does_not_change_the_loss_curve(training_setup, tiny_rando
     a, b = pd.read_csv(tmp_path / "on" / "loss.csv"), pd.read_csv(tmp_path / "off" / "loss.csv")
     assert (a["loss"] - b["loss"]).abs().max() < 1e-4
     assert on["encoder_cache"] is not None
+
+
+def test_teacher_targets_are_computed_once_per_clip_and_shared_between_runs(training_setup, tiny_random_whisper,
+                                                                            tmp_path):
+    tmp, _ = training_setup
+    first = run(tmp, tiny_random_whisper, tmp_path / "a", steps=6, cache_dir=tmp_path / "cache")
+    # every clip's encoder ran once, in this first run, and the teacher decoder at most once per label variant
+    assert first["teacher_encoder_passes_per_clip"] == 1.0
+    assert first["teacher_encoder_passes_per_clip_all_jobs"] == {"mean": 1.0, "max": 1}
+    assert 0 < first["teacher_decoder_forwards_per_clip"] <= 2.0  # with or without previous-text conditioning
+    second = run(tmp, tiny_random_whisper, tmp_path / "b", steps=6, cache_dir=tmp_path / "cache")
+    assert second["teacher_encoder_passes_per_clip"] == 0 and second["teacher_decoder_forwards_per_clip"] == 0
+    assert second["teacher_encoder_passes_per_clip_all_jobs"] == {"mean": 1.0, "max": 1}
+    # targets read back from disk are the ones computed: the two runs are the same to the last bit
+    assert (tmp_path / "a" / "loss.csv").read_text() == (tmp_path / "b" / "loss.csv").read_text()

@@ -27,8 +27,9 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from udistil.assets import is_multilingual
-from udistil.encoder_cache import Encoder, make_cache
+from udistil.encoder_cache import Encoder, audio_hash, make_cache
 from udistil.io import atomic_path, read_audio, write_json
+from udistil.teacher_targets import make_targets
 
 log = logging.getLogger(__name__)
 
@@ -248,6 +249,7 @@ def distill(teacher: str, student_init: str, subset: str | Path, manifest: str |
     t_encoder = Encoder(t_model, fe, accelerator.device, dtype, cache)
     s_encoder = t_encoder if shared else Encoder(raw_student, fe, accelerator.device, dtype,
                                                  make_cache(cfg.cache, raw_student, len(data)) if frozen else None)
+    targets = make_targets(cfg.cache, t_model, int(data["pseudo_label"].map(builder.length).sum()))
 
     ckpt_dir = Path(checkpoint_dir)
     ckpt_dir.mkdir(parents=True, exist_ok=True)
@@ -277,8 +279,7 @@ def distill(teacher: str, student_init: str, subset: str | Path, manifest: str |
             audios = [read_audio(paths[i]) for i in idx]
             with accelerator.accumulate(student), accelerator.autocast():
                 t_states = t_encoder(audios)
-                with torch.no_grad():
-                    t_logits = t_model(encoder_outputs=(t_states,), decoder_input_ids=dec).logits
+                t_logits = targets(t_states, dec, [len(d) for d, _ in examples], [audio_hash(a) for a in audios])
                 if frozen:
                     s_out = student(encoder_outputs=(t_states if shared else s_encoder(audios),),
                                     decoder_input_ids=dec)
@@ -315,13 +316,29 @@ def distill(teacher: str, student_init: str, subset: str | Path, manifest: str |
            "teacher_encoder_passes_per_clip": round(t_encoder.passes / n_clips, 4),
            "student_encoder_passes_per_clip": round(s_encoder.passes / n_clips, 4) if not shared else None,
            "encoder_cache": str(cache.dir) if cache else None,
+           "teacher_encoder_passes_per_clip_all_jobs": pipeline_passes(cache, paths),
+           "teacher_decoder_forwards_per_clip": round(targets.forwards / n_clips, 4),
+           "teacher_targets_cache": str(targets.store.dir) if targets.store else None,
            "final_loss": history[-1]["loss"], "first_loss": history[0]["loss"]}
     log.info("encoder forward passes per clip this run: teacher %.3f%s", run["teacher_encoder_passes_per_clip"],
              " (shared with the student)" if shared else f", student {run['student_encoder_passes_per_clip']}")
+    if run["teacher_encoder_passes_per_clip_all_jobs"]:
+        log.info("teacher encoder forward passes per training clip over every job sharing the cache: %s",
+                 run["teacher_encoder_passes_per_clip_all_jobs"])
+    log.info("teacher decoder forward passes per clip this run: %.3f (%s)", run["teacher_decoder_forwards_per_clip"],
+             "targets stored and reused" if targets.store else "recomputed every step")
     gen = raw_student.generation_config
     save_whisper(raw_student.eval(), tok, gen, Path(out_model), {**sidecar, "distilled_on": str(subset)})
     write_json(run, out_run)
     return run
+
+
+def pipeline_passes(cache, paths: list[str]) -> dict[str, float] | None:
+    """Mean and max encoder passes per clip over every job that shared the cache (None without a cache)."""
+    if cache is None:
+        return None
+    counts = cache.passes_per_clip([read_audio(p) for p in paths])
+    return {"mean": round(float(np.mean(counts)), 4), "max": int(max(counts))}
 
 
 def write_curve(history: list[dict], path: str | Path) -> None:

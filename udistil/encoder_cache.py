@@ -65,59 +65,101 @@ class Encoder:
         return self.run(audios)
 
 
+class NpyStore:
+    """Content-addressed arrays under `root/<namespace>/<key>.npy`, written atomically, shared by jobs.
+
+    Every computed array is also recorded in a ledger (`computed.log`, one appended line per computation,
+    atomic for lines this short), so a job can count how often a key was computed across the pipeline.
+    """
+
+    def __init__(self, root: str | Path, namespace: str):
+        self.dir = Path(root) / namespace
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.ledger = self.dir / "computed.log"
+
+    def path(self, key: str) -> Path:
+        return self.dir / f"{key}.npy"
+
+    def load(self, key: str) -> np.ndarray | None:
+        p = self.path(key)
+        return np.load(p) if p.exists() else None
+
+    def save(self, key: str, array: np.ndarray) -> None:
+        with atomic_path(self.path(key), suffix=".npy") as tmp:
+            np.save(tmp, array)
+        with open(self.ledger, "a") as f:
+            f.write(key + "\n")
+
+    def computed(self, keys: Sequence[str]) -> list[int]:
+        """How many times each key was computed by any job that shared this store."""
+        counts: dict[str, int] = {}
+        if self.ledger.exists():
+            for line in self.ledger.read_text().split():
+                counts[line] = counts.get(line, 0) + 1
+        return [counts.get(k, 0) for k in keys]
+
+
 class EncoderCache:
     """Encoder states on disk under `root/<encoder hash>/<audio hash>.npy`."""
 
     def __init__(self, root: str | Path, encoder: torch.nn.Module):
         self.encoder_hash = weights_hash(encoder)[:20]
-        self.dir = Path(root) / self.encoder_hash
-        self.dir.mkdir(parents=True, exist_ok=True)
+        self.store = NpyStore(root, self.encoder_hash)
+        self.dir = self.store.dir
         self.hits = 0
         self.misses = 0
 
-    def path(self, audio: np.ndarray) -> Path:
-        return self.dir / f"{audio_hash(audio)}.npy"
-
     def get_or_compute(self, encoder: Encoder, audios: Sequence[np.ndarray]) -> torch.Tensor:
         """States for a batch: cached ones are read, the rest computed in one encoder pass and stored."""
-        paths = [self.path(a) for a in audios]
+        keys = [audio_hash(a) for a in audios]
         states: list[torch.Tensor | None] = [None] * len(audios)
         missing = []
-        for i, p in enumerate(paths):
-            if p.exists():
-                states[i] = torch.from_numpy(np.load(p))
-            else:
+        for i, key in enumerate(keys):
+            found = self.store.load(key)
+            if found is None:
                 missing.append(i)
+            else:
+                states[i] = torch.from_numpy(found)
         self.hits += len(audios) - len(missing)
         self.misses += len(missing)
         if missing:
             computed = encoder.run([audios[i] for i in missing])
             for j, i in enumerate(missing):
                 state = computed[j].detach().to("cpu", torch.float32)
-                with atomic_path(paths[i], suffix=".npy") as tmp:
-                    np.save(tmp, state.numpy())
+                self.store.save(keys[i], state.numpy())
                 states[i] = state
         return torch.stack(states).to(encoder.device, encoder.dtype)
+
+    def passes_per_clip(self, audios: Sequence[np.ndarray]) -> list[int]:
+        """Encoder forward passes each clip has had, counted over every job that shared this cache."""
+        return self.store.computed([audio_hash(a) for a in audios])
 
 
 def state_bytes(n_clips: int, d_model: int) -> int:
     return n_clips * ENCODER_FRAMES * d_model * 4
 
 
-def make_cache(cfg: dict[str, Any] | None, model: torch.nn.Module, n_clips: int) -> EncoderCache | None:
-    """The cache for a job, or None when it is off (mode `off`, or `auto` and over the disk budget)."""
+def cache_budget(cfg: dict[str, Any] | None, need_bytes: int, what: str) -> bool:
+    """Whether a cache is on: mode `on`, or `auto` with `need_bytes` within `max_gb` (logged either way)."""
     cfg = cfg or {}
     mode = cfg.get("mode", "auto")
-    if mode == "off" or getattr(model.config, "model_type", "") != "whisper":
-        return None
-    need = state_bytes(n_clips, model.config.d_model)
     budget = float(cfg.get("max_gb", 8)) * 2**30
-    if mode == "auto" and need > budget:
-        log.info("encoder cache off: %d clips need %.1f GB, budget %.1f GB", n_clips, need / 2**30, budget / 2**30)
+    if mode == "off" or (mode == "auto" and need_bytes > budget):
+        log.info("%s cache off (mode %s; needs %.2f GB, budget %.1f GB)", what, mode, need_bytes / 2**30,
+                 budget / 2**30)
+        return False
+    log.info("%s cache on: up to %.2f GB", what, need_bytes / 2**30)
+    return True
+
+
+def make_cache(cfg: dict[str, Any] | None, model: torch.nn.Module, n_clips: int) -> EncoderCache | None:
+    """The cache for a job, or None when it is off (mode `off`, or `auto` and over the disk budget)."""
+    if getattr(model.config, "model_type", "") != "whisper":
         return None
-    root = cfg.get("dir", "results/cache/encoder")
-    cache = EncoderCache(root, model.get_encoder())
-    log.info("encoder cache on: %s (%d clips, up to %.2f GB)", cache.dir, n_clips, need / 2**30)
+    if not cache_budget(cfg, state_bytes(n_clips, model.config.d_model), f"encoder ({n_clips} clips)"):
+        return None
+    cache = EncoderCache((cfg or {}).get("dir", "results/cache/encoder"), model.get_encoder())
+    log.info("encoder cache: %s", cache.dir)
     return cache
 
 
