@@ -1,41 +1,74 @@
-"""Evaluation of the teacher and a frozen-encoder student on the same clips with and without encoder reuse,
-in one run: seconds, encoder passes, and whether the hypotheses are identical.
+"""Evaluation of every default model (teacher, zero-shot proxy, the students) on the default's evaluation sets,
+with and without encoder reuse, in one run: seconds per model, encoder passes, and whether the hypotheses are
+identical. Needs the models and manifests of a default run (`make demo`); without trained students it uses the
+untrained 6-3 student for each filter.
 
-    .venv/bin/python benchmarks/eval_reuse.py [--clips 24] [--threads 2]
+    .venv/bin/python benchmarks/eval_reuse.py [--clips-per-set 5] [--threads 1]
 """
 
 import tempfile
 from pathlib import Path
 
-from common import parse_args, synthetic_clips, teacher_dir
+import yaml
+from common import ROOT, parse_args
+
+
+def default_models(cfg: dict) -> dict[str, Path]:
+    """name -> folder of every model the default evaluates, in the workflow's order (teacher first)."""
+    models = {cfg["teacher"]: ROOT / "resources" / "models" / cfg["teacher"]}
+    for name in cfg["evaluation"].get("zero_shot", []):
+        models[name] = ROOT / "resources" / "models" / name
+    for arch in cfg["students"]["architectures"]:
+        for pool in cfg["pools"]:
+            for f in cfg["filters"]:
+                name = f"student-{arch}-{pool}-{f}"
+                trained = ROOT / "results" / "students" / name / "model"
+                models[name] = trained if trained.exists() else ROOT / "results" / "students" / f"init-{arch}"
+    missing = [str(p) for p in models.values() if not p.exists()]
+    if missing:
+        raise SystemExit(f"run the default first (make demo); missing: {missing}")
+    return models
 
 
 def main() -> None:
-    args = parse_args(__doc__, clips=24)
+    args = parse_args(__doc__, clips_per_set=5, threads=1)
 
     from udistil.decoding import DecodeOptions, Transcriber
-    from udistil.student import init_student
+    from udistil.io import read_audio
+    from udistil.manifest import read_manifest
 
-    teacher = teacher_dir()
+    cfg = yaml.safe_load((ROOT / "config.yaml").read_text())
+    models = default_models(cfg)
+    clips = []
+    for s in cfg["evaluation"]["sets"]:
+        for split in cfg["evaluation"]["splits"]:
+            m = read_manifest(ROOT / "results" / "manifests" / s / f"{split}.parquet")
+            clips += [read_audio(p) for p in m["audio"].head(args.clips_per_set)]
+    dec = cfg["decoding"]
+    opts = DecodeOptions(language=cfg["language"], batch_size=dec["batch_size"], max_new_tokens=dec["max_new_tokens"],
+                         repetition_guard=dec["repetition_guard"])
     work = Path(tempfile.mkdtemp(prefix="udistil-bench-"))
-    init_student(teacher, 6, 3, work / "student")
-    clips = [a for a, _ in synthetic_clips(args.clips, seed=11)]
-    opts = DecodeOptions(language="en", batch_size=16, max_new_tokens=64, repetition_guard=True)
-    rows = {}
+    seconds: dict[tuple[str, str], float] = {}
+    passes: dict[str, int] = {"off": 0, "on": 0}
+    texts: dict[tuple[str, str], list[str]] = {}
     for mode in ("off", "on"):
         cache = {"mode": mode, "dir": str(work / "cache")}
-        total, passes, texts = 0.0, 0, []
-        for model in (teacher, str(work / "student")):  # the student reads the teacher's cached states
-            t = Transcriber(model, opts, device="cpu", cache=cache)
-            hyps = t.transcribe(clips)
-            total += t.decode_seconds
-            passes += t.encoder_passes
-            texts.append([h.text for h in hyps])
-        rows[mode] = (total, passes, texts)
-    print(f"teacher + student 6-3, {args.clips} clips, {args.threads} threads (cache filled by the teacher's pass)")
-    for mode, label in (("off", "without reuse"), ("on", "with reuse")):
-        print(f"  {label:14s} {rows[mode][0]:7.1f} s  encoder passes {rows[mode][1]}")
-    print(f"  speed-up: {rows['off'][0] / rows['on'][0]:.2f}x; identical hypotheses: {rows['off'][2] == rows['on'][2]}")
+        for name, folder in models.items():  # the teacher first: it fills the cache the students read
+            t = Transcriber(str(folder), opts, device="cpu", cache=cache)
+            texts[(mode, name)] = [h.text for h in t.transcribe(clips, desc=f"{mode} {name}")]
+            seconds[(mode, name)] = t.decode_seconds
+            passes[mode] += t.encoder_passes
+    print(f"{len(models)} default models x {len(clips)} clips ({args.clips_per_set} per set and split), "
+          f"{args.threads} threads")
+    print(f"  {'model':36s} {'without':>8s} {'with':>8s}  identical")
+    for name in models:
+        same = texts[("off", name)] == texts[("on", name)]
+        print(f"  {name:36s} {seconds[('off', name)]:7.1f}s {seconds[('on', name)]:7.1f}s  {same}")
+    total = {mode: sum(v for (m, _), v in seconds.items() if m == mode) for mode in ("off", "on")}
+    print(f"  all models: without reuse {total['off']:.1f} s, {passes['off']} encoder passes; "
+          f"with reuse {total['on']:.1f} s, {passes['on']} encoder passes")
+    print(f"  speed-up from encoder reuse: {total['off'] / total['on']:.2f}x; all hypotheses identical: "
+          f"{all(texts[('off', n)] == texts[('on', n)] for n in models)}")
 
 
 if __name__ == "__main__":

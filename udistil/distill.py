@@ -300,7 +300,7 @@ def distill(teacher: str, student_init: str, subset: str | Path, manifest: str |
                         "lr": scheduler.get_last_lr()[0]})
         bar.update(1)
         bar.set_postfix(loss=f"{sums['loss']:.3f}")
-        if step % cfg.save_steps == 0 or step == max_steps:
+        if step % cfg.save_steps == 0 and step < max_steps:  # the last step saves the model itself
             save_checkpoint(accelerator, ckpt_dir, step, history, cfg.keep_checkpoints)
     bar.close()
     seconds = time.perf_counter() - started
