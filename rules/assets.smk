@@ -10,6 +10,7 @@ rule convert_model:
         "logs/assets/{model}.log",
     benchmark:
         "results/benchmarks/assets/{model}.tsv"
+    priority: 20  # first: pseudo-labelling waits for the teacher, and its shards should start together
     resources:
         mem_mb=4000,
         runtime=20,

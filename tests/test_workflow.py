@@ -81,6 +81,7 @@ def test_smoke_run_end_to_end_and_tables_regenerate_identically(tmp_path):
     assert all(f" {s}" in auc_log for s in ("proxy", "conf", "entropy", "nnll", "pesq", "sonar*"))
     run = yaml.safe_load((tmp_path / "results/students/student-2-1-pool-proxy/run.json").read_text())
     assert run["teacher_encoder_passes_per_clip"] == 0.0  # states came from pseudo-labelling's cache
+    assert run["teacher_encoder_passes_per_clip_all_jobs"] == {"mean": 1.0, "max": 1}  # once in the whole run
     before = digest(sorted(tables.glob("*")) + sorted((tmp_path / "results" / "plots").glob("*.png")))
     snakemake("--cores", "2", "-d", str(tmp_path), "--configfile", str(ROOT / "configs" / "smoke.yaml"),
               "--forcerun", "result_matrix", "filter_analysis", "paper_comparison", "plots")

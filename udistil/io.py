@@ -14,7 +14,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import soundfile as sf
-from scipy.signal import resample_poly
 
 SAMPLE_RATE = 16_000
 
@@ -95,6 +94,8 @@ def to_mono_16k(audio: np.ndarray, sample_rate: int) -> np.ndarray:
         audio = audio.mean(axis=1)
     if sample_rate != SAMPLE_RATE:
         g = gcd(int(sample_rate), SAMPLE_RATE)
+        from scipy.signal import resample_poly  # imported here: most jobs never resample
+
         audio = resample_poly(audio, SAMPLE_RATE // g, int(sample_rate) // g).astype(np.float32)
     return audio
 
