@@ -50,6 +50,19 @@ def test_same_seed_byte_identical_audio_and_manifest(tmp_path):
     assert info.samplerate == 16000 and info.channels == 1
 
 
+def test_voice_variants_with_noise_are_identical_across_processes():
+    # espeak-ng seeds its noise generator with the clock at start-up (e.g. the breathy +f2 variant); every
+    # utterance must not depend on when or in which process it was synthesised
+    import subprocess
+    import sys
+
+    code = ("import hashlib; from udistil.tts import synthesize; "
+            "print(hashlib.sha1(synthesize('every good lamp sang', 'en-us+f2', 170, 60).tobytes()).hexdigest())")
+    runs = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+            for _ in range(2)}
+    assert len(runs) == 1
+
+
 def test_conditions_degrade_audio():
     rng = np.random.default_rng(0)
     t = np.arange(16000) / 16000

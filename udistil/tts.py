@@ -3,7 +3,9 @@
 espeak-ng keeps state between utterances (its voice-flutter phase and noise generator), so the same text
 spoken twice in one process gives slightly different samples. To make every clip depend only on its own
 text and voice, each utterance is synthesised in a child process forked from an engine that never speaks
-itself (about 10 ms per clip). This needs `os.fork` (Linux, macOS).
+itself (about 10 ms per clip). This needs `os.fork` (Linux, macOS). The noise of some voice variants (e.g.
+`+f2`) comes from espeak-ng's own random generator, which it seeds with the clock when it initialises; each
+child reseeds it from the utterance itself, so the samples are the same in every process and every run.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import ctypes
 import os
 import threading
+import zlib
 from functools import lru_cache
 
 import numpy as np
@@ -56,6 +59,7 @@ class Espeak:
             raise TTSError(f"unknown espeak-ng voice '{voice}'")
         for param, value in zip((ESPEAK_RATE, ESPEAK_PITCH, ESPEAK_RANGE), params, strict=True):
             self.lib.espeak_SetParameter(param, int(value), 0)
+        self.lib.espeak_ng_SetRandSeed(ctypes.c_long(zlib.crc32(f"{voice}|{params}|{text}".encode())))
         raw = text.encode("utf-8") + b"\0"
         err = self.lib.espeak_Synth(raw, len(raw), 0, POS_CHARACTER, 0, ESPEAK_CHARS_UTF8, None, None)
         self.lib.espeak_Synchronize()
