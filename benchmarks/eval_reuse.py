@@ -12,6 +12,8 @@ from pathlib import Path
 import yaml
 from common import ROOT, parse_args
 
+from udistil.config import student_name
+
 
 def default_models(cfg: dict) -> dict[str, Path]:
     """name -> folder of every model the default evaluates, in the workflow's order (teacher first)."""
@@ -21,7 +23,7 @@ def default_models(cfg: dict) -> dict[str, Path]:
     for arch in cfg["students"]["architectures"]:
         for pool in cfg["pools"]:
             for f in cfg["filters"]:
-                name = f"student-{arch}-{pool}-{f}"
+                name = student_name(arch, pool, f)
                 trained = ROOT / "results" / "students" / name / "model"
                 models[name] = trained if trained.exists() else ROOT / "results" / "students" / f"init-{arch}"
     missing = [str(p) for p in models.values() if not p.exists()]

@@ -3,7 +3,7 @@ import re
 import sys
 from pathlib import Path
 
-from udistil.config import POOL_SPLIT, has_text, validate
+from udistil.config import POOL_SPLIT, has_text, student_name, validate
 from udistil.logs import set_offline
 from udistil.models import is_materialised
 from udistil.models import location as model_location
@@ -35,7 +35,7 @@ STAND_INS = {"sonar": "text-embedding stand-in"} if SCORE_CFG.get("sonar", {}).g
 
 def student_names():
     """`student-{enc}-{dec}-{pool}-{filter}` for the whole grid."""
-    return [f"student-{a}-{p}-{f}" for a in ARCHS for p in config["pools"] for f in FILTERS]
+    return [student_name(a, p, f) for a in ARCHS for p in config["pools"] for f in FILTERS]
 
 
 def _alternatives(names):
@@ -197,7 +197,7 @@ def matrix_rows_param():
 
 def efficiency_students():
     """One student per architecture (the first pool's, first filter's) for the efficiency table."""
-    return [f"student-{a}-{config['pools'][0]}-{FILTERS[0]}" for a in ARCHS]
+    return [student_name(a, config["pools"][0], FILTERS[0]) for a in ARCHS]
 
 
 def reported_outputs():

@@ -16,6 +16,11 @@ class ConfigError(ValueError):
     """A config that does not validate; the message names every offending key."""
 
 
+def student_name(arch: str, pool: str, filter_name: str) -> str:
+    """The name of the student distilled with architecture `arch` on `pool` filtered by `filter_name`."""
+    return f"student-{arch}-{pool}-{filter_name}"
+
+
 def _key(path) -> str:
     return ".".join(str(p) for p in path) or "(top level)"
 

@@ -263,6 +263,7 @@ def distill(teacher: str, student_init: str, subset: str | Path, manifest: str |
         log.info("resumed from %s (step %d of %d)", found[-1], start_step, max_steps)
 
     texts, paths = data["pseudo_label"].tolist(), data["audio"].tolist()
+    keys: dict[int, str] = {}  # audio_hash per clip, computed once: the cache key of its states and targets
     started = time.perf_counter()
     student.train()
     bar = tqdm(total=max_steps, initial=start_step, desc="distill", unit="step", mininterval=5)
@@ -277,11 +278,15 @@ def distill(teacher: str, student_init: str, subset: str | Path, manifest: str |
             dec, labels = collate(examples, builder.eot)
             dec, labels = dec.to(accelerator.device), labels.to(accelerator.device)
             audios = [read_audio(paths[i]) for i in idx]
+            for i, a in zip(idx, audios, strict=True):
+                if i not in keys:
+                    keys[i] = audio_hash(a)
+            batch_keys = [keys[i] for i in idx]
             with accelerator.accumulate(student), accelerator.autocast():
-                t_states = t_encoder(audios)
-                t_logits = targets(t_states, dec, [len(d) for d, _ in examples], [audio_hash(a) for a in audios])
+                t_states = t_encoder(audios, batch_keys)
+                t_logits = targets(t_states, dec, [len(d) for d, _ in examples], batch_keys)
                 if frozen:
-                    s_out = student(encoder_outputs=(t_states if shared else s_encoder(audios),),
+                    s_out = student(encoder_outputs=(t_states if shared else s_encoder(audios, batch_keys),),
                                     decoder_input_ids=dec)
                 else:
                     s_out = student(input_features=s_encoder.features(audios), decoder_input_ids=dec)
@@ -316,7 +321,7 @@ def distill(teacher: str, student_init: str, subset: str | Path, manifest: str |
            "teacher_encoder_passes_per_clip": round(t_encoder.passes / n_clips, 4),
            "student_encoder_passes_per_clip": round(s_encoder.passes / n_clips, 4) if not shared else None,
            "encoder_cache": str(cache.dir) if cache else None,
-           "teacher_encoder_passes_per_clip_all_jobs": pipeline_passes(cache, paths),
+           "teacher_encoder_passes_per_clip_all_jobs": pipeline_passes(cache, paths, keys),
            "teacher_decoder_forwards_per_clip": round(targets.forwards / n_clips, 4),
            "teacher_targets_cache": str(targets.store.dir) if targets.store else None,
            "final_loss": history[-1]["loss"], "first_loss": history[0]["loss"]}
@@ -333,11 +338,12 @@ def distill(teacher: str, student_init: str, subset: str | Path, manifest: str |
     return run
 
 
-def pipeline_passes(cache, paths: list[str]) -> dict[str, float] | None:
-    """Mean and max encoder passes per clip over every job that shared the cache (None without a cache)."""
+def pipeline_passes(cache, paths: list[str], keys: dict[int, str]) -> dict[str, float] | None:
+    """Mean and max encoder passes per clip over every job that shared the cache (None without a cache);
+    `keys` holds the audio hashes of the clips training drew (the others are read and hashed here)."""
     if cache is None:
         return None
-    counts = cache.passes_per_clip([read_audio(p) for p in paths])
+    counts = cache.passes_per_clip([keys.get(i) or audio_hash(read_audio(p)) for i, p in enumerate(paths)])
     return {"mean": round(float(np.mean(counts)), 4), "max": int(max(counts))}
 
 

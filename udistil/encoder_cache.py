@@ -64,9 +64,10 @@ class Encoder:
         return torch.cat([encoder(self.features(audios[i:i + step])).last_hidden_state
                           for i in range(0, len(audios), step)])
 
-    def __call__(self, audios: Sequence[np.ndarray]) -> torch.Tensor:
+    def __call__(self, audios: Sequence[np.ndarray], keys: Sequence[str] | None = None) -> torch.Tensor:
+        """States of the clips; `keys` are their `audio_hash`es where the caller already has them."""
         if self.cache is not None:
-            return self.cache.get_or_compute(self, audios)
+            return self.cache.get_or_compute(self, audios, keys)
         return self.run(audios)
 
 
@@ -114,9 +115,10 @@ class EncoderCache:
         self.hits = 0
         self.misses = 0
 
-    def get_or_compute(self, encoder: Encoder, audios: Sequence[np.ndarray]) -> torch.Tensor:
+    def get_or_compute(self, encoder: Encoder, audios: Sequence[np.ndarray], keys: Sequence[str] | None = None
+                       ) -> torch.Tensor:
         """States for a batch: cached ones are read, the rest computed in one encoder pass and stored."""
-        keys = [audio_hash(a) for a in audios]
+        keys = keys or [audio_hash(a) for a in audios]
         states: list[torch.Tensor | None] = [None] * len(audios)
         missing = []
         for i, key in enumerate(keys):
@@ -135,9 +137,9 @@ class EncoderCache:
                 states[i] = state
         return torch.stack(states).to(encoder.device, encoder.dtype)
 
-    def passes_per_clip(self, audios: Sequence[np.ndarray]) -> list[int]:
-        """Encoder forward passes each clip has had, counted over every job that shared this cache."""
-        return self.store.computed([audio_hash(a) for a in audios])
+    def passes_per_clip(self, keys: Sequence[str]) -> list[int]:
+        """Encoder forward passes each clip (by `audio_hash`) has had, over every job that shared this cache."""
+        return self.store.computed(keys)
 
 
 def state_bytes(n_clips: int, d_model: int) -> int:

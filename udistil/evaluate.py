@@ -39,10 +39,10 @@ def score_hypotheses(refs: list[str], hyps: list[str], norm_kind: str) -> tuple[
 def evaluate(model: str, sets: list[EvalSet], options: DecodeOptions, norm_kind: str, device: str = "auto",
              precision: str = "fp32", cache=None, extra: dict | None = None) -> list[dict]:
     """Load the model once and evaluate it on every set (one process per model, not per set)."""
-    for s in sets:  # every reference is checked before the model is loaded
-        _references(s.manifest)
+    manifests = [_references(s.manifest) for s in sets]  # every reference is checked before the model loads
     transcriber = Transcriber(model, options, device=device, precision=precision, cache=cache)
-    return [evaluate_set(transcriber, s, norm_kind, {**(extra or {}), **s.tags}) for s in sets]
+    return [evaluate_set(transcriber, s, m, norm_kind, {**(extra or {}), **s.tags})
+            for s, m in zip(sets, manifests, strict=True)]
 
 
 @dataclass
@@ -63,9 +63,9 @@ def _references(manifest_path: str | Path) -> pd.DataFrame:
     return manifest
 
 
-def evaluate_set(transcriber: Transcriber, s: EvalSet, norm_kind: str, extra: dict | None = None) -> dict:
-    """Transcribe every clip of the manifest and write the per-utterance table and the metrics JSON."""
-    manifest = _references(s.manifest)
+def evaluate_set(transcriber: Transcriber, s: EvalSet, manifest: pd.DataFrame, norm_kind: str,
+                 extra: dict | None = None) -> dict:
+    """Transcribe every clip of the set's manifest (read) and write the per-utterance table and metrics JSON."""
     audios = [read_audio(p) for p in manifest["audio"]]
     passes_before = transcriber.encoder_passes
     start = time.perf_counter()

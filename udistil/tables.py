@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from udistil.config import student_name
 from udistil.io import atomic_path
 
 
@@ -68,7 +69,7 @@ def matrix_rows(teacher: str, zero_shot: list[str], archs: list[str], pools: lis
     order = sorted(filters, key=lambda f: (GROUP_ORDER.index(student_group(f)), filters.index(f)))
     for arch in archs:
         for pool in pools:
-            rows += [Row(f"student-{arch}-{pool}-{f}", student_group(f), arch, pool, f) for f in order]
+            rows += [Row(student_name(arch, pool, f), student_group(f), arch, pool, f) for f in order]
     return rows
 
 

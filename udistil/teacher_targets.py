@@ -55,10 +55,8 @@ class TeacherTargets:
             else:
                 logits = torch.from_numpy(found)
             rows.append(logits.to(states.device, torch.float32))
-        out = torch.zeros(len(rows), decoder_ids.shape[1], rows[0].shape[-1], device=states.device)
-        for i, r in enumerate(rows):
-            out[i, :r.shape[0]] = r
-        return out
+        out = torch.nn.utils.rnn.pad_sequence(rows, batch_first=True)
+        return torch.nn.functional.pad(out, (0, 0, 0, decoder_ids.shape[1] - out.shape[1]))
 
 
 def make_targets(cfg: dict[str, Any] | None, model: torch.nn.Module, label_tokens: int) -> TeacherTargets:
@@ -66,9 +64,8 @@ def make_targets(cfg: dict[str, Any] | None, model: torch.nn.Module, label_token
     is not false and `label_tokens` (decoder positions of the training set) fit the disk budget."""
     cfg = cfg or {}
     need = label_tokens * model.config.vocab_size * LOGIT_BYTES
-    if not cfg.get("teacher_targets", True):
-        return TeacherTargets(model)
-    if not cache_budget(cfg, need, f"teacher-target ({label_tokens} label tokens)"):
+    what = f"teacher-target ({label_tokens} label tokens)"
+    if not cfg.get("teacher_targets", True) or not cache_budget(cfg, need, what):
         return TeacherTargets(model)
     root = cfg.get("dir", "results/cache/encoder")
     return TeacherTargets(model, NpyStore(root, f"teacher-{weights_hash(model)[:20]}"))
