@@ -36,7 +36,7 @@ def main() -> None:
     args = parse_args(__doc__, clips_per_set=5, threads=1)
 
     from udistil.decoding import DecodeOptions, Transcriber
-    from udistil.io import read_audio
+    from udistil.fileio import read_audio
     from udistil.manifest import read_manifest
 
     cfg = yaml.safe_load((ROOT / "config.yaml").read_text())

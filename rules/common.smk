@@ -143,7 +143,7 @@ def filter_scores(name):
 
 
 def selection_rule(name):
-    """Mode and value of a filter's selection (see udistil.select)."""
+    """Mode and value of a filter's selection (see udistil.selection)."""
     if name == "none":
         return {"mode": "all", "value": None}
     if name == "supervised":

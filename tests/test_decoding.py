@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from udistil.decoding import DecodeOptions, Transcriber, compression_ratio
-from udistil.io import write_wav
+from udistil.fileio import write_wav
 from udistil.manifest import Record, build_manifest
 
 

@@ -139,7 +139,7 @@ def test_text_embedding_stand_in_with_packaged_minilm():
 
 
 def test_pesq_scores_resynthesis_and_records_failures():
-    from udistil.scores.pesq_score import pesq_score
+    from udistil.scores.pesq import pesq_score
 
     text = "The cat sat on a mat."
     audio = synthesize(text, "en-us", rate=170)

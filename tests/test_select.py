@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from udistil.analysis import auc_table, score_quality
-from udistil.select import Rule, combined_score, keep_best, select, subset_stats
+from udistil.selection import Rule, combined_score, keep_best, select, subset_stats
 
 
 @pytest.fixture

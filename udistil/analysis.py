@@ -60,7 +60,7 @@ def run_filter_analysis(truth_paths: list[str], score_paths: list[str], pools: l
     """AUC table over every labelled pool and label-free score, its Markdown, and the ROC plot (first pool)."""
     import logging
 
-    from udistil.io import write_text
+    from udistil.fileio import write_text
     from udistil.plots import roc_plot
     from udistil.tables import to_markdown, write_csv
 

@@ -28,7 +28,7 @@ from tqdm import tqdm
 
 from udistil.assets import is_multilingual
 from udistil.encoder_cache import Encoder, audio_hash, make_cache
-from udistil.io import atomic_path, read_audio, write_json
+from udistil.fileio import atomic_path, read_audio, write_json
 from udistil.teacher_targets import make_targets
 
 log = logging.getLogger(__name__)

@@ -24,7 +24,7 @@ def _measure(location: str, paths: list[str], options: dict, threads: int) -> di
     import torch
 
     from udistil.decoding import Transcriber
-    from udistil.io import read_audio
+    from udistil.fileio import read_audio
 
     torch.set_num_threads(threads)
     audios = [read_audio(p) for p in paths]
@@ -80,7 +80,7 @@ def efficiency_table(models: dict[str, tuple[str, str]], paths: list[str], audio
 def run_efficiency(names: list[str], locations: list[str], manifest: str, clips: int, options: DecodeOptions,
                    out_csv: str, out_md: str) -> pd.DataFrame:
     """Measure the teacher (first) and one student per architecture on the first `clips` clips of a manifest."""
-    from udistil.io import write_text
+    from udistil.fileio import write_text
     from udistil.manifest import read_manifest
     from udistil.tables import to_markdown, write_csv
 

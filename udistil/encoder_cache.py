@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from udistil.io import atomic_path
+from udistil.fileio import atomic_path
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ import pandas as pd
 import torch
 
 from udistil.decoding import DecodeOptions, Transcriber
-from udistil.io import read_audio, write_json, write_parquet
+from udistil.fileio import read_audio, write_json, write_parquet
 from udistil.manifest import read_manifest
 from udistil.metrics import cer, wer
 from udistil.normalize import normalizer

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from udistil.io import SAMPLE_RATE, read_audio, write_parquet, write_tsv, write_wav
+from udistil.fileio import SAMPLE_RATE, read_audio, write_parquet, write_tsv, write_wav
 
 log = logging.getLogger(__name__)
 

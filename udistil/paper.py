@@ -92,7 +92,7 @@ def claims_markdown(items: list[dict]) -> str:
 
 def run_comparison(matrix_csv: str, efficiency_csv: str, table1_csv: str, cfg: dict[str, Any], out_claims: str,
                    out_side_by_side: str) -> None:
-    from udistil.io import write_text
+    from udistil.fileio import write_text
     from udistil.tables import write_csv
 
     matrix = pd.read_csv(matrix_csv, keep_default_na=False, na_values=[""])

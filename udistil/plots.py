@@ -9,7 +9,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from udistil.io import atomic_path  # noqa: E402
+from udistil.fileio import atomic_path  # noqa: E402
 
 SAVE_KW = {"dpi": 120, "metadata": {"Software": None}, "bbox_inches": "tight"}
 

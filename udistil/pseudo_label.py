@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 
 from udistil.decoding import DecodeOptions, Hypothesis, Transcriber
-from udistil.io import read_audio, write_json, write_parquet
+from udistil.fileio import read_audio, write_json, write_parquet
 from udistil.manifest import read_manifest
 
 log = logging.getLogger(__name__)

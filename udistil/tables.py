@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from udistil.config import student_name
-from udistil.io import atomic_path
+from udistil.fileio import atomic_path
 
 
 def fmt(value, digits: int = 2) -> str:
@@ -152,7 +152,7 @@ def build_matrix_outputs(metric_paths: list[str], rows: list[Row], sets: list[st
                          splits: list[str], stand_ins: dict[str, str], out_csv: str, out_md: str, out_tex: str
                          ) -> pd.DataFrame:
     """The result matrix as CSV, Markdown and LaTeX (booktabs, WER then CER)."""
-    from udistil.io import write_text
+    from udistil.fileio import write_text
 
     matrix = result_matrix(load_metrics(metric_paths), rows, sets, benchmark, splits, stand_ins)
     write_csv(matrix, out_csv)

@@ -18,7 +18,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from udistil.io import to_mono_16k
+from udistil.fileio import to_mono_16k
 
 AUDIO_OUTPUT_SYNCHRONOUS = 2
 ESPEAK_RATE, ESPEAK_PITCH, ESPEAK_RANGE = 1, 3, 4

@@ -11,7 +11,7 @@ import numpy as np
 from scipy.signal import fftconvolve, resample_poly
 
 from udistil.corpora.sentences import SentenceGenerator
-from udistil.io import SAMPLE_RATE
+from udistil.fileio import SAMPLE_RATE
 from udistil.manifest import Record
 from udistil.tts import synthesize
 

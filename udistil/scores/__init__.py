@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from udistil.io import parquet_metadata, write_parquet
+from udistil.fileio import parquet_metadata, write_parquet
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from typing import Any
 
 import pandas as pd
 
-from udistil.io import read_audio
+from udistil.fileio import read_audio
 from udistil.manifest import read_manifest
 from udistil.scores import SCORES, write_score
 
@@ -70,7 +70,7 @@ def run_sonar(labels: str, cfg: dict[str, Any], out: str, transcripts: str | Non
 
 
 def run_pesq(labels: str, manifest: str, cfg: dict[str, Any], out: str) -> None:
-    from udistil.scores.pesq_score import pesq_score
+    from udistil.scores.pesq import pesq_score
 
     lab = pd.read_parquet(labels)
     df = pesq_score(lab, pool_audio(lab, manifest), voice=cfg.get("voice", "en-us"), rate=cfg.get("rate", 170),

@@ -14,7 +14,7 @@ import pandas as pd
 from scipy.signal import resample
 from tqdm import tqdm
 
-from udistil.io import SAMPLE_RATE
+from udistil.fileio import SAMPLE_RATE
 from udistil.scores import is_empty, worst
 from udistil.tts import synthesize
 

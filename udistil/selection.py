@@ -109,7 +109,7 @@ def load_pool(labels: str, manifest: str, score_paths: list[str]) -> tuple[pd.Da
 def run_select(labels: str, manifest: str, score_paths: list[str], rule: dict, filter_name: str, norm_kind: str,
                out_subset: str, out_stats: str, supervised_stats: str | None = None) -> dict[str, Any]:
     """Select one filter's subset and write it (kept ids with their scores) and its statistics."""
-    from udistil.io import read_json, write_json, write_parquet
+    from udistil.fileio import read_json, write_json, write_parquet
 
     pool, scores = load_pool(labels, manifest, score_paths)
     r = Rule(rule["mode"], rule.get("value"))
