@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from udistil.scores import CONFIGURED
+
 SCHEMA = Path(__file__).resolve().parent.parent / "schemas" / "config.schema.yaml"
 POOL_SPLIT = "train"
-LABEL_FREE = ("proxy", "sonar", "conf", "entropy", "nnll", "pesq")
+STUDENT_RE = re.compile(r"^student-(?P<arch>[0-9]+-[0-9]+)-(?P<pool>[A-Za-z0-9][A-Za-z0-9_]*)-(?P<filter>[a-z]+)$")
 
 
 class ConfigError(ValueError):
@@ -19,6 +22,12 @@ class ConfigError(ValueError):
 def student_name(arch: str, pool: str, filter_name: str) -> str:
     """The name of the student distilled with architecture `arch` on `pool` filtered by `filter_name`."""
     return f"student-{arch}-{pool}-{filter_name}"
+
+
+def parse_student_name(name: str) -> dict[str, str] | None:
+    """`arch`, `pool` and `filter` of a student's name (the inverse of student_name); None for other models."""
+    m = STUDENT_RE.match(name)
+    return m.groupdict() if m else None
 
 
 def _key(path) -> str:
@@ -79,7 +88,7 @@ def reference_errors(config: dict[str, Any]) -> list[str]:
     combined = config.get("selection", {}).get("combined", {}).get("scores", [])
     for key, names in (("filters", filters), ("selection.combined.scores", combined)):
         for name in names:
-            if name in LABEL_FREE and name not in ("conf", "entropy") and name not in scores:
+            if name in CONFIGURED and name not in scores:
                 errors.append(f"config key '{key}': filter '{name}' needs 'scores.{name}' to be configured")
     if "combined" in filters and not combined:
         errors.append("config key 'filters': 'combined' needs 'selection.combined.scores'")

@@ -21,18 +21,26 @@ class ScoreInfo:
     keep: str  # "low" or "high"
     description: str
     label_free: bool = True
+    from_pseudo_labels: bool = False  # read from the pseudo-labelling pass: needs no model or `scores.X` config
 
 
 SCORES = {
     "proxy": ScoreInfo("proxy", "low", "WER of the pseudo-label against a proxy ASR transcript"),
     "sonar": ScoreInfo("sonar", "high", "cosine similarity of SONAR speech and text embeddings"),
-    "conf": ScoreInfo("conf", "high", "teacher confidence: mean token probability"),
-    "entropy": ScoreInfo("entropy", "low", "teacher predictive entropy, mean over tokens"),
+    "conf": ScoreInfo("conf", "high", "teacher confidence: mean token probability", from_pseudo_labels=True),
+    "entropy": ScoreInfo("entropy", "low", "teacher predictive entropy, mean over tokens", from_pseudo_labels=True),
     "nnll": ScoreInfo("nnll", "low", "mean per-token negative log-likelihood under a language model"),
     "pesq": ScoreInfo("pesq", "high", "wide-band PESQ of the clip against TTS of the pseudo-label"),
     "wer": ScoreInfo("wer", "low", "WER of the pseudo-label against the ground truth", label_free=False),
 }
 LABEL_FREE = [s for s, info in SCORES.items() if info.label_free]
+TEACHER_STATS = [s for s, info in SCORES.items() if info.from_pseudo_labels]
+CONFIGURED = [s for s in LABEL_FREE if s not in TEACHER_STATS]  # need a `scores.<name>` config section
+
+
+def display_name(name: str, stand_ins: dict[str, str]) -> str:
+    """A score or filter name as tables and plots show it: starred when an offline stand-in replaced it."""
+    return f"{name}*" if name in stand_ins else name
 
 
 def worst(name: str) -> float:
