@@ -13,7 +13,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export HF_DATASETS_OFFLINE := 1
 
-.PHONY: demo test lint dry-run report clean-results
+.PHONY: demo test lint dry-run config report clean-results
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) (torch==2.13.0 is pinned for CPython 3.11)"; exit 1; }
@@ -35,6 +35,9 @@ lint: $(STAMP)
 
 dry-run: $(STAMP)
 	$(BIN)/snakemake -n
+
+config: $(STAMP)  # the filled config a run uses (schema defaults included): make config [CONFIG=configs/x.yaml]
+	$(BIN)/python -m udistil.config $(CONFIG)
 
 report: $(STAMP)
 	$(BIN)/snakemake --report results/report.html  # `make demo` builds it too, as its last job

@@ -9,28 +9,29 @@ from udistil.models import is_materialised
 from udistil.models import location as model_location
 from udistil.scores import LABEL_FREE
 
-validate(config)
-set_offline(config.get("offline", True))
+validate(config)  # fills every schema default: rules below read the filled config, never a default of their own
+set_offline(config["offline"])
 
 MODELS = config["models"]
 PAPER_TABLE1 = str(Path(workflow.basedir) / "paper" / "table1.csv")  # shipped with the workflow
 CORPORA = config["corpora"]
 EVAL = config["evaluation"]
+BENCHMARK = EVAL["benchmark"] or EVAL["sets"]  # null: every evaluation set
 TEACHER = config["teacher"]
-N_SHARDS = config.get("pseudo_label", {}).get("shards", 1)
-GPU = 1 if config.get("device") == "cuda" else 0
-config.setdefault("device", "auto")
-config.setdefault("precision", "fp32")
-config.setdefault("normalizer", "basic")
-config.setdefault("pseudo_label", {}).setdefault("flush_every", 1)
-SCORE_CFG = config.get("scores", {})
-FILTERS = config.get("filters", ["none"])
-SELECTION = config.get("selection", {})
+N_SHARDS = config["pseudo_label"]["shards"]
+GPU = 1 if config["device"] == "cuda" else 0
+DECODING = {**config["decoding"], "language": config["language"], "task": config["task"]}  # udistil DecodeOptions
+SCORE_CFG = config["scores"]
+FILTERS = config["filters"]
+SELECTION = config["selection"]
+COMBINED = SELECTION["combined"] if "combined" in SELECTION else {"scores": []}  # read by the 'combined' filter
 LABELLED_POOLS = [p for p in config["pools"] if has_text(CORPORA[p])]
-LABEL_FREE_USED = [f for f in LABEL_FREE if f in FILTERS or f in SELECTION.get("combined", {}).get("scores", [])]
-STUDENTS = config.get("students", {})
-ARCHS = STUDENTS.get("architectures", [])
-STAND_INS = {"sonar": "text-embedding stand-in"} if SCORE_CFG.get("sonar", {}).get("backend") == "text_embedding" else {}
+LABEL_FREE_USED = [f for f in LABEL_FREE if f in FILTERS or f in COMBINED["scores"]]
+FILTER_ANALYSIS = bool(LABELLED_POOLS and LABEL_FREE_USED)  # label-free scores judged against ground truth
+STUDENTS = config["students"]
+ARCHS = STUDENTS["architectures"]
+SONAR_STAND_IN = "sonar" in SCORE_CFG and SCORE_CFG["sonar"]["backend"] == "text_embedding"
+STAND_INS = {"sonar": "text-embedding stand-in"} if SONAR_STAND_IN else {}
 
 
 def student_names():
@@ -55,13 +56,13 @@ wildcard_constraints:
 def training_config():
     """Settings of udistil.distill.TrainConfig from the config."""
     return {
-        **STUDENTS.get("training", {}),
+        **STUDENTS["training"],
         "seed": config["seed"],
-        "language": config.get("language"),
-        "task": config.get("task", "transcribe"),
+        "language": config["language"],
+        "task": config["task"],
         "precision": config["precision"],
         "device": config["device"],
-        "cache": config.get("encoder_cache", {"mode": "auto"}),
+        "cache": config["encoder_cache"],
     }
 
 
@@ -124,7 +125,7 @@ def eval_outputs(ext):
 
 
 def eval_models():
-    return [TEACHER] + [m for m in EVAL.get("zero_shot", []) if m != TEACHER] + student_names()
+    return [TEACHER] + [m for m in EVAL["zero_shot"] if m != TEACHER] + student_names()
 
 
 def eval_metrics():
@@ -138,7 +139,7 @@ def filter_scores(name):
     if name == "supervised":
         return ["wer"]
     if name == "combined":
-        return list(SELECTION["combined"]["scores"])
+        return list(COMBINED["scores"])
     return [name]
 
 
@@ -147,15 +148,12 @@ def selection_rule(name):
     if name == "none":
         return {"mode": "all", "value": None}
     if name == "supervised":
-        return {"mode": "threshold", "value": SELECTION.get("supervised_threshold", 80)}
+        return {"mode": "threshold", "value": SELECTION["supervised_threshold"]}
     if name == "combined":
-        cfg = SELECTION["combined"]
-        return {"mode": cfg.get("mode", "match_supervised"), "value": cfg.get("value")}
-    chosen = {
-        **SELECTION.get("default", {"mode": "match_supervised"}),
-        **SELECTION.get("per_filter", {}).get(name, {}),
-    }
-    return {"mode": chosen["mode"], "value": chosen.get("value")}
+        return {"mode": COMBINED["mode"], "value": COMBINED["value"]}
+    own = SELECTION["per_filter"]
+    chosen = own[name] if name in own else SELECTION["default"]
+    return {"mode": chosen["mode"], "value": chosen["value"]}
 
 
 def select_inputs(wc):
@@ -169,11 +167,22 @@ def select_inputs(wc):
     return inputs
 
 
+def layer_map(arch):
+    """The configured teacher-layer map of an architecture; an empty map lets init_student choose."""
+    maps = STUDENTS["layer_maps"]
+    return maps[arch] if arch in maps else {}
+
+
+def proxy_transcripts(pool):
+    """The proxy model's transcripts of a pool (the proxy score and the text-embedding stand-in read them)."""
+    return f"results/transcripts/{pool}/{SCORE_CFG['proxy']['model']}.parquet"
+
+
 def sonar_inputs(wc):
     cfg = SCORE_CFG["sonar"]
     inputs = {"labels": f"results/pseudo_labels/{wc.pool}.parquet"}
-    if cfg.get("backend", "sonar") == "text_embedding":
-        inputs["transcripts"] = f"results/transcripts/{wc.pool}/{SCORE_CFG['proxy']['model']}.parquet"
+    if cfg["backend"] == "text_embedding":
+        inputs["transcripts"] = proxy_transcripts(wc.pool)
         inputs["model"] = model_input(cfg["model"])
     else:
         inputs["manifest"] = manifest(wc.pool, POOL_SPLIT)
@@ -191,7 +200,7 @@ def matrix_rows_param():
 
     from udistil.tables import matrix_rows
 
-    rows = matrix_rows(TEACHER, EVAL.get("zero_shot", []), ARCHS, config["pools"], FILTERS)
+    rows = matrix_rows(TEACHER, EVAL["zero_shot"], ARCHS, config["pools"], FILTERS)
     return [asdict(r) for r in rows]
 
 
@@ -202,13 +211,13 @@ def efficiency_students():
 
 def reported_outputs():
     """Every output marked report(): the HTML report is built once they all exist."""
+    analysis = ["results/tables/filter_auc.csv", "results/plots/filter_roc.png"] if FILTER_ANALYSIS else []
     return [
         "results/tables/result_matrix.csv",
         "results/tables/efficiency.csv",
         "results/tables/paper_claims.md",
         "results/tables/paper_vs_run.csv",
-        "results/tables/filter_auc.csv",
-        "results/plots/filter_roc.png",
+        *analysis,
         "results/plots/wer_by_filter.png",
         "results/plots/score_vs_wer.png",
         "results/plots/wer_vs_speed.png",
@@ -217,14 +226,15 @@ def reported_outputs():
 
 def final_outputs():
     return (
-        [model_dir(m) for m in materialised_models()]
+        ["results/config.yaml"]
+        + [model_dir(m) for m in materialised_models()]
         + pool_manifests()
         + eval_manifests()
         + expand("results/pseudo_labels/{pool}.parquet", pool=config["pools"])
         + eval_metrics()
         + score_files()
         + expand("results/subsets/{pool}/{filter}.json", pool=config["pools"], filter=FILTERS)
-        + (["results/tables/filter_auc.csv"] if LABELLED_POOLS else [])
+        + (["results/tables/filter_auc.csv"] if FILTER_ANALYSIS else [])
         + [f"results/students/{s}/run.json" for s in student_names()]
         + ["results/tables/result_matrix.csv"]
         + (

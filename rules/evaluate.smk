@@ -13,8 +13,10 @@ rule evaluate:
         model=model_param(lambda wc: wc.model),
         sets=eval_pairs(),
         normalizer=config["normalizer"],
-        decoding=config["decoding"],
-        cache=config.get("encoder_cache"),
+        decoding=DECODING,
+        device=config["device"],
+        precision=config["precision"],
+        cache=config["encoder_cache"],
     log:
         "logs/evaluate/{model}.log",
     benchmark:

@@ -9,8 +9,10 @@ rule pseudo_label_shard:
         shard="results/pseudo_labels/{pool}/shard{shard}.parquet",
     params:
         model=model_param(lambda wc: TEACHER),
-        decoding=config["decoding"],
-        cache=config.get("encoder_cache"),
+        decoding=DECODING,
+        device=config["device"],
+        precision=config["precision"],
+        cache=config["encoder_cache"],
         shard=lambda wc: int(wc.shard),
         n_shards=N_SHARDS,
         flush_every=config["pseudo_label"]["flush_every"],

@@ -11,7 +11,7 @@ rule result_matrix:
     params:
         rows=lambda wc: matrix_rows_param(),
         sets=EVAL["sets"],
-        benchmark=EVAL.get("benchmark", EVAL["sets"]),
+        benchmark=BENCHMARK,
         splits=EVAL["splits"],
         stand_ins=STAND_INS,
     log:
@@ -33,8 +33,10 @@ rule efficiency:
     params:
         teacher=model_param(lambda wc: TEACHER),
         names=[TEACHER] + efficiency_students(),
-        decoding=config["decoding"],
-        clips=config.get("efficiency", {}).get("clips", 16),
+        decoding=DECODING,
+        device=config["device"],
+        precision=config["precision"],
+        clips=config["efficiency"]["clips"],
     log:
         "logs/report/efficiency.log",
     benchmark:
@@ -61,7 +63,7 @@ rule paper_comparison:
             "results/tables/paper_vs_run.csv", caption="../report/paper_vs_run.rst", category="Tables"
         ),
     params:
-        paper=config.get("paper", {}),
+        paper=config["paper"],
     log:
         "logs/report/paper_comparison.log",
     conda:

@@ -9,8 +9,10 @@ rule transcribe_pool:
         transcripts="results/transcripts/{pool}/{model}.parquet",
     params:
         model=model_param(lambda wc: wc.model),
-        decoding=config["decoding"],
-        cache=config.get("encoder_cache"),
+        decoding=DECODING,
+        device=config["device"],
+        precision=config["precision"],
+        cache=config["encoder_cache"],
     log:
         "logs/transcripts/{pool}/{model}.log",
     benchmark:
@@ -30,7 +32,7 @@ rule transcribe_pool:
 rule score_proxy:
     input:
         labels="results/pseudo_labels/{pool}.parquet",
-        transcripts=lambda wc: f"results/transcripts/{wc.pool}/{SCORE_CFG['proxy']['model']}.parquet",
+        transcripts=lambda wc: proxy_transcripts(wc.pool),
     output:
         score="results/scores/{pool}/proxy.parquet",
     params:
@@ -61,12 +63,13 @@ rule score_teacher_stat:
 rule score_nnll:
     input:
         labels="results/pseudo_labels/{pool}.parquet",
-        model=model_input(SCORE_CFG["nnll"]["model"]),
+        model=lambda wc: model_input(SCORE_CFG["nnll"]["model"]),
     output:
         score="results/scores/{pool}/nnll.parquet",
     params:
         model=model_param(lambda wc: SCORE_CFG["nnll"]["model"]),
-        batch_size=SCORE_CFG["nnll"].get("batch_size", 8),
+        batch_size=lambda wc: SCORE_CFG["nnll"]["batch_size"],
+        device=config["device"],
     log:
         "logs/scores/{pool}/nnll.log",
     benchmark:
@@ -88,8 +91,9 @@ rule score_sonar:
     output:
         score="results/scores/{pool}/sonar.parquet",
     params:
-        cfg=SCORE_CFG["sonar"],
-        model=model_param(lambda wc: SCORE_CFG["sonar"].get("model")),
+        cfg=lambda wc: SCORE_CFG["sonar"],
+        model=model_param(lambda wc: SCORE_CFG["sonar"]["model"] if SONAR_STAND_IN else None),
+        device=config["device"],
     log:
         "logs/scores/{pool}/sonar.log",
     benchmark:
@@ -112,7 +116,7 @@ rule score_pesq:
     output:
         score="results/scores/{pool}/pesq.parquet",
     params:
-        cfg=SCORE_CFG["pesq"],
+        cfg=lambda wc: SCORE_CFG["pesq"],
     log:
         "logs/scores/{pool}/pesq.log",
     benchmark:

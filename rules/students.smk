@@ -8,7 +8,7 @@ rule init_student:
         model=directory("results/students/init-{arch}"),
     params:
         teacher=model_param(lambda wc: TEACHER),
-        maps=lambda wc: STUDENTS.get("layer_maps", {}).get(wc.arch, {}),
+        maps=lambda wc: layer_map(wc.arch),
     log:
         "logs/students/init-{arch}.log",
     resources:

@@ -61,3 +61,80 @@ def test_eval_split_must_exist(default):
     default["evaluation"]["splits"] = ["test", "dev"]
     with pytest.raises(ConfigError, match=r"no split 'dev'"):
         validate(default)
+
+
+MINIMAL = yaml.safe_load((ROOT / "configs" / "minimal.yaml").read_text())
+
+
+def _optional_without_default(schema: dict, path: str = "") -> list[str]:
+    """Optional properties (not `required`) of the config's sections that carry no `default:`."""
+    missing = []
+    required = set(schema.get("required", []))
+    for name, sub in schema.get("properties", {}).items():
+        key = f"{path}.{name}" if path else name
+        if name not in required and "default" not in sub:
+            missing.append(key)
+        missing += _optional_without_default(sub, key)
+    return missing
+
+
+def test_every_optional_section_key_has_a_schema_default():
+    schema = yaml.safe_load((ROOT / "schemas" / "config.schema.yaml").read_text())
+    # absent on purpose: a score's section exists only when a filter uses it, `combined` only for its filter
+    allowed = {"scores.proxy", "scores.nnll", "scores.sonar", "scores.sonar.model", "scores.sonar.speech_encoder",
+               "scores.sonar.text_lang", "scores.pesq", "selection.combined"}
+    assert set(_optional_without_default(schema)) <= allowed
+
+
+def test_minimal_config_is_filled_from_the_schema_not_the_demo(default):
+    cfg = validate(copy.deepcopy(MINIMAL))
+    schema = yaml.safe_load((ROOT / "schemas" / "config.schema.yaml").read_text())["properties"]
+    assert cfg["efficiency"]["clips"] == schema["efficiency"]["properties"]["clips"]["default"] != \
+        default["efficiency"]["clips"]
+    assert cfg["decoding"]["max_new_tokens"] == 128 != default["decoding"]["max_new_tokens"]
+    assert cfg["students"]["training"]["warmup_steps"] == 50 and cfg["students"]["architectures"] == []
+    assert cfg["scores"] == {} and cfg["selection"]["supervised_threshold"] == 80
+    assert cfg["seed"] == 0 and cfg["language"] is None and cfg["evaluation"]["benchmark"] is None
+
+
+def test_given_values_are_kept_and_nested_defaults_filled():
+    cfg = copy.deepcopy(MINIMAL)
+    cfg["students"] = {"training": {"max_steps": 7}}
+    cfg["scores"] = {"pesq": {"rate": 150}}
+    cfg["filters"] = ["none", "pesq"]
+    out = validate(cfg)
+    assert out["students"]["training"]["max_steps"] == 7 and out["students"]["training"]["batch_size"] == 32
+    assert out["scores"]["pesq"] == {"rate": 150, "voice": "en-us", "mode": "wb", "align": "stretch"}
+
+
+@pytest.mark.parametrize("score", ["proxy", "nnll", "sonar", "pesq"])
+def test_filter_without_its_score_section_names_the_key(score):
+    cfg = copy.deepcopy(MINIMAL)
+    cfg["filters"] = ["none", score]
+    with pytest.raises(ConfigError, match=rf"config key 'scores\.{score}': missing; filter '{score}'"):
+        validate(cfg)
+
+
+def test_teacher_statistics_need_no_section():
+    cfg = copy.deepcopy(MINIMAL)
+    cfg["filters"] = ["none", "conf", "entropy"]
+    assert validate(cfg)["scores"] == {}
+
+
+def test_sonar_backend_names_its_required_keys():
+    cfg = copy.deepcopy(MINIMAL)
+    cfg["scores"] = {"sonar": {"backend": "sonar"}}
+    with pytest.raises(ConfigError, match=r"scores\.sonar.*speech_encoder"):
+        validate(cfg)
+
+
+def test_print_config_shows_the_filled_config(tmp_path):
+    import subprocess
+    import sys
+
+    path = tmp_path / "minimal.yaml"
+    path.write_text(yaml.safe_dump(MINIMAL))
+    out = subprocess.run([sys.executable, "-m", "udistil.config", str(path)], capture_output=True, text=True,
+                         check=True).stdout
+    printed = yaml.safe_load(out)
+    assert printed == validate(copy.deepcopy(MINIMAL)) and printed["decoding"]["batch_size"] == 16

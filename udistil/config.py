@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import re
 from pathlib import Path
 from typing import Any
@@ -34,11 +35,25 @@ def _key(path) -> str:
     return ".".join(str(p) for p in path) or "(top level)"
 
 
-def schema_errors(config: dict[str, Any], schema_path: str | Path = SCHEMA) -> list[str]:
-    from jsonschema import Draft202012Validator
+def _filling_validator(schema: dict[str, Any]):
+    """A Draft 2020-12 validator that fills each absent property that has a `default:` before checking it."""
+    from jsonschema import Draft202012Validator, validators
 
-    schema = yaml.safe_load(Path(schema_path).read_text())
-    validator = Draft202012Validator(schema)
+    check_properties = Draft202012Validator.VALIDATORS["properties"]
+
+    def properties(validator, props, instance, subschema):
+        if validator.is_type(instance, "object"):
+            for name, sub in props.items():
+                if isinstance(sub, dict) and "default" in sub and name not in instance:
+                    instance[name] = copy.deepcopy(sub["default"])
+        yield from check_properties(validator, props, instance, subschema)
+
+    return validators.extend(Draft202012Validator, {"properties": properties})(schema)
+
+
+def schema_errors(config: dict[str, Any], schema_path: str | Path = SCHEMA) -> list[str]:
+    """Check `config` against the schema, filling every absent key that has a default (in place)."""
+    validator = _filling_validator(yaml.safe_load(Path(schema_path).read_text()))
     errors = []
     for err in sorted(validator.iter_errors(config), key=lambda e: list(map(str, e.absolute_path))):
         leaves = err.context or [err]  # oneOf/anyOf: report the branch errors
@@ -58,57 +73,55 @@ def has_text(corpus: dict[str, Any]) -> bool:
 
 
 def reference_errors(config: dict[str, Any]) -> list[str]:
-    """Names used in one place must be defined in another."""
+    """Names used in one place must be defined in another (on a config whose defaults are filled)."""
     errors = []
-    models, corpora = config.get("models", {}), config.get("corpora", {})
+    models, corpora, scores = config["models"], config["corpora"], config["scores"]
 
     def need_model(key: str, name: str) -> None:
         if name not in models:
             errors.append(f"config key '{key}': unknown model '{name}'; defined in 'models': {sorted(models)}")
 
-    need_model("teacher", config.get("teacher", ""))
-    for name in config.get("evaluation", {}).get("zero_shot", []):
+    need_model("teacher", config["teacher"])
+    for name in config["evaluation"]["zero_shot"]:
         need_model("evaluation.zero_shot", name)
-    for pool in config.get("pools", []):
+    for pool in config["pools"]:
         if pool not in corpora:
             errors.append(f"config key 'pools': unknown corpus '{pool}'; defined: {sorted(corpora)}")
         elif POOL_SPLIT not in corpora[pool]["splits"]:
             errors.append(f"config key 'corpora.{pool}.splits': a pool needs a '{POOL_SPLIT}' split")
-    scores = config.get("scores", {})
     for score in ("proxy", "nnll"):
         if score in scores:
             need_model(f"scores.{score}.model", scores[score]["model"])
-    sonar = scores.get("sonar", {})
-    if sonar.get("backend") == "text_embedding":
-        need_model("scores.sonar.model", sonar.get("model", ""))
+    if scores.get("sonar", {}).get("backend") == "text_embedding":
+        need_model("scores.sonar.model", scores["sonar"]["model"])
         if "proxy" not in scores:
             errors.append("config key 'scores.sonar': the text_embedding stand-in compares with the proxy "
                           "transcript, so 'scores.proxy' must be configured")
-    filters = config.get("filters", [])
-    combined = config.get("selection", {}).get("combined", {}).get("scores", [])
+    filters = config["filters"]
+    combined = config["selection"].get("combined", {}).get("scores", [])  # the section is optional
     for key, names in (("filters", filters), ("selection.combined.scores", combined)):
         for name in names:
             if name in CONFIGURED and name not in scores:
-                errors.append(f"config key '{key}': filter '{name}' needs 'scores.{name}' to be configured")
+                errors.append(f"config key 'scores.{name}': missing; filter '{name}' (in '{key}') needs it")
     if "combined" in filters and not combined:
-        errors.append("config key 'filters': 'combined' needs 'selection.combined.scores'")
+        errors.append("config key 'selection.combined': missing; filter 'combined' (in 'filters') needs it")
     if "supervised" in filters:
-        unlabelled = [p for p in config.get("pools", []) if p in corpora and not has_text(corpora[p])]
+        unlabelled = [p for p in config["pools"] if p in corpora and not has_text(corpora[p])]
         if unlabelled:
             errors.append(f"config key 'filters': 'supervised' needs ground truth, which pools {unlabelled} lack")
-    ev = config.get("evaluation", {})
+    ev = config["evaluation"]
     for key in ("sets", "benchmark"):
-        for name in ev.get(key, []):
+        for name in ev[key] or []:
             if name not in corpora:
                 errors.append(f"config key 'evaluation.{key}': unknown corpus '{name}'; defined: {sorted(corpora)}")
             elif key == "sets":
                 errors += [f"config key 'corpora.{name}.splits': no split '{s}' (evaluation.splits)"
-                           for s in ev.get("splits", []) if s not in corpora[name]["splits"]]
+                           for s in ev["splits"] if s not in corpora[name]["splits"]]
     return errors
 
 
 def validate(config: dict[str, Any], schema_path: str | Path = SCHEMA) -> dict[str, Any]:
-    """Raise ConfigError naming every bad key; return the config unchanged when it is valid."""
+    """Fill the schema's defaults into `config` (in place) and return it; raise ConfigError naming every bad key."""
     errors = schema_errors(config, schema_path)
     if not errors:
         errors = reference_errors(config)
@@ -117,5 +130,23 @@ def validate(config: dict[str, Any], schema_path: str | Path = SCHEMA) -> dict[s
     return config
 
 
-def load(path: str | Path) -> dict[str, Any]:
-    return validate(yaml.safe_load(Path(path).read_text()))
+def filled(path: str | Path) -> dict[str, Any]:
+    """The config in a YAML file as a run uses it: validated, every default filled."""
+    return validate(yaml.safe_load(Path(path).read_text()) or {})
+
+
+def dump(config: dict[str, Any]) -> str:
+    return yaml.safe_dump(config, sort_keys=False, allow_unicode=True)
+
+
+def write_config(*, config: dict[str, Any], path: str | Path) -> None:
+    """Write the filled config a run uses (atomically), for provenance beside its results."""
+    from udistil.fileio import write_text
+
+    write_text(dump(config), path)
+
+
+if __name__ == "__main__":  # python -m udistil.config [FILE]: print the filled config (make config)
+    import sys
+
+    print(dump(filled(sys.argv[1] if len(sys.argv) > 1 else SCHEMA.parent.parent / "config.yaml")), end="")

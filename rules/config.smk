@@ -1,0 +1,15 @@
+# The configuration a run uses, written out with every schema default filled (provenance; `make config` prints it).
+
+
+rule run_config:
+    output:
+        config="results/config.yaml",
+    params:
+        config=config,
+    log:
+        "logs/config.log",
+    localrule: True
+    conda:
+        "../envs/udistil.yaml"
+    script:
+        "../workflow/scripts/run_config.py"
