@@ -27,6 +27,13 @@ def parse_args(doc: str, **defaults: int):
     return args
 
 
+def demo_config() -> dict:
+    """config.yaml as the workflow runs it: validated, every schema default filled."""
+    from udistil.config import filled
+
+    return filled(ROOT / "config.yaml")
+
+
 def teacher_dir() -> str:
     """The converted packaged whisper-base (reused from resources/ when the workflow built it)."""
     folder = ROOT / "resources" / "models" / "whisper-base"
@@ -40,7 +47,8 @@ def teacher_dir() -> str:
 def synthetic_clips(n: int, seed: int = 3):
     from udistil.corpora.synthetic import SyntheticSpec, synthetic_records
 
-    spec = SyntheticSpec(voices=["en-us+m1", "en-us+f2", "en-us+m4"], conditions=["clean", "white@10"])
+    spec = SyntheticSpec(voices=["en-us+m1", "en-us+f2", "en-us+m4"], conditions=["clean", "white@10"],
+                         rate=(150, 200), pitch=(35, 65))  # the benchmarks' own clips, fixed here
     return [(r.source, r.text) for r in synthetic_records(spec, n, seed, "bench", "test")]
 
 

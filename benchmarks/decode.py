@@ -5,7 +5,7 @@ evaluate.py), same model, same clips, one run. Prints clips/s of both and the ra
 """
 
 
-from common import parse_args, synthetic_clips, teacher_dir, timed
+from common import demo_config, parse_args, synthetic_clips, teacher_dir, timed
 
 
 def main() -> None:
@@ -29,7 +29,10 @@ def main() -> None:
             ids = model.generate(feats, language="en", task="transcribe", max_new_tokens=64)
             plain.append(proc.batch_decode(ids, skip_special_tokens=True)[0].strip())
 
-    engine = Transcriber(folder, DecodeOptions(language="en", batch_size=args.batch_size, max_new_tokens=64))
+    demo = demo_config()
+    options = DecodeOptions.from_section({**demo["decoding"], "language": "en", "task": "transcribe"},
+                                         batch_size=args.batch_size, max_new_tokens=64)
+    engine = Transcriber(folder, options, device="cpu", precision="fp32", cache=None)
     with timed("engine", times):
         hyps = engine.transcribe(clips)
 

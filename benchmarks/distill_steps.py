@@ -9,14 +9,13 @@ do in the pipeline); "without" recomputes both every step. Also checks that both
 import tempfile
 from pathlib import Path
 
-from common import ROOT, parse_args, synthetic_clips, teacher_dir
+from common import demo_config, parse_args, synthetic_clips, teacher_dir
 
 
 def main() -> None:
     args = parse_args(__doc__, steps=10, batch_size=8, clips=32)
 
     import pandas as pd
-    import yaml
 
     from udistil.distill import TrainConfig, distill
     from udistil.manifest import Record, build_manifest
@@ -25,12 +24,13 @@ def main() -> None:
     teacher = teacher_dir()
     work = Path(tempfile.mkdtemp(prefix="udistil-bench-"))
     clips = synthetic_clips(args.clips)
-    build_manifest([Record(id=f"c{i}", source=a, text=t) for i, (a, t) in enumerate(clips)], "bench", "train",
-                   work / "audio", work / "m.parquet", work / "r.tsv")
+    build_manifest(records=[Record(id=f"c{i}", source=a, text=t) for i, (a, t) in enumerate(clips)],
+                   corpus="bench", split="train", audio_dir=work / "audio", manifest_path=work / "m.parquet",
+                   rejected_path=work / "r.tsv")
     pd.DataFrame({"id": [f"c{i}" for i in range(len(clips))], "pseudo_label": [t for _, t in clips]}) \
         .to_parquet(work / "subset.parquet")
-    init_student(teacher, 6, 3, work / "init")
-    default = yaml.safe_load((ROOT / "config.yaml").read_text())["students"]["training"]
+    init_student(teacher=teacher, encoder_layers=6, decoder_layers=3, out_dir=work / "init")
+    demo = demo_config()
     times: dict[str, float] = {}
     curves = {}
     # the cache is filled once beforehand, as pseudo-labelling fills it in the pipeline
@@ -38,11 +38,14 @@ def main() -> None:
             "encoder reuse only": {"mode": "on", "teacher_targets": False}, "without reuse": {"mode": "off"}}
     for label, cache in runs.items():
         out = work / label.replace(" ", "_")
-        cfg = TrainConfig.from_dict({**default, "max_steps": args.steps, "batch_size": args.batch_size,
-                                     "warmup_steps": 0, "save_steps": 10**6, "device": "cpu", "seed": 1,
-                                     "cache": {**cache, "dir": str(work / "cache")}})
-        run = distill(teacher, str(work / "init"), work / "subset.parquet", work / "m.parquet", cfg,
-                      out / "model", out / "loss.csv", out / "run.json", out / "ckpt")
+        cfg = TrainConfig.from_dict({**demo["students"]["training"], "max_steps": args.steps,
+                                     "batch_size": args.batch_size, "warmup_steps": 0, "save_steps": 10**6,
+                                     "seed": 1, "language": demo["language"], "task": demo["task"],
+                                     "precision": "fp32", "device": "cpu",
+                                     "cache": {**demo["encoder_cache"], **cache, "dir": str(work / "cache")}})
+        run = distill(teacher=teacher, student_init=str(work / "init"), subset=work / "subset.parquet",
+                      manifest=work / "m.parquet", cfg=cfg, out_model=out / "model", out_curve=out / "loss.csv",
+                      out_run=out / "run.json", checkpoint_dir=out / "ckpt")
         times[label] = run["train_seconds_this_run"]  # the training loop only, not model loading
         curves[label] = pd.read_csv(out / "loss.csv")
     print(f"{args.steps} steps, batch {args.batch_size}, student 6-3 of whisper-base, {args.threads} threads")

@@ -9,8 +9,7 @@ untrained 6-3 student for each filter.
 import tempfile
 from pathlib import Path
 
-import yaml
-from common import ROOT, parse_args
+from common import ROOT, demo_config, parse_args
 
 from udistil.config import student_name
 
@@ -39,24 +38,22 @@ def main() -> None:
     from udistil.fileio import read_audio
     from udistil.manifest import read_manifest
 
-    cfg = yaml.safe_load((ROOT / "config.yaml").read_text())
+    cfg = demo_config()
     models = default_models(cfg)
     clips = []
     for s in cfg["evaluation"]["sets"]:
         for split in cfg["evaluation"]["splits"]:
             m = read_manifest(ROOT / "results" / "manifests" / s / f"{split}.parquet")
             clips += [read_audio(p) for p in m["audio"].head(args.clips_per_set)]
-    dec = cfg["decoding"]
-    opts = DecodeOptions(language=cfg["language"], batch_size=dec["batch_size"], max_new_tokens=dec["max_new_tokens"],
-                         repetition_guard=dec["repetition_guard"])
+    opts = DecodeOptions.from_section({**cfg["decoding"], "language": cfg["language"], "task": cfg["task"]})
     work = Path(tempfile.mkdtemp(prefix="udistil-bench-"))
     seconds: dict[tuple[str, str], float] = {}
     passes: dict[str, int] = {"off": 0, "on": 0}
     texts: dict[tuple[str, str], list[str]] = {}
     for mode in ("off", "on"):
-        cache = {"mode": mode, "dir": str(work / "cache")}
+        cache = {**cfg["encoder_cache"], "mode": mode, "dir": str(work / "cache")}
         for name, folder in models.items():  # the teacher first: it fills the cache the students read
-            t = Transcriber(str(folder), opts, device="cpu", cache=cache)
+            t = Transcriber(str(folder), opts, device="cpu", precision="fp32", cache=cache)
             texts[(mode, name)] = [h.text for h in t.transcribe(clips, desc=f"{mode} {name}")]
             seconds[(mode, name)] = t.decode_seconds
             passes[mode] += t.encoder_passes

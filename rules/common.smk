@@ -7,7 +7,7 @@ from udistil.config import POOL_SPLIT, has_text, student_name, validate
 from udistil.logs import set_offline
 from udistil.models import is_materialised
 from udistil.models import location as model_location
-from udistil.scores import LABEL_FREE
+from udistil.scores import LABEL_FREE, TEACHER_STATS
 
 validate(config)  # fills every schema default: rules below read the filled config, never a default of their own
 set_offline(config["offline"])

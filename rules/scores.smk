@@ -51,7 +51,7 @@ rule score_teacher_stat:
     output:
         score="results/scores/{pool}/{stat}.parquet",
     wildcard_constraints:
-        stat="conf|entropy",
+        stat=_alternatives(TEACHER_STATS),
     log:
         "logs/scores/{pool}/{stat}.log",
     conda:

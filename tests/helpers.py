@@ -40,3 +40,41 @@ def tiny_seamless_m4t_v2(folder: Path) -> Path:
     tok.save_pretrained(folder)
     SeamlessM4TFeatureExtractor().save_pretrained(folder)
     return folder
+
+
+def filled_config(**changes) -> dict:
+    """configs/minimal.yaml with `changes` (top-level keys), validated: every schema default filled."""
+    import copy
+
+    import yaml
+
+    from udistil.config import validate
+
+    root = Path(__file__).resolve().parent.parent
+    cfg = copy.deepcopy(yaml.safe_load((root / "configs" / "minimal.yaml").read_text()))
+    cfg.update(changes)
+    return validate(cfg)
+
+
+def decode_options(**overrides):
+    """DecodeOptions from the schema's `decoding` defaults (English, transcribe) with `overrides`."""
+    from udistil.decoding import DecodeOptions
+
+    return DecodeOptions.from_section({**filled_config()["decoding"], "language": "en", "task": "transcribe"},
+                                      **overrides)
+
+
+def train_config(cache: dict | None = None, **overrides):
+    """TrainConfig from the schema's `students.training` defaults (CPU, English) with `overrides`."""
+    from udistil.distill import TrainConfig
+
+    cfg = filled_config()
+    return TrainConfig(**{**cfg["students"]["training"], "seed": 0, "language": "en", "task": "transcribe",
+                          "precision": "fp32", "device": "cpu", "cache": {**cfg["encoder_cache"], **(cache or {})},
+                          **overrides})
+
+
+def corpus_spec(spec: dict) -> dict:
+    """A corpus entry as the workflow passes it: validated, its schema defaults filled."""
+    corpora = filled_config()["corpora"]
+    return filled_config(corpora={**corpora, "extra": spec})["corpora"]["extra"]

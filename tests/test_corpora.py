@@ -7,9 +7,11 @@ import pandas as pd
 import pytest
 import soundfile as sf
 
+from tests.helpers import corpus_spec
 from udistil.corpora import corpus_records
+from udistil.corpora.conditions import CONDITION
 from udistil.corpora.sentences import SentenceGenerator, vocabulary
-from udistil.corpora.synthetic import CONDITION, SyntheticSpec, add_noise, apply_condition, synthetic_records
+from udistil.corpora.synthetic import SyntheticSpec, add_noise, apply_condition, synthetic_records
 from udistil.manifest import ManifestError, build_manifest
 
 SPEC = {"type": "synthetic", "splits": {"test": 6}, "voices": ["en-us+m1", "en+f2", "en-029+m2", "en-us+f3"],
@@ -23,8 +25,9 @@ def digest(folder: Path) -> dict[str, str]:
 def make(tmp: Path, seed: int, spec=SPEC, split="test") -> Path:
     out = tmp / f"run{seed}"
     shutil.rmtree(out, ignore_errors=True)
-    build_manifest(corpus_records("synth", spec, split, seed), "synth", split, out / "audio",
-                   out / "m.parquet", out / "rejected.tsv")
+    build_manifest(records=corpus_records(name="synth", spec=corpus_spec(spec), split=split, seed=seed),
+                   corpus="synth", split=split, audio_dir=out / "audio", manifest_path=out / "m.parquet",
+                   rejected_path=out / "rejected.tsv")
     return out
 
 
@@ -75,7 +78,7 @@ def test_conditions_degrade_audio():
     assert apply_condition(clean, "reverb@0.5", rng, []).size > clean.size
     assert not CONDITION.match("thunder@3")
     with pytest.raises(ValueError, match="bad condition"):
-        list(synthetic_records(SyntheticSpec(["en"], ["thunder@3"]), 1, 0, "c", "s"))
+        list(synthetic_records(SyntheticSpec(["en"], ["thunder@3"], (150, 200), (35, 65)), 1, 0, "c", "s"))
 
 
 # ---- bad input ----------------------------------------------------------------------------------------------
@@ -98,8 +101,9 @@ def local_folder(tmp_path):
 def test_folder_import_rejects_and_converts(local_folder, tmp_path):
     spec = {"type": "local", "splits": {"test": str(local_folder)}}
     out = tmp_path / "out"
-    kept, rejected = build_manifest(corpus_records("loc", spec, "test", 0), "loc", "test", out / "a",
-                                    out / "m.parquet", out / "rejected.tsv")
+    kept, rejected = build_manifest(records=corpus_records(name="loc", spec=corpus_spec(spec), split="test", seed=0),
+                                    corpus="loc", split="test", audio_dir=out / "a", manifest_path=out / "m.parquet",
+                                    rejected_path=out / "rejected.tsv")
     m = pd.read_parquet(out / "m.parquet")
     rej = pd.read_csv(out / "rejected.tsv", sep="\t").set_index("id")
     assert sorted(m.id) == ["ok", "stereo44k"] and (kept, rejected) == (2, 3)
@@ -112,17 +116,18 @@ def test_folder_import_rejects_and_converts(local_folder, tmp_path):
 
 def test_table_import_missing_file_duplicate_and_column(local_folder, tmp_path):
     table = tmp_path / "t.tsv"
+    spec = corpus_spec({"type": "local", "splits": {"x": str(table)}})
     table.write_text("id\tpath\ttext\na\tsrc/ok.flac\thello\nb\tsrc/nope.wav\tbye\n")
     with pytest.raises(ManifestError, match="missing audio files.*nope.wav"):
-        build_manifest(corpus_records("t", {"type": "local", "splits": {"x": str(table)}}, "x", 0), "t", "x",
-                       tmp_path / "a", tmp_path / "m.parquet", tmp_path / "r.tsv")
+        build_manifest(records=corpus_records(name="t", spec=spec, split="x", seed=0), corpus="t", split="x",
+                       audio_dir=tmp_path / "a", manifest_path=tmp_path / "m.parquet", rejected_path=tmp_path / "r.tsv")
     table.write_text("id\tpath\na\tsrc/ok.flac\na\tsrc/stereo44k.wav\n")
     with pytest.raises(ManifestError, match="duplicate ids: a"):
-        build_manifest(corpus_records("t", {"type": "local", "splits": {"x": str(table)}}, "x", 0), "t", "x",
-                       tmp_path / "a", tmp_path / "m.parquet", tmp_path / "r.tsv")
+        build_manifest(records=corpus_records(name="t", spec=spec, split="x", seed=0), corpus="t", split="x",
+                       audio_dir=tmp_path / "a", manifest_path=tmp_path / "m.parquet", rejected_path=tmp_path / "r.tsv")
     table.write_text("utt\tpath\na\tsrc/ok.flac\n")
     with pytest.raises(ManifestError, match=r"t.tsv: missing column\(s\) \['id'\]"):
-        corpus_records("t", {"type": "local", "splits": {"x": str(table)}}, "x", 0)
+        corpus_records(name="t", spec=spec, split="x", seed=0)
 
 
 def test_hf_dataset_from_disk(local_folder, tmp_path):
@@ -136,10 +141,11 @@ def test_hf_dataset_from_disk(local_folder, tmp_path):
     spec = {"type": "hf", "path": str(tmp_path / "ds"), "from_disk": True, "splits": {"eval": "test"},
             "text_column": "sentence", "id_column": "key"}
     out = tmp_path / "o"
-    kept, rejected = build_manifest(corpus_records("hfc", spec, "eval", 0), "hfc", "eval", out / "a",
-                                    out / "m.parquet", out / "r.tsv")
+    kept, rejected = build_manifest(records=corpus_records(name="hfc", spec=corpus_spec(spec), split="eval", seed=0),
+                                    corpus="hfc", split="eval", audio_dir=out / "a", manifest_path=out / "m.parquet",
+                                    rejected_path=out / "r.tsv")
     m = pd.read_parquet(out / "m.parquet")
     assert (kept, rejected) == (2, 1)
     assert list(m.id) == ["k1", "k2"] and list(m.text) == ["one", "two"]
     with pytest.raises(ManifestError, match="text_column='transcript'"):
-        corpus_records("hfc", {**spec, "text_column": "transcript"}, "eval", 0)
+        corpus_records(name="hfc", spec=corpus_spec({**spec, "text_column": "transcript"}), split="eval", seed=0)

@@ -3,7 +3,8 @@ import pandas as pd
 import pytest
 import torch
 
-from udistil.decoding import DecodeOptions, Transcriber, compression_ratio
+from tests.helpers import decode_options
+from udistil.decoding import Transcriber, compression_ratio
 from udistil.fileio import write_wav
 from udistil.manifest import Record, build_manifest
 
@@ -13,9 +14,13 @@ def noise_clips(n: int, seed: int = 0) -> list[np.ndarray]:
     return [(rng.standard_normal(int(16000 * (0.5 + 0.25 * i))) * 0.1).astype(np.float32) for i in range(n)]
 
 
+def cpu(model, options) -> Transcriber:
+    """A CPU Transcriber without an encoder cache."""
+    return Transcriber(str(model), options, device="cpu", precision="fp32", cache=None)
+
+
 def test_conf_and_entropy_match_direct_computation(tiny_random_whisper):
-    t = Transcriber(str(tiny_random_whisper), DecodeOptions(language="en", with_stats=True, max_new_tokens=6,
-                                                           batch_size=3))
+    t = cpu(tiny_random_whisper, decode_options(with_stats=True, max_new_tokens=6, batch_size=3))
     clips = noise_clips(3)
     hyps = t.transcribe(clips)
     model, eos = t.model, t.model.generation_config.eos_token_id
@@ -37,13 +42,13 @@ def test_conf_and_entropy_match_direct_computation(tiny_random_whisper):
 
 def test_batched_length_sorted_equals_one_at_a_time(tiny_random_whisper):
     clips = noise_clips(5, seed=1)
-    batched = Transcriber(str(tiny_random_whisper), DecodeOptions(language="en", max_new_tokens=5, batch_size=4))
-    single = Transcriber(str(tiny_random_whisper), DecodeOptions(language="en", max_new_tokens=5, batch_size=1))
+    batched = cpu(tiny_random_whisper, decode_options(max_new_tokens=5, batch_size=4))
+    single = cpu(tiny_random_whisper, decode_options(max_new_tokens=5, batch_size=1))
     assert [h.token_ids for h in batched.transcribe(clips)] == [h.token_ids for h in single.transcribe(clips)]
 
 
 def test_skip_and_on_batch(tiny_random_whisper):
-    t = Transcriber(str(tiny_random_whisper), DecodeOptions(language="en", max_new_tokens=3, batch_size=2))
+    t = cpu(tiny_random_whisper, decode_options(max_new_tokens=3, batch_size=2))
     seen = []
     out = t.transcribe(noise_clips(5), skip={0, 3}, on_batch=lambda idx, hyps: seen.extend(idx))
     assert sorted(seen) == [1, 2, 4] and out[0] is None and out[3] is None and out[1] is not None
@@ -61,7 +66,8 @@ def test_compression_ratio_flags_loops():
 @pytest.fixture
 def pool_manifest(tmp_path):
     records = [Record(id=f"u{i:02d}", source=a, text=None) for i, a in enumerate(noise_clips(9, seed=2))]
-    build_manifest(records, "pool", "train", tmp_path / "audio", tmp_path / "m.parquet", tmp_path / "r.tsv")
+    build_manifest(records=records, corpus="pool", split="train", audio_dir=tmp_path / "audio",
+                   manifest_path=tmp_path / "m.parquet", rejected_path=tmp_path / "r.tsv")
     return tmp_path / "m.parquet"
 
 
@@ -69,19 +75,27 @@ class Interrupted(Exception):
     pass
 
 
+def shard(manifest, model, opts, out, k, n, after_flush=None):
+    """One pseudo-label shard on the CPU with no encoder cache, flushing after every batch."""
+    from udistil import pseudo_label as pl
+
+    return pl.pseudo_label_shard(manifest_path=manifest, model=str(model), options=opts, output=out, shard=k,
+                                 n_shards=n, flush_every=1, device="cpu", precision="fp32", cache=None,
+                                 after_flush=after_flush)
+
+
 def test_interrupted_shard_resumes_to_identical_output(tiny_random_whisper, pool_manifest, tmp_path, monkeypatch):
     from udistil import pseudo_label as pl
 
-    opts = DecodeOptions(language="en", max_new_tokens=4, batch_size=2)
-    ref = pl.pseudo_label_shard(pool_manifest, str(tiny_random_whisper), opts, tmp_path / "ref" / "shard1.parquet",
-                                shard=1, n_shards=2)
+    opts = decode_options(max_new_tokens=4, batch_size=2)
+    ref = shard(pool_manifest, tiny_random_whisper, opts, tmp_path / "ref" / "shard1.parquet", 1, 2)
 
     def die(flushes):
         raise Interrupted
 
     out = tmp_path / "run" / "shard1.parquet"
     with pytest.raises(Interrupted):
-        pl.pseudo_label_shard(pool_manifest, str(tiny_random_whisper), opts, out, shard=1, n_shards=2, after_flush=die)
+        shard(pool_manifest, tiny_random_whisper, opts, out, 1, 2, after_flush=die)
     assert not out.exists()
     rows_path, _ = pl.partial_paths(out)
     assert len(pd.read_parquet(rows_path)) == 2  # the first flushed batch survived
@@ -94,7 +108,7 @@ def test_interrupted_shard_resumes_to_identical_output(tiny_random_whisper, pool
         return real(self, audios, skip=skip, **kw)
 
     monkeypatch.setattr(Transcriber, "transcribe", counting)
-    resumed = pl.pseudo_label_shard(pool_manifest, str(tiny_random_whisper), opts, out, shard=1, n_shards=2)
+    resumed = shard(pool_manifest, tiny_random_whisper, opts, out, 1, 2)
     assert decoded == [2]  # 4 clips in shard 1, 2 already done
     pd.testing.assert_frame_equal(resumed, ref)
     assert pd.read_parquet(out).equals(pd.read_parquet(tmp_path / "ref" / "shard1.parquet"))
@@ -105,14 +119,14 @@ def test_interrupted_shard_resumes_to_identical_output(tiny_random_whisper, pool
 def test_gather_restores_manifest_order_and_checks_coverage(tiny_random_whisper, pool_manifest, tmp_path):
     from udistil import pseudo_label as pl
 
-    opts = DecodeOptions(language="en", max_new_tokens=2, batch_size=4)
-    shards = [pl.pseudo_label_shard(pool_manifest, str(tiny_random_whisper), opts, tmp_path / f"s{k}.parquet",
-                                    shard=k, n_shards=3) for k in range(3)]
+    opts = decode_options(max_new_tokens=2, batch_size=4)
+    shards = [shard(pool_manifest, tiny_random_whisper, opts, tmp_path / f"s{k}.parquet", k, 3) for k in range(3)]
     assert sum(len(s) for s in shards) == 9
-    df = pl.gather_shards([tmp_path / f"s{k}.parquet" for k in range(3)], pool_manifest, tmp_path / "all.parquet")
+    df = pl.gather_shards(shards=[tmp_path / f"s{k}.parquet" for k in range(3)], manifest_path=pool_manifest,
+                          output=tmp_path / "all.parquet")
     assert df["id"].tolist() == [f"u{i:02d}" for i in range(9)]
     with pytest.raises(ValueError, match="do not cover"):
-        pl.gather_shards([tmp_path / "s0.parquet"], pool_manifest, tmp_path / "bad.parquet")
+        pl.gather_shards(shards=[tmp_path / "s0.parquet"], manifest_path=pool_manifest, output=tmp_path / "bad.parquet")
 
 
 def test_write_wav_is_atomic_on_failure(tmp_path, monkeypatch):

@@ -5,7 +5,10 @@ import pandas as pd
 import pytest
 import torch
 
-from udistil.distill import TrainConfig, batch_indices, distill, kl_loss
+from tests.helpers import train_config
+from udistil.distill import TrainConfig, distill
+from udistil.distill.batches import batch_indices
+from udistil.distill.loss import kl_loss
 from udistil.manifest import Record, build_manifest
 from udistil.student import init_student, layer_map, parse_arch
 
@@ -41,19 +44,21 @@ def training_setup(tmp_path_factory, tiny_random_whisper):
     texts = ["the cat sat", "a dog ran far", "birds sing", "the sun is hot", "rain falls", "we walk home"]
     records = [Record(id=f"u{i}", source=(rng.standard_normal(8000 + 1000 * i) * 0.1).astype(np.float32), text=t)
                for i, t in enumerate(texts)]
-    build_manifest(records, "pool", "train", tmp / "audio", tmp / "m.parquet", tmp / "r.tsv")
+    build_manifest(records=records, corpus="pool", split="train", audio_dir=tmp / "audio",
+                   manifest_path=tmp / "m.parquet", rejected_path=tmp / "r.tsv")
     pd.DataFrame({"id": [f"u{i}" for i in range(6)], "pseudo_label": texts, "score": 0.0,
                   "duration_s": 1.0}).to_parquet(tmp / "subset.parquet")
-    maps = init_student(str(tiny_random_whisper), 2, 1, tmp / "init")
+    maps = init_student(teacher=str(tiny_random_whisper), encoder_layers=2, decoder_layers=1, out_dir=tmp / "init")
     return tmp, maps
 
 
 def run(tmp, teacher, out, steps=8, stop_after=None, lr=3e-3, cache="on", cache_dir=None):
-    cfg = TrainConfig(learning_rate=lr, warmup_steps=0, max_steps=steps, batch_size=3, save_steps=2,
-                      timestamp_probability=0.0, condition_on_prev_probability=0.5, seed=5, device="cpu",
-                      cache={"mode": cache, "dir": str(cache_dir or tmp / "cache")})
-    return distill(str(teacher), str(tmp / "init"), tmp / "subset.parquet", tmp / "m.parquet", cfg,
-                   out / "model", out / "loss.csv", out / "run.json", out / "ckpt", stop_after=stop_after)
+    cfg = train_config(learning_rate=lr, warmup_steps=0, max_steps=steps, batch_size=3, save_steps=2,
+                       timestamp_probability=0.0, condition_on_prev_probability=0.5, seed=5,
+                       cache={"mode": cache, "dir": str(cache_dir or tmp / "cache")})
+    return distill(teacher=str(teacher), student_init=str(tmp / "init"), subset=tmp / "subset.parquet",
+                   manifest=tmp / "m.parquet", cfg=cfg, out_model=out / "model", out_curve=out / "loss.csv",
+                   out_run=out / "run.json", checkpoint_dir=out / "ckpt", stop_after=stop_after)
 
 
 def test_student_init_copies_mapped_layers(training_setup, tiny_random_whisper):
@@ -120,3 +125,28 @@ def test_teacher_targets_are_computed_once_per_clip_and_shared_between_runs(trai
     assert second["teacher_encoder_passes_per_clip_all_jobs"] == {"mean": 1.0, "max": 1}
     # targets read back from disk are the ones computed: the two runs are the same to the last bit
     assert (tmp_path / "a" / "loss.csv").read_text() == (tmp_path / "b" / "loss.csv").read_text()
+
+
+def test_ledger_counts_a_pass_whose_save_was_killed(tmp_path, monkeypatch):
+    from udistil import encoder_cache
+
+    store = encoder_cache.NpyStore(tmp_path, "enc")
+
+    def killed(*args, **kwargs):
+        raise KeyboardInterrupt  # the job dies while writing the array
+
+    monkeypatch.setattr(encoder_cache.np, "save", killed)
+    with pytest.raises(KeyboardInterrupt):
+        store.save("clip", np.zeros(3, np.float32))
+    assert store.computed(["clip"]) == [1] and store.load("clip") is None  # counted, not stored
+    monkeypatch.undo()
+    store.save("clip", np.ones(3, np.float32))
+    assert store.computed(["clip"]) == [2] and store.load("clip").tolist() == [1.0, 1.0, 1.0]
+
+
+def test_train_config_names_a_missing_setting():
+    cfg = {k: v for k, v in vars(train_config()).items() if k != "temperature"}
+    with pytest.raises(TypeError, match="temperature"):
+        TrainConfig.from_dict(cfg)
+    with pytest.raises(ValueError, match="unknown distillation settings.*'tempreature'"):
+        TrainConfig.from_dict({**cfg, "temperature": 2.0, "tempreature": 2.0})

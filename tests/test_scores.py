@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from udistil.decoding import DecodeOptions
+from tests.helpers import decode_options
 from udistil.manifest import Record, build_manifest
 from udistil.pseudo_label import transcribe_manifest
 from udistil.scores import SCORES, badness, read_score, worst, write_score
@@ -26,15 +26,17 @@ def pool(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("pool")
     texts = ["The cat sat on a mat.", "A dog ran far away.", "The dog sat."]
     records = [Record(id=u, source=synthesize(t, "en-us"), text=t) for u, t in zip("abc", texts, strict=True)]
-    build_manifest(records, "p", "train", tmp / "audio", tmp / "m.parquet", tmp / "r.tsv")
+    build_manifest(records=records, corpus="p", split="train", audio_dir=tmp / "audio",
+                   manifest_path=tmp / "m.parquet", rejected_path=tmp / "r.tsv")
     return tmp / "m.parquet"
 
 
 @pytest.mark.parametrize("kind", ["seamless", "whisper"])
 def test_proxy_through_real_decoding_path(kind, pool, tmp_path, tiny_random_whisper):
     model = tiny_seamless_m4t_v2(tmp_path / "sm4t") if kind == "seamless" else tiny_random_whisper
-    transcripts = transcribe_manifest(pool, str(model), DecodeOptions(language="en", max_new_tokens=4, batch_size=2),
-                                      tmp_path / "t.parquet")
+    transcripts = transcribe_manifest(manifest_path=pool, model=str(model),
+                                      options=decode_options(max_new_tokens=4, batch_size=2),
+                                      output=tmp_path / "t.parquet", device="cpu", precision="fp32", cache=None)
     assert list(transcripts.id) == ["a", "b", "c"] and transcripts.text.map(lambda t: isinstance(t, str)).all()
     scores = proxy_score(LABELS, transcripts, "basic")
     assert scores.loc[1, "score"] == math.inf and scores.loc[1, "reason"] == "empty pseudo-label"
@@ -144,7 +146,8 @@ def test_pesq_scores_resynthesis_and_records_failures():
     text = "The cat sat on a mat."
     audio = synthesize(text, "en-us", rate=170)
     labels = pd.DataFrame({"id": ["same", "empty", "silent"], "pseudo_label": [text, "", text]})
-    out = pesq_score(labels, [audio, audio, np.zeros(16000, np.float32)], voice="en-us", rate=170)
+    out = pesq_score(labels, [audio, audio, np.zeros(16000, np.float32)], voice="en-us", rate=170, mode="wb",
+                     how="stretch")
     assert out.loc[0, "score"] > 4.0 and pd.isna(out.loc[0, "reason"])  # identical TTS: near-perfect PESQ
     assert out.loc[1, "score"] == -math.inf and out.loc[1, "reason"] == "empty pseudo-label"
     assert out.loc[2, "score"] == -math.inf and out.loc[2, "reason"].startswith("pesq failed")

@@ -34,11 +34,15 @@ def test_rows_follow_the_papers_grouping():
     assert rows[6].model == "student-32-16-p-none"
 
 
+def matrix(paths, rows, sets, benchmark, splits, stand_ins, out):
+    return build_matrix_outputs(metric_paths=paths, rows=rows, sets=sets, benchmark=benchmark, splits=splits,
+                                stand_ins=stand_ins, out_csv=out["csv"], out_md=out["md"], out_tex=out["tex"])
+
+
 def test_matrix_layout_averages_bold_and_stand_in(grid):
     tmp, rows, sets, splits, paths = grid
     out = {k: tmp / f"m.{k}" for k in ("csv", "md", "tex")}
-    m = build_matrix_outputs(paths, rows, sets, ["a", "b"], splits, {"conf": "stand-in"}, out["csv"], out["md"],
-                             out["tex"])
+    m = matrix(paths, rows, sets, ["a", "b"], splits, {"conf": "stand-in"}, out)
     assert list(m.columns[:5]) == ["model", "group", "arch", "pool", "filter"]
     assert list(m.columns[5:]) == ["a", "b", "c", "bench_test", "bench_validation",
                                    "a_cer", "b_cer", "c_cer", "bench_test_cer", "bench_validation_cer"]
@@ -52,15 +56,14 @@ def test_matrix_layout_averages_bold_and_stand_in(grid):
     tex = out["tex"].read_text()
     assert tex.count(r"\toprule") == 2 and r"\textbf{10.00}" in tex and "student-6-3-pool-none" in tex
     first = {p: p.read_bytes() for p in out.values()}
-    build_matrix_outputs(paths, rows, sets, ["a", "b"], splits, {"conf": "stand-in"}, out["csv"], out["md"],
-                         out["tex"])
+    matrix(paths, rows, sets, ["a", "b"], splits, {"conf": "stand-in"}, out)
     assert {p: p.read_bytes() for p in out.values()} == first  # byte-identical rebuild
 
 
 def test_missing_metric_is_an_error(grid):
     tmp, rows, sets, splits, paths = grid
     with pytest.raises(KeyError):
-        build_matrix_outputs(paths[1:], rows, sets, sets, splits, {}, tmp / "x.csv", tmp / "x.md", tmp / "x.tex")
+        matrix(paths[1:], rows, sets, sets, splits, {}, {k: tmp / f"x.{k}" for k in ("csv", "md", "tex")})
 
 
 def test_paper_names_and_side_by_side():

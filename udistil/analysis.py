@@ -9,7 +9,7 @@ import pandas as pd
 from scipy.stats import spearmanr
 from sklearn.metrics import roc_auc_score, roc_curve
 
-from udistil.scores import badness
+from udistil.scores import badness, display_name
 
 THRESHOLDS = (80, 40, 20)
 
@@ -55,7 +55,7 @@ def auc_table(scores: dict[str, pd.DataFrame], true_wer: pd.DataFrame, pool: str
     return pd.DataFrame(rows)
 
 
-def run_filter_analysis(truth_paths: list[str], score_paths: list[str], pools: list[str], scores: list[str],
+def run_filter_analysis(*, truth_paths: list[str], score_paths: list[str], pools: list[str], scores: list[str],
                         stand_ins: dict[str, str], out_csv: str, out_md: str, out_roc: str) -> pd.DataFrame:
     """AUC table over every labelled pool and label-free score, its Markdown, and the ROC plot (first pool)."""
     import logging
@@ -76,11 +76,11 @@ def run_filter_analysis(truth_paths: list[str], score_paths: list[str], pools: l
         if pool == pools[0]:
             t = truth.set_index("id")["score"]
             for s, df in per_score.items():
-                label = f"{s}*" if s in stand_ins else s
+                label = display_name(s, stand_ins)
                 curves[label] = roc_points(s, df.set_index("id")["score"].reindex(t.index), t, 80)
                 aucs[label] = float(table.set_index("score").loc[s, "auc_wer>80"])
     result = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame()
-    result["score"] = [f"{s}*" if s in stand_ins else s for s in result["score"]]
+    result["score"] = [display_name(s, stand_ins) for s in result["score"]]
     result = result.round(4)
     write_csv(result, out_csv)
     notes = "".join(f"\n\n\\* `{s}`: {what}." for s, what in stand_ins.items())

@@ -9,6 +9,7 @@ from typing import Any
 
 import yaml
 
+from udistil.corpora.conditions import condition_errors
 from udistil.scores import CONFIGURED
 
 SCHEMA = Path(__file__).resolve().parent.parent / "schemas" / "config.schema.yaml"
@@ -67,9 +68,8 @@ def has_text(corpus: dict[str, Any]) -> bool:
     if corpus["type"] == "synthetic":
         return True
     if corpus["type"] == "hf":
-        return corpus.get("text_column", "text") is not None
-    return corpus.get("text_column", "text") is not None and all(
-        not Path(p).is_dir() for p in corpus["splits"].values())
+        return corpus["text_column"] is not None
+    return corpus["text_column"] is not None and all(not Path(p).is_dir() for p in corpus["splits"].values())
 
 
 def reference_errors(config: dict[str, Any]) -> list[str]:
@@ -84,6 +84,10 @@ def reference_errors(config: dict[str, Any]) -> list[str]:
     need_model("teacher", config["teacher"])
     for name in config["evaluation"]["zero_shot"]:
         need_model("evaluation.zero_shot", name)
+    for name, corpus in corpora.items():
+        if corpus["type"] == "synthetic":
+            errors += [f"config key 'corpora.{name}.conditions.{i}': {e}"
+                       for i, e in condition_errors(corpus["conditions"]).items()]
     for pool in config["pools"]:
         if pool not in corpora:
             errors.append(f"config key 'pools': unknown corpus '{pool}'; defined: {sorted(corpora)}")

@@ -9,7 +9,6 @@ guard. Whisper's encoder runs here, not inside `generate`, so its states can be 
 from __future__ import annotations
 
 import gzip
-import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -21,31 +20,27 @@ from tqdm import tqdm
 
 from udistil.encoder_cache import Encoder, make_cache
 
-log = logging.getLogger(__name__)
-
 SEAMLESS_LANG = {"en": "eng", "ar": "arb", "fr": "fra", "de": "deu", "es": "spa", "sw": "swh"}
 
 
-@dataclass
+@dataclass(kw_only=True)
 class DecodeOptions:
-    language: str | None = "en"
-    task: str = "transcribe"
-    batch_size: int = 16
-    num_beams: int = 1
-    max_new_tokens: int = 128
-    no_repeat_ngram_size: int = 0
-    repetition_guard: bool = False
-    return_timestamps: bool = False
-    with_stats: bool = False
+    """The config's `decoding` section with its `language` and `task` (no defaults here: the schema fills them)."""
+
+    language: str | None
+    task: str
+    batch_size: int
+    num_beams: int
+    max_new_tokens: int
+    no_repeat_ngram_size: int
+    repetition_guard: bool
+    return_timestamps: bool
+    with_stats: bool = False  # not a config key: pseudo-labelling asks for the token statistics
 
     @classmethod
-    def from_config(cls, config: dict[str, Any], decoding: dict[str, Any] | None = None, **overrides
-                    ) -> DecodeOptions:
-        """Options from the config's `language`, `task` and `decoding` section (or `decoding` given apart)."""
-        d = config.get("decoding", {}) if decoding is None else decoding
-        return cls(language=config.get("language"), task=config.get("task", "transcribe"),
-                   **{k: d[k] for k in ("batch_size", "num_beams", "max_new_tokens", "no_repeat_ngram_size",
-                                        "repetition_guard", "return_timestamps") if k in d}, **overrides)
+    def from_section(cls, decoding: dict[str, Any], **overrides: Any) -> DecodeOptions:
+        """Options from a filled `decoding` section merged with `language` and `task` (the rules' `decoding`)."""
+        return cls(**{**decoding, **overrides})
 
 
 @dataclass
@@ -120,8 +115,9 @@ def token_stats(logits: torch.Tensor, tokens: torch.Tensor, mask: torch.Tensor) 
 class Transcriber:
     """Load a speech-to-text model once and transcribe batches of 16 kHz clips."""
 
-    def __init__(self, location: str, options: DecodeOptions, device: str = "auto", precision: str = "fp32",
-                 cache: dict[str, Any] | None = None):
+    def __init__(self, location: str, options: DecodeOptions, *, device: str, precision: str,
+                 cache: dict[str, Any] | None):
+        """`cache`: the config's `encoder_cache` section, or None for no encoder-state cache."""
         from transformers import AutoConfig, AutoFeatureExtractor, AutoTokenizer
 
         self.options = options

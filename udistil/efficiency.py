@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from udistil.config import parse_student_name
 from udistil.decoding import DecodeOptions
 
 
@@ -29,7 +30,7 @@ def _measure(location: str, paths: list[str], options: dict, threads: int) -> di
     torch.set_num_threads(threads)
     audios = [read_audio(p) for p in paths]
     baseline = _rss_mb()  # the interpreter, torch and transformers, before any weights
-    t = Transcriber(location, DecodeOptions(**options), device="cpu")
+    t = Transcriber(location, DecodeOptions(**options), device="cpu", precision="fp32", cache=None)  # nothing cached
     t.transcribe(audios[:1], desc="warm-up")
     start = time.perf_counter()
     t.transcribe(audios, desc=Path(location).name)
@@ -65,7 +66,8 @@ def efficiency_table(models: dict[str, tuple[str, str]], paths: list[str], audio
     rows = []
     for name, (role, location) in models.items():
         m = measure(location, paths, options, threads)
-        arch = "-".join(name.split("-")[1:3]) if role == "student" else ""
+        student = parse_student_name(name)
+        arch = student["arch"] if student else ""
         rows.append({"model": name, "role": role, "arch": arch, "params_m": m["params"] / 1e6,
                      "rtf": m["decode_seconds"] / audio_seconds, "decode_seconds": m["decode_seconds"],
                      "peak_rss_mb": m["peak_rss_mb"], "model_peak_mb": m["model_peak_mb"]})
@@ -77,7 +79,7 @@ def efficiency_table(models: dict[str, tuple[str, str]], paths: list[str], audio
     return df.round(4)
 
 
-def run_efficiency(names: list[str], locations: list[str], manifest: str, clips: int, options: DecodeOptions,
+def run_efficiency(*, names: list[str], locations: list[str], manifest: str, clips: int, options: DecodeOptions,
                    out_csv: str, out_md: str) -> pd.DataFrame:
     """Measure the teacher (first) and one student per architecture on the first `clips` clips of a manifest."""
     from udistil.fileio import write_text

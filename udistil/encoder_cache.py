@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -91,10 +90,11 @@ class NpyStore:
         return np.load(p) if p.exists() else None
 
     def save(self, key: str, array: np.ndarray) -> None:
-        with atomic_path(self.path(key), suffix=".npy") as tmp:
-            np.save(tmp, array)
+        """Record the computation, then store its result: a kill between the two never undercounts passes."""
         with open(self.ledger, "a") as f:
             f.write(key + "\n")
+        with atomic_path(self.path(key), suffix=".npy") as tmp:
+            np.save(tmp, array)
 
     def computed(self, keys: Sequence[str]) -> list[int]:
         """How many times each key was computed by any job that shared this store."""
@@ -112,8 +112,6 @@ class EncoderCache:
         self.encoder_hash = weights_hash(encoder)[:20]
         self.store = NpyStore(root, self.encoder_hash)
         self.dir = self.store.dir
-        self.hits = 0
-        self.misses = 0
 
     def get_or_compute(self, encoder: Encoder, audios: Sequence[np.ndarray], keys: Sequence[str] | None = None
                        ) -> torch.Tensor:
@@ -127,8 +125,6 @@ class EncoderCache:
                 missing.append(i)
             else:
                 states[i] = torch.from_numpy(found)
-        self.hits += len(audios) - len(missing)
-        self.misses += len(missing)
         if missing:
             computed = encoder.run([audios[i] for i in missing])
             for j, i in enumerate(missing):
@@ -146,11 +142,10 @@ def state_bytes(n_clips: int, d_model: int) -> int:
     return n_clips * ENCODER_FRAMES * d_model * 4
 
 
-def cache_budget(cfg: dict[str, Any] | None, need_bytes: int, what: str) -> bool:
-    """Whether a cache is on: mode `on`, or `auto` with `need_bytes` within `max_gb` (logged either way)."""
-    cfg = cfg or {}
-    mode = cfg.get("mode", "auto")
-    budget = float(cfg.get("max_gb", 8)) * 2**30
+def cache_budget(cfg: dict[str, Any], need_bytes: int, what: str) -> bool:
+    """Whether a cache is on (config `encoder_cache`): mode `on`, or `auto` with `need_bytes` within `max_gb`."""
+    mode = cfg["mode"]
+    budget = float(cfg["max_gb"]) * 2**30
     if mode == "off" or (mode == "auto" and need_bytes > budget):
         log.info("%s cache off (mode %s; needs %.2f GB, budget %.1f GB)", what, mode, need_bytes / 2**30,
                  budget / 2**30)
@@ -159,16 +154,13 @@ def cache_budget(cfg: dict[str, Any] | None, need_bytes: int, what: str) -> bool
     return True
 
 
-def make_cache(cfg: dict[str, Any] | None, model: torch.nn.Module, n_clips: int) -> EncoderCache | None:
+def make_cache(cfg: dict[str, Any], model: torch.nn.Module, n_clips: int) -> EncoderCache | None:
     """The cache for a job, or None when it is off (mode `off`, or `auto` and over the disk budget)."""
     if getattr(model.config, "model_type", "") != "whisper":
         return None
     if not cache_budget(cfg, state_bytes(n_clips, model.config.d_model), f"encoder ({n_clips} clips)"):
         return None
-    cache = EncoderCache((cfg or {}).get("dir", "results/cache/encoder"), model.get_encoder())
+    cache = EncoderCache(cfg["dir"], model.get_encoder())
     log.info("encoder cache: %s", cache.dir)
     return cache
 
-
-def cache_dir_size(root: str | Path) -> int:
-    return sum(f.stat().st_size for f in Path(root).rglob("*.npy")) if os.path.isdir(root) else 0

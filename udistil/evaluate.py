@@ -36,8 +36,8 @@ def score_hypotheses(refs: list[str], hyps: list[str], norm_kind: str) -> tuple[
     return table, {"wer": round(wer(nrefs, nhyps), 4), "cer": round(cer(nrefs, nhyps), 4)}
 
 
-def evaluate(model: str, sets: list[EvalSet], options: DecodeOptions, norm_kind: str, device: str = "auto",
-             precision: str = "fp32", cache=None, extra: dict | None = None) -> list[dict]:
+def evaluate(*, model: str, sets: list[EvalSet], options: DecodeOptions, norm_kind: str, device: str,
+             precision: str, cache: dict | None, extra: dict | None = None) -> list[dict]:
     """Load the model once and evaluate it on every set (one process per model, not per set)."""
     manifests = [_references(s.manifest) for s in sets]  # every reference is checked before the model loads
     transcriber = Transcriber(model, options, device=device, precision=precision, cache=cache)

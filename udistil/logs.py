@@ -50,7 +50,7 @@ def job_logging(log_path: str | None, offline: bool = True) -> Iterator[logging.
 def snakemake_job(smk: Any) -> contextlib.AbstractContextManager[logging.Logger]:
     """`job_logging` for a Snakemake `script:` job (log file and offline switch from the job)."""
     log = smk.log[0] if len(smk.log) else None
-    return job_logging(log, offline=bool(smk.config.get("offline", True)))
+    return job_logging(log, offline=bool(smk.config["offline"]))
 
 
 def set_threads(n: int) -> None:

@@ -74,7 +74,7 @@ def rejection_reason(audio: np.ndarray) -> str | None:
     return None
 
 
-def build_manifest(records: Iterable[Record], corpus: str, split: str, audio_dir: str | Path,
+def build_manifest(*, records: Iterable[Record], corpus: str, split: str, audio_dir: str | Path,
                    manifest_path: str | Path, rejected_path: str | Path) -> tuple[int, int]:
     """Convert records to 16 kHz mono WAVs under `audio_dir`; write the manifest and `rejected.tsv`."""
     records = list(records)

@@ -34,7 +34,7 @@ def location(spec: dict[str, Any], folder: str | Path | None = None) -> str:
     return str(spec["path"])
 
 
-def materialise(spec: dict[str, Any], out_dir: str | Path) -> Path:
+def materialise(*, spec: dict[str, Any], out_dir: str | Path) -> Path:
     """Build a model folder: convert packaged CTranslate2 weights or initialise a seeded random model."""
     if "packaged" in spec:
         return convert_packaged_whisper(spec["packaged"], out_dir)

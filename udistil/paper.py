@@ -90,7 +90,7 @@ def claims_markdown(items: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def run_comparison(matrix_csv: str, efficiency_csv: str, table1_csv: str, cfg: dict[str, Any], out_claims: str,
+def run_comparison(*, matrix_csv: str, efficiency_csv: str, table1_csv: str, cfg: dict[str, Any], out_claims: str,
                    out_side_by_side: str) -> None:
     from udistil.fileio import write_text
     from udistil.tables import write_csv

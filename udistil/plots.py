@@ -10,6 +10,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from udistil.fileio import atomic_path  # noqa: E402
+from udistil.scores import display_name  # noqa: E402
 
 SAVE_KW = {"dpi": 120, "metadata": {"Software": None}, "bbox_inches": "tight"}
 
@@ -33,7 +34,7 @@ def roc_plot(curves: dict[str, tuple], aucs: dict[str, float], threshold: float,
     save(fig, path)
 
 
-def wer_by_filter(matrix, sets: list[str], path: str | Path, stand_ins: dict[str, str]) -> None:
+def wer_by_filter(matrix, sets: list[str], path: str | Path) -> None:
     """Grouped bars: test WER of each student (per architecture and pool) per evaluation set, with the teacher."""
     import numpy as np
 
@@ -84,7 +85,7 @@ def wer_vs_speed(points, path: str | Path) -> None:
     save(fig, path)
 
 
-def run_plots(matrix_csv: str, efficiency_csv: str, truth_paths: list[str], score_paths: list[str],
+def run_plots(*, matrix_csv: str, efficiency_csv: str, truth_paths: list[str], score_paths: list[str],
               metric_paths: list[str], sets: list[str], stand_ins: dict[str, str], out_by_filter: str,
               out_score_vs_wer: str, out_speed: str) -> None:
     import json
@@ -93,15 +94,14 @@ def run_plots(matrix_csv: str, efficiency_csv: str, truth_paths: list[str], scor
     import pandas as pd
 
     matrix = pd.read_csv(matrix_csv, keep_default_na=False, na_values=[""])
-    wer_by_filter(matrix, sets, out_by_filter, stand_ins)
+    wer_by_filter(matrix, sets, out_by_filter)
     scores = {}
     if truth_paths:
         truth = pd.read_parquet(truth_paths[0]).set_index("id")["score"]
         for p in score_paths:
             name = Path(p).stem
             s = pd.read_parquet(p).set_index("id")["score"].reindex(truth.index)
-            label = f"{name}*" if name in stand_ins else name
-            scores[label] = (s.to_numpy(dtype=float), truth.to_numpy(dtype=float))
+            scores[display_name(name, stand_ins)] = (s.to_numpy(dtype=float), truth.to_numpy(dtype=float))
     score_vs_wer(scores, out_score_vs_wer)
     rtf: dict[str, list[float]] = {}
     for p in metric_paths:

@@ -57,10 +57,9 @@ def load_partial(output: str | Path, key: str) -> list[dict]:
     return rows
 
 
-def pseudo_label_shard(manifest_path: str | Path, model: str, options: DecodeOptions, output: str | Path,
-                       shard: int = 0, n_shards: int = 1, flush_every: int = 1, device: str = "auto",
-                       precision: str = "fp32", cache=None,
-                       after_flush: Callable[[int], None] | None = None) -> pd.DataFrame:
+def pseudo_label_shard(*, manifest_path: str | Path, model: str, options: DecodeOptions, output: str | Path,
+                       shard: int, n_shards: int, flush_every: int, device: str, precision: str,
+                       cache: dict | None, after_flush: Callable[[int], None] | None = None) -> pd.DataFrame:
     """Transcribe one shard of a pool with token statistics; flush every `flush_every` batches."""
     options = DecodeOptions(**{**asdict(options), "with_stats": True})
     rows_df = shard_rows(read_manifest(manifest_path), shard, n_shards)
@@ -101,7 +100,7 @@ def pseudo_label_shard(manifest_path: str | Path, model: str, options: DecodeOpt
     return result
 
 
-def gather_shards(shards: list[str | Path], manifest_path: str | Path, output: str | Path) -> pd.DataFrame:
+def gather_shards(*, shards: list[str | Path], manifest_path: str | Path, output: str | Path) -> pd.DataFrame:
     """Concatenate shard outputs in manifest order; every manifest id must be present exactly once."""
     manifest = read_manifest(manifest_path)
     df = pd.concat([pd.read_parquet(s) for s in shards], ignore_index=True)
@@ -112,8 +111,8 @@ def gather_shards(shards: list[str | Path], manifest_path: str | Path, output: s
     return df
 
 
-def transcribe_manifest(manifest_path: str | Path, model: str, options: DecodeOptions, output: str | Path,
-                        device: str = "auto", precision: str = "fp32", cache=None) -> pd.DataFrame:
+def transcribe_manifest(*, manifest_path: str | Path, model: str, options: DecodeOptions, output: str | Path,
+                        device: str, precision: str, cache: dict | None) -> pd.DataFrame:
     """Plain transcripts (`id`, `text`) of every clip, e.g. the proxy model's view of a pool."""
     manifest = read_manifest(manifest_path)
     ids = manifest["id"].tolist()

@@ -106,7 +106,7 @@ def load_pool(labels: str, manifest: str, score_paths: list[str]) -> tuple[pd.Da
     return pool, scores
 
 
-def run_select(labels: str, manifest: str, score_paths: list[str], rule: dict, filter_name: str, norm_kind: str,
+def run_select(*, labels: str, manifest: str, score_paths: list[str], rule: dict, filter_name: str, norm_kind: str,
                out_subset: str, out_stats: str, supervised_stats: str | None = None) -> dict[str, Any]:
     """Select one filter's subset and write it (kept ids with their scores) and its statistics."""
     from udistil.fileio import read_json, write_json, write_parquet

@@ -27,7 +27,7 @@ def parse_arch(arch: str) -> tuple[int, int]:
     return int(enc), int(dec)
 
 
-def init_student(teacher: str, encoder_layers: int, decoder_layers: int, out_dir: str | Path,
+def init_student(*, teacher: str, encoder_layers: int, decoder_layers: int, out_dir: str | Path,
                  encoder_map: list[int] | None = None, decoder_map: list[int] | None = None) -> dict:
     """Build, check and save a student with processor and generation config; return its layer maps."""
     from transformers import AutoFeatureExtractor, AutoTokenizer, WhisperForConditionalGeneration
@@ -46,7 +46,7 @@ def init_student(teacher: str, encoder_layers: int, decoder_layers: int, out_dir
     cfg.encoder_layers, cfg.decoder_layers = encoder_layers, decoder_layers
     student = WhisperForConditionalGeneration(cfg)
     t_state = t_model.state_dict()
-    missing, unexpected = student.load_state_dict(t_state, strict=False)
+    student.load_state_dict(t_state, strict=False)  # embeddings, norms, heads; the layers are mapped below
     for side, mapping in (("encoder", enc), ("decoder", dec)):
         for s_i, t_i in enumerate(mapping):
             source = getattr(t_model.model, side).layers[t_i]

@@ -12,6 +12,7 @@ import pandas as pd
 
 from udistil.config import student_name
 from udistil.fileio import atomic_path
+from udistil.scores import display_name
 
 
 def fmt(value, digits: int = 2) -> str:
@@ -82,7 +83,7 @@ def result_matrix(metrics: dict[tuple[str, str, str], dict], rows: list[Row], se
     records = []
     for row in rows:
         rec = {"model": row.model, "group": row.group, "arch": row.arch, "pool": row.pool,
-               "filter": f"{row.filter}*" if row.filter in stand_ins else row.filter}
+               "filter": display_name(row.filter, stand_ins)}
         for unit in ("wer", "cer"):
             suffix = "" if unit == "wer" else "_cer"
             for s in sets:
@@ -148,7 +149,7 @@ def load_metrics(paths: list[str]) -> dict[tuple[str, str, str], dict]:
     return out
 
 
-def build_matrix_outputs(metric_paths: list[str], rows: list[Row], sets: list[str], benchmark: list[str],
+def build_matrix_outputs(*, metric_paths: list[str], rows: list[Row], sets: list[str], benchmark: list[str],
                          splits: list[str], stand_ins: dict[str, str], out_csv: str, out_md: str, out_tex: str
                          ) -> pd.DataFrame:
     """The result matrix as CSV, Markdown and LaTeX (booktabs, WER then CER)."""

@@ -59,14 +59,12 @@ class TeacherTargets:
         return torch.nn.functional.pad(out, (0, 0, 0, decoder_ids.shape[1] - out.shape[1]))
 
 
-def make_targets(cfg: dict[str, Any] | None, model: torch.nn.Module, label_tokens: int) -> TeacherTargets:
-    """Targets with a store under `<cache dir>/teacher-<weights hash>` when the cache is on, `teacher_targets`
-    is not false and `label_tokens` (decoder positions of the training set) fit the disk budget."""
-    cfg = cfg or {}
+def make_targets(cfg: dict[str, Any], model: torch.nn.Module, label_tokens: int) -> TeacherTargets:
+    """Targets with a store under `<encoder_cache.dir>/teacher-<weights hash>` when the cache is on,
+    `teacher_targets` is true and `label_tokens` (decoder positions of the training set) fit the disk budget."""
     need = label_tokens * model.config.vocab_size * LOGIT_BYTES
     what = f"teacher-target ({label_tokens} label tokens)"
-    if not cfg.get("teacher_targets", True) or not cache_budget(cfg, need, what):
+    if not cfg["teacher_targets"] or not cache_budget(cfg, need, what):
         return TeacherTargets(model)
-    root = cfg.get("dir", "results/cache/encoder")
-    return TeacherTargets(model, NpyStore(root, f"teacher-{weights_hash(model)[:20]}"))
+    return TeacherTargets(model, NpyStore(cfg["dir"], f"teacher-{weights_hash(model)[:20]}"))
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -10,13 +9,12 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.signal import fftconvolve, resample_poly
 
+from udistil.corpora.conditions import CONDITION
 from udistil.corpora.sentences import SentenceGenerator
 from udistil.fileio import SAMPLE_RATE
 from udistil.manifest import Record
 from udistil.tts import synthesize
 
-CONDITION = re.compile(r"^(clean|white@-?\d+(\.\d+)?|babble@-?\d+(\.\d+)?|reverb@\d+(\.\d+)?|"
-                       r"speed@\d+(\.\d+)?|clip@\d+(\.\d+)?)$")
 BABBLE_TALKERS = 4
 BABBLE_TRACKS = 6
 
@@ -30,8 +28,8 @@ def stable_seed(*parts: object) -> int:
 class SyntheticSpec:
     voices: list[str]
     conditions: list[str]
-    rate: tuple[int, int] = (150, 200)
-    pitch: tuple[int, int] = (35, 65)
+    rate: tuple[int, int]  # espeak-ng words per minute, drawn per clip (defaults in the schema)
+    pitch: tuple[int, int]
     babble_voices: tuple[str, ...] = ("en-us+m1", "en+f2", "en-gb-x-rp+m4", "en-us+f3")
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 import pandas as pd
@@ -10,8 +9,6 @@ import torch
 from tqdm import tqdm
 
 from udistil.scores import is_empty, worst
-
-log = logging.getLogger(__name__)
 
 
 def load_causal_lm(location: str, device: torch.device):

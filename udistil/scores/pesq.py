@@ -37,8 +37,9 @@ def pesq_one(ref: np.ndarray, text: str, voice: str, rate: int, mode: str, how: 
         return worst("pesq"), f"pesq failed: {type(exc).__name__}: {exc}"
 
 
-def pesq_score(labels: pd.DataFrame, audios: Sequence[np.ndarray], voice: str = "en-us", rate: int = 170,
-               mode: str = "wb", how: str = "stretch") -> pd.DataFrame:
+def pesq_score(labels: pd.DataFrame, audios: Sequence[np.ndarray], *, voice: str, rate: int, mode: str,
+               how: str) -> pd.DataFrame:
+    """PESQ of each clip against espeak-ng speech of its pseudo-label (`scores.pesq`: voice, rate, mode, align)."""
     rows = []
     for utt, label, audio in tqdm(zip(labels["id"], labels["pseudo_label"], audios, strict=True),
                                   total=len(labels), desc="pesq", unit="clip", mininterval=5):

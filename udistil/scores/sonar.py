@@ -10,7 +10,6 @@ Two backends:
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 
 import numpy as np
@@ -19,8 +18,6 @@ import torch
 from tqdm import tqdm
 
 from udistil.scores import is_empty, worst
-
-log = logging.getLogger(__name__)
 
 
 def cosine(a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -2,4 +2,4 @@ from udistil.logs import snakemake_job
 from udistil.models import materialise
 
 with snakemake_job(snakemake):  # noqa: F821 - injected by Snakemake
-    materialise(snakemake.params.spec, snakemake.output.model)  # noqa: F821
+    materialise(spec=snakemake.params.spec, out_dir=snakemake.output.model)  # noqa: F821

@@ -4,6 +4,7 @@ from udistil.logs import set_threads, snakemake_job
 smk = snakemake  # noqa: F821 - injected by Snakemake
 with snakemake_job(smk):
     set_threads(smk.threads)
-    distill(smk.params.teacher, smk.input.init, smk.input.subset, smk.input.manifest,
-            TrainConfig.from_dict(dict(smk.params.training)), smk.output.model, smk.output.curve, smk.output.run,
-            smk.params.checkpoints)
+    distill(teacher=smk.params.teacher, student_init=smk.input.init, subset=smk.input.subset,
+            manifest=smk.input.manifest, cfg=TrainConfig.from_dict(dict(smk.params.training)),
+            out_model=smk.output.model, out_curve=smk.output.curve, out_run=smk.output.run,
+            checkpoint_dir=smk.params.checkpoints)

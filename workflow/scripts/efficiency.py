@@ -4,6 +4,7 @@ from udistil.logs import snakemake_job
 
 smk = snakemake  # noqa: F821 - injected by Snakemake
 with snakemake_job(smk):
-    options = DecodeOptions.from_config(smk.config, dict(smk.params.decoding))
-    run_efficiency(list(smk.params.names), [smk.params.teacher, *smk.input.students], smk.input.manifest,
-                   smk.params.clips, options, smk.output.csv, smk.output.md)
+    run_efficiency(names=list(smk.params.names), locations=[smk.params.teacher, *smk.input.students],
+                   manifest=smk.input.manifest, clips=smk.params.clips,
+                   options=DecodeOptions.from_section(dict(smk.params.decoding)), out_csv=smk.output.csv,
+                   out_md=smk.output.md)

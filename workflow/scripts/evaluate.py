@@ -8,6 +8,6 @@ with snakemake_job(smk):
     sets = [EvalSet(m, t, j, {"corpus": c, "split": s})
             for m, t, j, (c, s) in zip(smk.input.manifests, smk.output.tables, smk.output.metrics, smk.params.sets,
                                        strict=True)]
-    evaluate(smk.params.model, sets, DecodeOptions.from_config(smk.config, dict(smk.params.decoding)),
-             smk.params.normalizer, device=smk.config["device"], precision=smk.config["precision"],
-             cache=smk.params.cache, extra={"model": smk.wildcards.model})
+    evaluate(model=smk.params.model, sets=sets, options=DecodeOptions.from_section(dict(smk.params.decoding)),
+             norm_kind=smk.params.normalizer, device=smk.params.device, precision=smk.params.precision,
+             cache=dict(smk.params.cache), extra={"model": smk.wildcards.model})

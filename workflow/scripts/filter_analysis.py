@@ -3,5 +3,7 @@ from udistil.logs import snakemake_job
 
 smk = snakemake  # noqa: F821 - injected by Snakemake
 with snakemake_job(smk):
-    run_filter_analysis(list(smk.input.truth), list(smk.input.scores), smk.params.pools, smk.params.scores,
-                        dict(smk.params.stand_ins), smk.output.csv, smk.output.md, smk.output.roc)
+    run_filter_analysis(truth_paths=list(smk.input.truth), score_paths=list(smk.input.scores),
+                        pools=list(smk.params.pools), scores=list(smk.params.scores),
+                        stand_ins=dict(smk.params.stand_ins), out_csv=smk.output.csv, out_md=smk.output.md,
+                        out_roc=smk.output.roc)

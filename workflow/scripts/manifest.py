@@ -4,6 +4,7 @@ from udistil.manifest import build_manifest
 
 smk = snakemake  # noqa: F821 - injected by Snakemake
 with snakemake_job(smk):
-    records = corpus_records(smk.wildcards.corpus, smk.params.spec, smk.wildcards.split, smk.params.seed)
-    build_manifest(records, smk.wildcards.corpus, smk.wildcards.split, smk.output.audio,
-                   smk.output.manifest, smk.output.rejected)
+    corpus, split = smk.wildcards.corpus, smk.wildcards.split
+    build_manifest(records=corpus_records(name=corpus, spec=smk.params.spec, split=split, seed=smk.params.seed),
+                   corpus=corpus, split=split, audio_dir=smk.output.audio, manifest_path=smk.output.manifest,
+                   rejected_path=smk.output.rejected)

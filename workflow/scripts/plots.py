@@ -3,6 +3,7 @@ from udistil.plots import run_plots
 
 smk = snakemake  # noqa: F821 - injected by Snakemake
 with snakemake_job(smk):
-    run_plots(smk.input.matrix, smk.input.efficiency, list(smk.input.truth), list(smk.input.scores),
-              list(smk.input.metrics), list(smk.params.sets), dict(smk.params.stand_ins), smk.output.by_filter,
-              smk.output.score_vs_wer, smk.output.speed)
+    run_plots(matrix_csv=smk.input.matrix, efficiency_csv=smk.input.efficiency, truth_paths=list(smk.input.truth),
+              score_paths=list(smk.input.scores), metric_paths=list(smk.input.metrics), sets=list(smk.params.sets),
+              stand_ins=dict(smk.params.stand_ins), out_by_filter=smk.output.by_filter,
+              out_score_vs_wer=smk.output.score_vs_wer, out_speed=smk.output.speed)

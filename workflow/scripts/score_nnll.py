@@ -4,4 +4,5 @@ from udistil.scores.jobs import run_nnll
 smk = snakemake  # noqa: F821 - injected by Snakemake
 with snakemake_job(smk):
     set_threads(smk.threads)
-    run_nnll(smk.input.labels, smk.params.model, smk.params.batch_size, smk.config["device"], smk.output.score)
+    run_nnll(labels=smk.input.labels, model=smk.params.model, batch_size=smk.params.batch_size,
+             device=smk.params.device, out=smk.output.score)

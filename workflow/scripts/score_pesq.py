@@ -3,4 +3,4 @@ from udistil.scores.jobs import run_pesq
 
 smk = snakemake  # noqa: F821 - injected by Snakemake
 with snakemake_job(smk):
-    run_pesq(smk.input.labels, smk.input.manifest, smk.params.cfg, smk.output.score)
+    run_pesq(labels=smk.input.labels, manifest=smk.input.manifest, cfg=dict(smk.params.cfg), out=smk.output.score)

@@ -10,5 +10,8 @@ from udistil.scores.jobs import run_sonar  # noqa: E402
 smk = snakemake  # noqa: F821
 with snakemake_job(smk):
     set_threads(smk.threads)
-    run_sonar(smk.input.labels, smk.params.cfg, smk.output.score, transcripts=smk.input.get("transcripts"),
-              manifest=smk.input.get("manifest"), model=smk.params.model, device=smk.config["device"])
+    given = smk.input.keys()  # the stand-in reads proxy transcripts, SONAR itself the pool's audio
+    run_sonar(labels=smk.input.labels, cfg=dict(smk.params.cfg), out=smk.output.score,
+              transcripts=smk.input.transcripts if "transcripts" in given else None,
+              manifest=smk.input.manifest if "manifest" in given else None, model=smk.params.model,
+              device=smk.params.device)

@@ -3,7 +3,8 @@ from udistil.selection import run_select
 
 smk = snakemake  # noqa: F821 - injected by Snakemake
 with snakemake_job(smk) as log:
-    stats = run_select(smk.input.labels, smk.input.manifest, list(smk.input.scores), smk.params.rule,
-                       smk.wildcards.filter, smk.params.normalizer, smk.output.subset, smk.output.stats,
-                       supervised_stats=smk.input.get("supervised"))
+    supervised = smk.input.supervised if "supervised" in smk.input.keys() else None  # match_supervised rules only
+    stats = run_select(labels=smk.input.labels, manifest=smk.input.manifest, score_paths=list(smk.input.scores),
+                       rule=smk.params.rule, filter_name=smk.wildcards.filter, norm_kind=smk.params.normalizer,
+                       out_subset=smk.output.subset, out_stats=smk.output.stats, supervised_stats=supervised)
     log.info("subset %s: %s", smk.wildcards.filter, stats)

@@ -5,6 +5,7 @@ from udistil.pseudo_label import transcribe_manifest
 smk = snakemake  # noqa: F821 - injected by Snakemake
 with snakemake_job(smk):
     set_threads(smk.threads)
-    options = DecodeOptions.from_config(smk.config, dict(smk.params.decoding))
-    transcribe_manifest(smk.input.manifest, smk.params.model, options, smk.output.transcripts,
-                        device=smk.config["device"], precision=smk.config["precision"], cache=smk.params.cache)
+    transcribe_manifest(manifest_path=smk.input.manifest, model=smk.params.model,
+                        options=DecodeOptions.from_section(dict(smk.params.decoding)),
+                        output=smk.output.transcripts, device=smk.params.device, precision=smk.params.precision,
+                        cache=dict(smk.params.cache))

@@ -1,0 +1,26 @@
+"""Resumable training state: accelerate checkpoints with the loss history, written beside and renamed."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+
+def checkpoints(folder: Path) -> list[Path]:
+    found = [p for p in folder.glob("step-*") if p.is_dir() and (p / "done").exists()]
+    return sorted(found, key=lambda p: int(p.name.split("-")[1]))
+
+
+def save_checkpoint(accelerator, folder: Path, step: int, history: list[dict], keep: int) -> None:
+    """Save accelerator state (model, optimiser, scheduler, RNG) atomically: written beside, then renamed."""
+    final = folder / f"step-{step}"
+    tmp = folder / f".step-{step}.tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    accelerator.save_state(str(tmp), safe_serialization=True)
+    (tmp / "history.json").write_text(json.dumps(history))
+    (tmp / "done").write_text(str(step))
+    shutil.rmtree(final, ignore_errors=True)
+    tmp.rename(final)
+    for old in checkpoints(folder)[:-keep]:
+        shutil.rmtree(old, ignore_errors=True)
