@@ -1,7 +1,8 @@
-"""The whole default pipeline from an empty results/ (assets included, installation excluded): wall time, and
-stage times summed from Snakemake's benchmark files.
+"""The whole pipeline from an empty results/ (assets included, installation excluded): wall time, stage times
+summed from Snakemake's benchmark files, and the wall time in a machine-independent unit measured in the same
+run: one whisper-base encoder forward pass (a 30 s window) on one thread.
 
-    .venv/bin/python benchmarks/pipeline.py [--cores 2] [--keep]   # moves results/ and resources/ aside first
+    .venv/bin/python benchmarks/pipeline.py [--cores 2] [--configfile X]   # moves results/ and resources/ aside
 """
 
 import argparse
@@ -11,7 +12,27 @@ import sys
 import time
 from collections import defaultdict
 
-from common import ROOT
+from common import ROOT, teacher_dir
+
+
+def encoder_pass_seconds(repeats: int = 5) -> float:
+    """Median seconds of one whisper-base encoder forward pass on a 30 s window, on one thread."""
+    import statistics
+
+    import torch
+    from transformers import WhisperForConditionalGeneration
+
+    torch.set_num_threads(1)
+    encoder = WhisperForConditionalGeneration.from_pretrained(teacher_dir()).get_encoder().eval()
+    features = torch.randn(1, 80, 3000, generator=torch.Generator().manual_seed(0))
+    times = []
+    with torch.inference_mode():
+        encoder(features)  # warm-up
+        for _ in range(repeats):
+            start = time.perf_counter()
+            encoder(features)
+            times.append(time.perf_counter() - start)
+    return statistics.median(times)
 
 
 def main() -> None:
@@ -36,7 +57,9 @@ def main() -> None:
         stage = tsv.relative_to(ROOT / "results" / "benchmarks").parts[0]
         stages[stage] += float(pd.read_csv(tsv, sep="\t")["s"].iloc[0])
         counts[stage] += 1
-    print(f"whole default pipeline, {args.cores} cores: {wall / 60:.1f} min wall")
+    unit = encoder_pass_seconds()
+    print(f"whole pipeline ({args.configfile}), {args.cores} cores: {wall / 60:.1f} min wall")
+    print(f"  = {wall / unit:.0f} whisper-base encoder passes (one pass on one thread: {unit:.3f} s, same run)")
     print("job seconds per stage (summed over its jobs; jobs run in parallel):")
     for stage, seconds in sorted(stages.items(), key=lambda kv: -kv[1]):
         print(f"  {stage:14s} {counts[stage]:3d} jobs {seconds:8.1f} s")
