@@ -55,7 +55,6 @@ rule efficiency:
 rule paper_comparison:
     input:
         matrix="results/tables/result_matrix.csv",
-        efficiency="results/tables/efficiency.csv",
         table1=PAPER_TABLE1,
     output:
         claims=report("results/tables/paper_claims.md", caption="../report/paper_claims.rst", category="Tables"),

@@ -129,6 +129,7 @@ def test_smoke_run_end_to_end_and_tables_regenerate_identically(tmp_path):
     after = digest(sorted(tables.glob("*")) + sorted((tmp_path / "results" / "plots").glob("*.png")))
     changed = {k for k in before if before[k] != after.get(k)}
     assert changed <= {"efficiency.csv", "efficiency.md", "wer_vs_speed.png"}, changed  # timings are measured
+    assert "paper_claims.md" in before and "efficient" not in (tables / "paper_claims.md").read_text()
 
 
 def test_slurm_profile_maps_resources_for_the_paper_config(tmp_path):

@@ -42,8 +42,11 @@ def side_by_side(matrix: pd.DataFrame, published: pd.DataFrame, cfg: dict[str, A
                                        "reproduced_wer", "difference"])
 
 
-def claims(matrix: pd.DataFrame, efficiency: pd.DataFrame | None = None, metric: str = "bench_test") -> list[dict]:
-    """The paper's qualitative claims, measured on this run: each with the numbers and whether it holds."""
+def claims(matrix: pd.DataFrame, metric: str = "bench_test") -> list[dict]:
+    """The paper's qualitative claims about accuracy, measured on this run: each with its numbers and verdict.
+
+    Efficiency claims are not checked here: measured times vary between runs, so they live in the efficiency
+    tables only and this file stays byte-identical across reruns."""
     out = []
     students = matrix[matrix["group"].isin(["no-filter", "supervised", "label-free"])]
     for (arch, pool), g in students.groupby(["arch", "pool"], sort=False):
@@ -71,14 +74,6 @@ def claims(matrix: pd.DataFrame, efficiency: pd.DataFrame | None = None, metric:
         out.append({"claim": "proxy and sonar are the two best label-free filters", "scope": where,
                     "measured": "ranking: " + ", ".join(f"{f} {v:.2f}" for f, v in ranking.items()),
                     "holds": top2 == {"proxy", "sonar"} and bool(separated)})
-    teacher = matrix[matrix["group"] == "teacher"]
-    if efficiency is not None and not efficiency.empty and not teacher.empty:
-        for _, e in efficiency[efficiency["role"] == "student"].iterrows():
-            out.append({"claim": "students are 25-50% more compute- and memory-efficient than the teacher",
-                        "scope": f"architecture {e['arch']}",
-                        "measured": f"decode time x{e['time_ratio']:.2f}, peak memory x{e['memory_ratio']:.2f}, "
-                                    f"parameters x{e['param_ratio']:.2f} of the teacher",
-                        "holds": bool(e["time_ratio"] <= 0.75 and e["memory_ratio"] <= 0.75)})
     return out
 
 
@@ -90,13 +85,12 @@ def claims_markdown(items: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def run_comparison(*, matrix_csv: str, efficiency_csv: str, table1_csv: str, cfg: dict[str, Any], out_claims: str,
+def run_comparison(*, matrix_csv: str, table1_csv: str, cfg: dict[str, Any], out_claims: str,
                    out_side_by_side: str) -> None:
     from udistil.fileio import write_text
     from udistil.tables import write_csv
 
     matrix = pd.read_csv(matrix_csv, keep_default_na=False, na_values=[""])
     matrix[["arch", "pool", "filter"]] = matrix[["arch", "pool", "filter"]].fillna("")
-    efficiency = pd.read_csv(efficiency_csv, keep_default_na=False, na_values=[""])
     write_csv(side_by_side(matrix, published_table1(table1_csv), cfg), out_side_by_side)
-    write_text(claims_markdown(claims(matrix, efficiency)), out_claims)
+    write_text(claims_markdown(claims(matrix)), out_claims)
