@@ -26,6 +26,7 @@ include: "rules/select.smk"
 include: "rules/students.smk"
 include: "rules/evaluate.smk"
 include: "rules/report.smk"
+include: "rules/release.smk"
 
 
 rule all:

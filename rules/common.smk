@@ -237,6 +237,7 @@ def final_outputs():
         + (["results/tables/filter_auc.csv"] if FILTER_ANALYSIS else [])
         + [f"results/students/{s}/run.json" for s in student_names()]
         + ["results/tables/result_matrix.csv"]
+        + [f"results/release/{s}" for s in student_names()]
         + (
             ["results/report.html"]
             if ARCHS and LABELLED_POOLS

@@ -33,4 +33,5 @@ def whisper_tiny_en(models_dir) -> Path:
 def tiny_random_whisper(models_dir) -> Path:
     from udistil.models import random_whisper
 
-    return random_whisper({"random": "whisper", "seed": 0}, models_dir / "tiny-random-whisper")
+    spec = {"random": "whisper", "seed": 0, "tokenizer": "whisper-base", "config": {}}  # as validation fills it
+    return random_whisper(spec, models_dir / "tiny-random-whisper")

@@ -4,6 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+import yaml
 
 from tests.helpers import train_config
 from udistil.distill import TrainConfig, distill
@@ -150,3 +151,17 @@ def test_train_config_names_a_missing_setting():
         TrainConfig.from_dict(cfg)
     with pytest.raises(ValueError, match="unknown distillation settings.*'tempreature'"):
         TrainConfig.from_dict({**cfg, "temperature": 2.0, "tempreature": 2.0})
+
+
+def test_model_cards_describe_init_and_trained_student(training_setup, tiny_random_whisper, tmp_path):
+    tmp, maps = training_setup
+    init_card = (tmp / "init" / "README.md").read_text()
+    meta = yaml.safe_load(init_card.split("---")[1])
+    assert meta["pipeline_tag"] == "automatic-speech-recognition" and meta["library_name"] == "transformers"
+    assert meta["base_model"] == str(tiny_random_whisper) and "initialised (not yet trained)" in init_card
+    assert "| decoder | 0 | 1 |" in init_card and "| encoder | 1 | 1 |" in init_card  # maps["decoder_layers"]
+    run(tmp, tiny_random_whisper, tmp_path / "s", steps=2)
+    card = (tmp_path / "s" / "model" / "README.md").read_text()
+    assert "distilled from the teacher" in card and "6 clips" in card and "2 optimiser steps" in card
+    assert "| learning_rate | 0.003 |" in card and "| batch_size | 3 |" in card
+    assert yaml.safe_load(card.split("---")[1])["language"] == ["en"]

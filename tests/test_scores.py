@@ -78,7 +78,8 @@ def test_nnll_with_tiny_random_lm(tmp_path):
     from udistil.models import random_causal_lm
     from udistil.scores.nnll import load_causal_lm, nnll_score, text_nll
 
-    folder = random_causal_lm({"random": "causal_lm", "seed": 1}, tmp_path / "lm")
+    folder = random_causal_lm({"random": "causal_lm", "seed": 1, "tokenizer": "whisper-base", "config": {}},
+                              tmp_path / "lm")
     model, tok = load_causal_lm(str(folder), torch.device("cpu"))
     scores = nnll_score(LABELS, model, tok, batch_size=2)
     assert scores.loc[1, "score"] == math.inf and scores.loc[1, "reason"] == "empty pseudo-label"

@@ -123,6 +123,14 @@ def test_smoke_run_end_to_end_and_tables_regenerate_identically(tmp_path):
     run = yaml.safe_load((tmp_path / "results/students/student-2-1-pool-proxy/run.json").read_text())
     assert run["teacher_encoder_passes_per_clip"] == 0.0  # states came from pseudo-labelling's cache
     assert run["teacher_encoder_passes_per_clip_all_jobs"] == {"mean": 1.0, "max": 1}  # once in the whole run
+    released = tmp_path / "results" / "release" / "student-2-1-pool-proxy"
+    card = (released / "README.md").read_text()
+    bench = matrix.set_index("model").loc["student-2-1-pool-proxy", "bench_test"]
+    assert f"| bench_test | {bench:.2f} |" in card and "## Layer map" in card and "## Training" in card
+    model_file = released / "model.safetensors"
+    assert model_file.samefile(tmp_path / "results/students/student-2-1-pool-proxy/model/model.safetensors") \
+        or model_file.read_bytes() == (tmp_path / "results/students/student-2-1-pool-proxy/model/"
+                                       "model.safetensors").read_bytes()
     before = digest(sorted(tables.glob("*")) + sorted((tmp_path / "results" / "plots").glob("*.png")))
     snakemake("--cores", "2", "-d", str(tmp_path), "--configfile", str(ROOT / "configs" / "smoke.yaml"),
               "--forcerun", "result_matrix", "filter_analysis", "paper_comparison", "plots")

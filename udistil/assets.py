@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from udistil.ctranslate2 import read_model_bin, whisper_state_dict
+from udistil.model_card import model_name, write_card
 
 log = logging.getLogger(__name__)
 
@@ -188,6 +189,7 @@ def save_whisper(model, tok, gen_config, out_dir: Path, sidecar: dict) -> None:
         fe = WhisperFeatureExtractor(feature_size=model.config.num_mel_bins)
         WhisperProcessor(feature_extractor=fe, tokenizer=tok).save_pretrained(tmp)
         (tmp / "udistil.json").write_text(json.dumps(sidecar, indent=2, sort_keys=True) + "\n")
+        write_card(tmp, model_name(out_dir))
         if out_dir.exists():
             shutil.rmtree(out_dir)
         tmp.chmod(0o755)

