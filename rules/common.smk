@@ -124,6 +124,11 @@ def eval_outputs(ext):
     return [f"results/eval/{{model}}/{c}/{s}.{ext}" for c, s in eval_pairs()]
 
 
+def eval_tables():
+    """Per-utterance tables of every evaluation (the bootstrap resamples their utterances)."""
+    return [f"results/eval/{m}/{c}/{s}.parquet" for m in eval_models() for c, s in eval_pairs()]
+
+
 def eval_models():
     return [TEACHER] + [m for m in EVAL["zero_shot"] if m != TEACHER] + student_names()
 
@@ -214,6 +219,7 @@ def reported_outputs():
     analysis = ["results/tables/filter_auc.csv", "results/plots/filter_roc.png"] if FILTER_ANALYSIS else []
     return [
         "results/tables/result_matrix.csv",
+        "results/tables/comparisons.csv",
         "results/tables/efficiency.csv",
         "results/tables/paper_claims.md",
         "results/tables/paper_vs_run.csv",

@@ -4,16 +4,24 @@
 rule result_matrix:
     input:
         metrics=eval_metrics(),
+        tables=eval_tables(),
     output:
         csv=report("results/tables/result_matrix.csv", caption="../report/result_matrix.rst", category="Tables"),
         md="results/tables/result_matrix.md",
         tex="results/tables/result_matrix.tex",
+        comparisons=report(
+            "results/tables/comparisons.csv", caption="../report/comparisons.rst", category="Tables"
+        ),
+        comparisons_md="results/tables/comparisons.md",
     params:
         rows=lambda wc: matrix_rows_param(),
         sets=EVAL["sets"],
         benchmark=BENCHMARK,
         splits=EVAL["splits"],
         stand_ins=STAND_INS,
+        resamples=config["uncertainty"]["resamples"],
+        confidence=config["uncertainty"]["confidence"],
+        seed=config["seed"],
     log:
         "logs/report/result_matrix.log",
     conda:
@@ -55,6 +63,7 @@ rule efficiency:
 rule paper_comparison:
     input:
         matrix="results/tables/result_matrix.csv",
+        comparisons="results/tables/comparisons.csv",
         table1=PAPER_TABLE1,
     output:
         claims=report("results/tables/paper_claims.md", caption="../report/paper_claims.rst", category="Tables"),
@@ -63,6 +72,7 @@ rule paper_comparison:
         ),
     params:
         paper=config["paper"],
+        confidence=config["uncertainty"]["confidence"],
     log:
         "logs/report/paper_comparison.log",
     conda:

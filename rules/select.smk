@@ -33,6 +33,9 @@ rule filter_analysis:
         pools=LABELLED_POOLS,
         scores=LABEL_FREE_USED,
         stand_ins=STAND_INS,
+        resamples=config["uncertainty"]["resamples"],
+        confidence=config["uncertainty"]["confidence"],
+        seed=config["seed"],
     log:
         "logs/select/filter_analysis.log",
     conda:

@@ -111,9 +111,13 @@ def test_filter_analysis_writes_aucs_markdown_and_roc(tmp_path):
     df = run_filter_analysis(truth_paths=[pool / "wer.parquet"], score_paths=[pool / "proxy.parquet",
                                                                              pool / "conf.parquet"],
                              pools=["pool"], scores=["proxy", "conf"], stand_ins={"conf": "a stand-in"},
-                             out_csv=out["csv"], out_md=out["md"], out_roc=out["png"])
+                             resamples=200, confidence=0.95, seed=0, out_csv=out["csv"], out_md=out["md"],
+                             out_roc=out["png"])
     table = df.set_index("score")
     assert table.loc["conf*", "auc_wer>80"] == 1.0 and 0.9 < table.loc["proxy", "auc_wer>80"] <= 1.0
+    proxy = table.loc["proxy"]
+    assert proxy["auc_wer>80_lo"] <= proxy["auc_wer>80"] <= proxy["auc_wer>80_hi"] <= 1.0
+    assert table.loc["conf*", "auc_wer>80_lo"] == 1.0 and proxy["resamples_skipped"] == 0
     assert "`conf`: a stand-in." in out["md"].read_text() and out["png"].read_bytes()[:4] == b"\x89PNG"
 
 

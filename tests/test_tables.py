@@ -3,14 +3,22 @@ import json
 import pandas as pd
 import pytest
 
-from udistil.paper import claims, paper_row_name, side_by_side
+from udistil.paper import claims, claims_markdown, paper_row_name, side_by_side
 from udistil.tables import build_matrix_outputs, matrix_rows
 
 
-def write_metrics(root, model, corpus, split, wer, cer):
+def write_eval(root, model, corpus, split, errors):
+    """An evaluation's table (10-word references, `errors[u]` words wrong in utterance u) and its metrics JSON."""
+    from udistil.evaluate import score_hypotheses
+
+    refs = [" ".join(f"w{n}" for n in range(10))] * len(errors)
+    hyps = [" ".join(["x"] * e + [f"w{n}" for n in range(e, 10)]) for e in errors]
+    table, scores = score_hypotheses(refs, hyps, "basic")
+    table.insert(0, "id", [f"u{u}" for u in range(len(errors))])
     path = root / "eval" / model / corpus / f"{split}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"wer": wer, "cer": cer, "model": model, "split": split, "rtf": 0.1}))
+    table.to_parquet(path.with_suffix(".parquet"))
+    path.write_text(json.dumps({**scores, "model": model, "split": split, "rtf": 0.1}))
     return str(path)
 
 
@@ -22,7 +30,7 @@ def grid(tmp_path):
     for i, row in enumerate(rows):
         for j, s in enumerate(sets):
             for k, split in enumerate(splits):
-                paths.append(write_metrics(tmp_path, row.model, s, split, 10.0 * (i + 1) + j + 0.5 * k, 5.0 + i))
+                paths.append(write_eval(tmp_path, row.model, s, split, [(i + j + k + u) % 5 for u in range(20)]))
     return tmp_path, rows, sets, splits, paths
 
 
@@ -35,35 +43,55 @@ def test_rows_follow_the_papers_grouping():
 
 
 def matrix(paths, rows, sets, benchmark, splits, stand_ins, out):
-    return build_matrix_outputs(metric_paths=paths, rows=rows, sets=sets, benchmark=benchmark, splits=splits,
-                                stand_ins=stand_ins, out_csv=out["csv"], out_md=out["md"], out_tex=out["tex"])
+    return build_matrix_outputs(metric_paths=paths, table_paths=[p.replace(".json", ".parquet") for p in paths],
+                                rows=rows, sets=sets, benchmark=benchmark, splits=splits, stand_ins=stand_ins,
+                                resamples=200, confidence=0.95, seed=3, out_csv=out["csv"], out_md=out["md"],
+                                out_tex=out["tex"], out_comparisons_csv=out["ccsv"], out_comparisons_md=out["cmd"])
 
 
-def test_matrix_layout_averages_bold_and_stand_in(grid):
+def outputs(tmp, stem="m"):
+    return {k: tmp / f"{stem}.{k}" for k in ("csv", "md", "tex", "ccsv", "cmd")}
+
+
+def test_matrix_layout_averages_bold_stand_in_and_intervals(grid):
     tmp, rows, sets, splits, paths = grid
-    out = {k: tmp / f"m.{k}" for k in ("csv", "md", "tex")}
+    out = outputs(tmp)
     m = matrix(paths, rows, sets, ["a", "b"], splits, {"conf": "stand-in"}, out)
-    assert list(m.columns[:5]) == ["model", "group", "arch", "pool", "filter"]
-    assert list(m.columns[5:]) == ["a", "b", "c", "bench_test", "bench_validation",
-                                   "a_cer", "b_cer", "c_cer", "bench_test_cer", "bench_validation_cer"]
+    points = [c for c in m.columns[5:] if not c.endswith(("_lo", "_hi"))]
+    assert points == ["a", "b", "c", "bench_test", "bench_validation",
+                      "a_cer", "b_cer", "c_cer", "bench_test_cer", "bench_validation_cer"]
     teacher = m.iloc[0]
-    assert (teacher["a"], teacher["b"], teacher["c"]) == (10.0, 11.0, 12.0)
-    assert teacher["bench_test"] == 10.5 and teacher["bench_validation"] == 11.0  # mean of a and b only
-    assert m.loc[m.model == "student-6-3-pool-conf", "filter"].item() == "conf*"
+    assert (teacher["a"], teacher["b"], teacher["c"]) == (20.0, 20.0, 20.0)  # every model cycles 0..4 errors
+    assert teacher["bench_test"] == 20.0 and m.loc[m.model == "student-6-3-pool-conf", "filter"].item() == "conf*"
+    for c in points:
+        assert (m[f"{c}_lo"] <= m[c]).all() and (m[c] <= m[f"{c}_hi"]).all() and (m[f"{c}_lo"] < m[f"{c}_hi"]).all()
     md = out["md"].read_text()
-    assert "| teacher-m | teacher | **10.00** | **11.00** | **12.00** | **10.50** | **11.00** |" in md
-    assert "\\* conf: stand-in." in md
+    assert f"| teacher-m | teacher | **20.00 [{teacher['a_lo']:.2f}, {teacher['a_hi']:.2f}]** |" in md
+    assert "\\* conf: stand-in." in md and "95% bootstrap interval" in md
     tex = out["tex"].read_text()
-    assert tex.count(r"\toprule") == 2 and r"\textbf{10.00}" in tex and "student-6-3-pool-none" in tex
+    assert tex.count(r"\toprule") == 2 and r"\textbf{20.00}" in tex and "student-6-3-pool-none" in tex
     first = {p: p.read_bytes() for p in out.values()}
     matrix(paths, rows, sets, ["a", "b"], splits, {"conf": "stand-in"}, out)
-    assert {p: p.read_bytes() for p in out.values()} == first  # byte-identical rebuild
+    assert {p: p.read_bytes() for p in out.values()} == first  # byte-identical rebuild, intervals included
+
+
+def test_comparisons_pair_each_student_with_its_baselines(grid):
+    tmp, rows, sets, splits, paths = grid
+    out = outputs(tmp)
+    matrix(paths, rows, sets, ["a", "b"], splits, {}, out)
+    pairs = pd.read_csv(out["ccsv"])
+    proxy = pairs[pairs["student"] == "student-6-3-pool-proxy"]
+    assert set(proxy["other"]) == {"student-6-3-pool-none", "student-6-3-pool-supervised", "teacher-m",
+                                   "student-6-3-pool-conf"}
+    assert set(pairs["column"]) == {"a", "b", "c", "bench_test"} and (pairs["lo"] <= pairs["hi"]).all()
+    assert "zs" not in set(pairs["student"]) | set(pairs["other"])  # zero-shot rows are not students
+    assert "| student-6-3-pool-none | teacher-m | teacher |" in out["cmd"].read_text()
 
 
 def test_missing_metric_is_an_error(grid):
     tmp, rows, sets, splits, paths = grid
     with pytest.raises(KeyError):
-        matrix(paths[1:], rows, sets, sets, splits, {}, {k: tmp / f"x.{k}" for k in ("csv", "md", "tex")})
+        matrix(paths[1:], rows, sets, sets, splits, {}, outputs(tmp, "x"))
 
 
 def test_paper_names_and_side_by_side():
@@ -81,7 +109,7 @@ def test_paper_names_and_side_by_side():
                                                                                  ["DW-16-16", 22.1, -1.0]]
 
 
-def test_claims_are_measured_not_asserted():
+def test_claims_follow_the_intervals():
     m = pd.DataFrame([
         {"model": "t", "group": "teacher", "arch": "", "pool": "", "filter": "", "bench_test": 30.0},
         {"model": "n", "group": "no-filter", "arch": "6-3", "pool": "p", "filter": "none", "bench_test": 40.0},
@@ -90,6 +118,20 @@ def test_claims_are_measured_not_asserted():
         {"model": "b", "group": "label-free", "arch": "6-3", "pool": "p", "filter": "conf", "bench_test": 36.0},
         {"model": "c", "group": "label-free", "arch": "6-3", "pool": "p", "filter": "sonar*", "bench_test": 39.0},
     ])
-    out = {c["claim"].split(" ")[1] + c["claim"][-20:]: c["holds"] for c in claims(m)}
-    assert list(out.values()) == [True, True, False]
-    assert not any("efficient" in c["claim"] for c in claims(m))  # timings live in the efficiency tables only
+
+    def pair(student, other, lo, hi):
+        d = float(m.set_index("model").loc[student, "bench_test"] - m.set_index("model").loc[other, "bench_test"])
+        return {"student": student, "other": other, "column": "bench_test", "difference": d, "lo": lo, "hi": hi}
+
+    pairs = pd.DataFrame([pair("a", "n", -8.0, -1.0),  # clearly better than no filter
+                          pair("a", "s", -0.5, 1.5),  # straddles the 1-point margin
+                          pair("a", "b", -2.0, 1.0), pair("c", "b", 1.0, 5.0),  # sonar clearly worse than conf
+                          pair("s", "t", 4.0, 6.0)])  # the best student, clearly more than 1 point behind
+    got = {c["claim"]: c["verdict"] for c in claims(m, pairs)}
+    assert got == {"the best label-free filter beats no filtering": "holds",
+                   "the best label-free filter comes within 1 WER point of supervised filtering, or beats it":
+                       "not resolved at this size",
+                   "proxy and sonar are the two best label-free filters": "does not hold",
+                   "the best student comes within 1 WER point of the teacher, or beats it": "does not hold"}
+    assert "difference -4.50 [-8.00, -1.00]" in claims_markdown(claims(m, pairs))
+    assert not any("efficient" in c["claim"] for c in claims(m, pairs))  # timings live in the efficiency tables

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -9,9 +10,30 @@ import pandas as pd
 from scipy.stats import spearmanr
 from sklearn.metrics import roc_auc_score, roc_curve
 
+from udistil.intervals import draw_indices, interval
 from udistil.scores import badness, display_name
 
 THRESHOLDS = (80, 40, 20)
+INTERVAL_AT = 80  # the paper's threshold: its AUC gets a bootstrap interval
+
+
+@dataclass(frozen=True)
+class Resampling:
+    """Bootstrap settings of the AUC intervals (config `uncertainty` and `seed`)."""
+
+    resamples: int
+    confidence: float
+    seed: int
+
+
+def auc_interval(positive: np.ndarray, bad: np.ndarray, boot: Resampling, *names: str) -> dict[str, float]:
+    """Percentile interval of the ROC-AUC over clips resampled with replacement; resamples holding one class
+    only have no AUC and are skipped (counted)."""
+    idx = draw_indices(len(bad), boot.resamples, boot.seed, *names)
+    values = [roc_auc_score(positive[i], bad[i]) for i in idx if 0 < positive[i].sum() < len(i)]
+    lo, hi = interval(np.array(values), boot.confidence)
+    key = f"auc_wer>{INTERVAL_AT}"
+    return {f"{key}_lo": lo, f"{key}_hi": hi, "resamples_skipped": boot.resamples - len(values)}
 
 
 def finite(values: pd.Series) -> np.ndarray:
@@ -25,8 +47,10 @@ def finite(values: pd.Series) -> np.ndarray:
     return v
 
 
-def score_quality(name: str, score: pd.Series, true_wer: pd.Series) -> dict[str, float]:
-    """AUC of `badness` for labels with true WER > t, and Spearman rho of the raw score with true WER."""
+def score_quality(name: str, score: pd.Series, true_wer: pd.Series, boot: Resampling, pool: str
+                  ) -> dict[str, float]:
+    """AUC of `badness` for labels with true WER > t (with an interval at the paper's threshold), and
+    Spearman rho of the raw score with true WER."""
     ok = true_wer.notna() & score.notna()
     bad = finite(badness(name, score[ok]))
     wer = true_wer[ok].to_numpy(dtype=float)
@@ -35,6 +59,8 @@ def score_quality(name: str, score: pd.Series, true_wer: pd.Series) -> dict[str,
         positive = wer > t
         row[f"auc_wer>{t}"] = float(roc_auc_score(positive, bad)) if 0 < positive.sum() < len(positive) else np.nan
         row[f"positives_wer>{t}"] = int(positive.sum())
+        if t == INTERVAL_AT:
+            row.update(auc_interval(positive, bad, boot, pool, name))
     row["spearman"] = float(spearmanr(finite(score[ok]), wer).statistic) if ok.sum() > 2 else np.nan
     return row
 
@@ -45,18 +71,19 @@ def roc_points(name: str, score: pd.Series, true_wer: pd.Series, threshold: floa
     return fpr, tpr
 
 
-def auc_table(scores: dict[str, pd.DataFrame], true_wer: pd.DataFrame, pool: str) -> pd.DataFrame:
+def auc_table(scores: dict[str, pd.DataFrame], true_wer: pd.DataFrame, pool: str, boot: Resampling) -> pd.DataFrame:
     """One row per score: AUCs at each threshold, positives, Spearman rho; tables keyed by id."""
     truth = true_wer.set_index("id")["score"]
     rows = []
     for name, table in scores.items():
         s = table.set_index("id")["score"].reindex(truth.index)
-        rows.append({"pool": pool, "score": name, **score_quality(name, s, truth)})
+        rows.append({"pool": pool, "score": name, **score_quality(name, s, truth, boot, pool)})
     return pd.DataFrame(rows)
 
 
 def run_filter_analysis(*, truth_paths: list[str], score_paths: list[str], pools: list[str], scores: list[str],
-                        stand_ins: dict[str, str], out_csv: str, out_md: str, out_roc: str) -> pd.DataFrame:
+                        stand_ins: dict[str, str], resamples: int, confidence: float, seed: int, out_csv: str,
+                        out_md: str, out_roc: str) -> pd.DataFrame:
     """AUC table over every labelled pool and label-free score, its Markdown, and the ROC plot (first pool)."""
     import logging
 
@@ -71,7 +98,7 @@ def run_filter_analysis(*, truth_paths: list[str], score_paths: list[str], pools
         truth = pd.read_parquet(truth_path)
         per_score = {Path(p).stem: pd.read_parquet(p) for p in score_paths if Path(p).parent.name == pool}
         per_score = {s: per_score[s] for s in scores}
-        table = auc_table(per_score, truth, pool)
+        table = auc_table(per_score, truth, pool, Resampling(resamples, confidence, seed))
         tables.append(table)
         if pool == pools[0]:
             t = truth.set_index("id")["score"]

@@ -7,21 +7,24 @@ from collections.abc import Sequence
 import jiwer
 
 
+def utterance_counts(ref: str, hyp: str, unit: str) -> tuple[int, int]:
+    """(edit errors, reference length) of one pair; an empty hypothesis is all deletions, an empty reference
+    counts every hypothesis unit as an insertion over a length of 0."""
+    n = len(ref.split() if unit == "word" else list(ref))
+    if n == 0:
+        return (len(hyp.split()) if unit == "word" else len(hyp)), 0
+    if not hyp.strip():
+        return n, n
+    out = jiwer.process_words(ref, hyp) if unit == "word" else jiwer.process_characters(ref, hyp)
+    return out.substitutions + out.deletions + out.insertions, n
+
+
 def _measures(refs: Sequence[str], hyps: Sequence[str], unit: str) -> tuple[int, int]:
-    """(errors, reference length) summed over pairs; an empty hypothesis is all deletions."""
+    """(errors, reference length) summed over pairs: corpus-level rates are ratios of these sums."""
     errors = length = 0
     for ref, hyp in zip(refs, hyps, strict=True):
-        ref_units = ref.split() if unit == "word" else list(ref)
-        n = len(ref_units)
-        if n == 0:
-            errors += len(hyp.split()) if unit == "word" else len(hyp)
-            continue
-        if not hyp.strip():
-            errors += n
-        else:
-            out = jiwer.process_words(ref, hyp) if unit == "word" else jiwer.process_characters(ref, hyp)
-            errors += out.substitutions + out.deletions + out.insertions
-        length += n
+        e, n = utterance_counts(ref, hyp, unit)
+        errors, length = errors + e, length + n
     return errors, length
 
 

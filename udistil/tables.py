@@ -12,6 +12,7 @@ import pandas as pd
 
 from udistil.config import student_name
 from udistil.fileio import atomic_path
+from udistil.intervals import Bootstrap, interval
 from udistil.scores import display_name
 
 
@@ -28,10 +29,12 @@ def write_csv(df: pd.DataFrame, path: str | Path) -> None:
         df.to_csv(tmp, index=False, lineterminator="\n", float_format="%.4f")
 
 
-def to_markdown(df: pd.DataFrame, digits: int = 2, bold: pd.DataFrame | None = None) -> str:
-    """A GitHub Markdown table; cells where `bold` is True are set in bold."""
+def to_markdown(df: pd.DataFrame, digits: int = 2, bold: pd.DataFrame | None = None,
+                right: list[str] | None = None) -> str:
+    """A GitHub Markdown table; cells where `bold` is True are set in bold; numbers (and `right`) right-aligned."""
     head = "| " + " | ".join(map(str, df.columns)) + " |"
-    rule = "|" + "|".join("---:" if pd.api.types.is_numeric_dtype(df[c]) else "---" for c in df.columns) + "|"
+    rule = "|" + "|".join("---:" if pd.api.types.is_numeric_dtype(df[c]) or c in (right or []) else "---"
+                          for c in df.columns) + "|"
     lines = [head, rule]
     for i in range(len(df)):
         cells = []
@@ -95,8 +98,39 @@ def result_matrix(metrics: dict[tuple[str, str, str], dict], rows: list[Row], se
     return pd.DataFrame(records).round(2)
 
 
+LABELS = ("model", "group", "arch", "pool", "filter")
+
+
 def wer_columns(df: pd.DataFrame) -> list[str]:
-    return [c for c in df.columns if c not in ("model", "group", "arch", "pool", "filter") and not c.endswith("_cer")]
+    """The WER columns (sets, bench_*): neither labels, CER, nor interval bounds."""
+    return [c for c in df.columns if c not in LABELS and not c.endswith(("_cer", "_lo", "_hi"))]
+
+
+def column_scope(column: str, benchmark: list[str]) -> tuple[list[str], str, str]:
+    """(sets averaged, split, metric) of a matrix column: `a` is set a's test WER, `bench_validation_cer`
+    the mean CER of the benchmark sets' validation splits."""
+    metric = "cer" if column.endswith("_cer") else "wer"
+    name = column.removesuffix("_cer")
+    if name.startswith("bench_"):
+        return benchmark, name.removeprefix("bench_"), metric
+    return [name], "test", metric
+
+
+def add_intervals(matrix: pd.DataFrame, boot: Bootstrap, benchmark: list[str], confidence: float) -> pd.DataFrame:
+    """`<column>_lo` and `<column>_hi`: the bootstrap interval of every WER and CER cell."""
+    out = matrix.copy()
+    columns = wer_columns(matrix) + [f"{c}_cer" for c in wer_columns(matrix)]
+    for col in columns:
+        sets, split, metric = column_scope(col, benchmark)
+        bounds = [interval(boot.mean_rates(m, sets, split, metric), confidence) for m in matrix["model"]]
+        out[f"{col}_lo"], out[f"{col}_hi"] = [b[0] for b in bounds], [b[1] for b in bounds]
+    return out.round(2)
+
+
+def with_interval(df: pd.DataFrame, col: str) -> list[str]:
+    """Cells `12.30 [10.10, 14.50]` of a column with its bounds."""
+    return [f"{fmt(v)} [{fmt(lo)}, {fmt(hi)}]" for v, lo, hi in zip(df[col], df[f"{col}_lo"], df[f"{col}_hi"],
+                                                                    strict=True)]
 
 
 def best_marks(df: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
@@ -104,16 +138,20 @@ def best_marks(df: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
     return pd.DataFrame({c: df[c] == df[c].min() for c in columns})
 
 
-def matrix_markdown(df: pd.DataFrame, stand_ins: dict[str, str]) -> str:
+def matrix_markdown(df: pd.DataFrame, stand_ins: dict[str, str], confidence: float | None = None) -> str:
     wer_cols = wer_columns(df)
     cer_cols = [f"{c}_cer" for c in wer_cols]
     parts = []
     for title, cols in (("WER (%)", wer_cols), ("CER (%)", cer_cols)):
-        view = df[["model", "group"] + cols].rename(columns=lambda c: c.removesuffix("_cer"))
+        view = df[["model", "group"]].copy()
+        for c in cols:
+            view[c.removesuffix("_cer")] = with_interval(df, c) if f"{c}_lo" in df.columns else df[c]
         bold = best_marks(df, cols).rename(columns=lambda c: c.removesuffix("_cer"))
-        parts.append(f"### {title}, test split; bench_* average the benchmark sets\n\n{to_markdown(view, bold=bold)}")
+        table = to_markdown(view, bold=bold, right=[c.removesuffix("_cer") for c in cols])
+        parts.append(f"### {title}, test split; bench_* average the benchmark sets\n\n{table}")
     notes = "".join(f"\n\n\\* {name}: {what}." for name, what in stand_ins.items())
-    return "\n\n".join(parts) + "\n\nBest (lowest) value per column in bold." + notes + "\n"
+    ci = f" [brackets]: {confidence:.0%} bootstrap interval over utterances." if confidence else ""
+    return "\n\n".join(parts) + "\n\nBest (lowest) value per column in bold." + ci + notes + "\n"
 
 
 def latex_escape(text: str) -> str:
@@ -140,23 +178,38 @@ def matrix_latex(df: pd.DataFrame, unit: str = "wer") -> str:
     return "\n".join(lines) + "\n"
 
 
+def eval_key(path: str | Path) -> tuple[str, str, str]:
+    """(model, set, split) of results/eval/{model}/{set}/{split}.json or .parquet."""
+    path = Path(path)
+    return path.parent.parent.name, path.parent.name, path.stem
+
+
+def load_tables(paths: list[str]) -> dict[tuple[str, str, str], pd.DataFrame]:
+    """Per-utterance evaluation tables keyed by (model, set, split)."""
+    return {eval_key(p): pd.read_parquet(p, columns=["id", "reference_norm", "hypothesis_norm"]) for p in paths}
+
+
 def load_metrics(paths: list[str]) -> dict[tuple[str, str, str], dict]:
     """Evaluation metrics keyed by (model, set, split) from results/eval/{model}/{set}/{split}.json paths."""
-    out = {}
-    for p in paths:
-        path = Path(p)
-        out[(path.parent.parent.name, path.parent.name, path.stem)] = json.loads(path.read_text())
-    return out
+    return {eval_key(p): json.loads(Path(p).read_text()) for p in paths}
 
 
-def build_matrix_outputs(*, metric_paths: list[str], rows: list[Row], sets: list[str], benchmark: list[str],
-                         splits: list[str], stand_ins: dict[str, str], out_csv: str, out_md: str, out_tex: str
-                         ) -> pd.DataFrame:
-    """The result matrix as CSV, Markdown and LaTeX (booktabs, WER then CER)."""
+def build_matrix_outputs(*, metric_paths: list[str], table_paths: list[str], rows: list[Row], sets: list[str],
+                         benchmark: list[str], splits: list[str], stand_ins: dict[str, str], resamples: int,
+                         confidence: float, seed: int, out_csv: str, out_md: str, out_tex: str,
+                         out_comparisons_csv: str, out_comparisons_md: str) -> pd.DataFrame:
+    """The result matrix with bootstrap intervals as CSV, Markdown and LaTeX (booktabs, WER then CER), and the
+    paired comparisons of every student with its baselines."""
+    from udistil.comparisons import comparisons, comparisons_markdown
     from udistil.fileio import write_text
 
+    boot = Bootstrap(load_tables(table_paths), resamples, seed)
     matrix = result_matrix(load_metrics(metric_paths), rows, sets, benchmark, splits, stand_ins)
+    matrix = add_intervals(matrix, boot, benchmark, confidence)
+    pairs = comparisons(matrix, boot, sets, benchmark, confidence)
+    write_csv(pairs, out_comparisons_csv)
+    write_text(comparisons_markdown(pairs, confidence), out_comparisons_md)
     write_csv(matrix, out_csv)
-    write_text(matrix_markdown(matrix, stand_ins), out_md)
+    write_text(matrix_markdown(matrix, stand_ins, confidence), out_md)
     write_text("% WER (%)\n" + matrix_latex(matrix, "wer") + "\n% CER (%)\n" + matrix_latex(matrix, "cer"), out_tex)
     return matrix
