@@ -10,6 +10,7 @@ from typing import Any
 import yaml
 
 from udistil.corpora.conditions import condition_errors
+from udistil.neural_tts import is_neural, voice_errors
 from udistil.scores import CONFIGURED
 
 SCHEMA = Path(__file__).resolve().parent.parent / "schemas" / "config.schema.yaml"
@@ -88,6 +89,8 @@ def reference_errors(config: dict[str, Any]) -> list[str]:
         if corpus["type"] == "synthetic":
             errors += [f"config key 'corpora.{name}.conditions.{i}': {e}"
                        for i, e in condition_errors(corpus["conditions"]).items()]
+            errors += [f"config key 'corpora.{name}.voices.{i}': {e}" for i, v in enumerate(corpus["voices"])
+                       if is_neural(v) for e in voice_errors(v)]
     for pool in config["pools"]:
         if pool not in corpora:
             errors.append(f"config key 'pools': unknown corpus '{pool}'; defined: {sorted(corpora)}")

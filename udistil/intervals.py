@@ -57,12 +57,12 @@ def interval(values: np.ndarray, confidence: float) -> tuple[float, float]:
     return float(lo), float(hi)
 
 
-def verdict(lo: float, hi: float, boundary: float = 0.0) -> str:
+def verdict(lo: float, hi: float, boundary: float) -> str:
     """For a claim that a difference lies below `boundary`: holds when the whole interval does, does not hold
-    when the whole interval lies at or above it, not resolved when the interval contains the boundary."""
+    when the whole interval lies above it, not resolved when the (closed) interval contains the boundary."""
     if hi < boundary:
         return HOLDS
-    if lo >= boundary:
+    if lo > boundary:
         return FAILS
     return OPEN
 
@@ -76,6 +76,7 @@ class Bootstrap:
     seed: int
     _draws: dict[tuple[str, str], np.ndarray] = field(default_factory=dict)
     _rates: dict[tuple[str, str, str, str], np.ndarray] = field(default_factory=dict)
+    _counts: dict[tuple[str, str, str, str], tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
 
     def draws(self, corpus: str, split: str) -> np.ndarray:
         if (corpus, split) not in self._draws:
@@ -89,9 +90,24 @@ class Bootstrap:
         """(resamples,) corpus-level rates of one model on one set and split."""
         key = (model, corpus, split, metric)
         if key not in self._rates:
-            errors, lengths = counts(self.tables[(model, corpus, split)], metric)
-            self._rates[key] = resampled_rate(errors, lengths, self.draws(corpus, split))
+            self._rates[key] = resampled_rate(*self.counts(model, corpus, split, metric), self.draws(corpus, split))
         return self._rates[key]
+
+    def counts(self, model: str, corpus: str, split: str, metric: str) -> tuple[np.ndarray, np.ndarray]:
+        """Per-utterance (errors, reference length), computed once per model, set, split and metric."""
+        key = (model, corpus, split, metric)
+        if key not in self._counts:
+            self._counts[key] = counts(self.tables[(model, corpus, split)], metric)
+        return self._counts[key]
+
+    def point(self, model: str, corpus: str, split: str, metric: str) -> float:
+        """The corpus-level rate (x100) on all utterances: the evaluation's metrics JSON value, unrounded."""
+        errors, lengths = self.counts(model, corpus, split, metric)
+        return 100.0 * float(errors.sum()) / float(lengths.sum()) if lengths.sum() else float("nan")
+
+    def mean_point(self, model: str, sets: list[str], split: str, metric: str) -> float:
+        """The mean over `sets` of the point rates, like the bench columns."""
+        return float(np.mean([self.point(model, s, split, metric) for s in sets]))
 
     def mean_rates(self, model: str, sets: list[str], split: str, metric: str) -> np.ndarray:
         """(resamples,) of the mean over `sets` (each resampled on its own draws), like the bench columns."""

@@ -14,6 +14,7 @@ import ctypes
 import os
 import threading
 import zlib
+from collections.abc import Callable
 from functools import lru_cache
 
 import numpy as np
@@ -79,22 +80,28 @@ class Espeak:
         return to_mono_16k(pcm.astype(np.float32) / 32768.0, self.sample_rate)
 
     def _in_child(self, text: str, voice: str, params: tuple[int, int, int]) -> bytes:
-        read_fd, write_fd = os.pipe()
-        pid = os.fork()
-        if pid == 0:  # child: speak, send status + PCM, exit without running parent's cleanup
-            os.close(read_fd)
-            try:
-                out = b"0" + self._speak(text, voice, params)
-            except BaseException as exc:  # noqa: BLE001 - reported to the parent
-                out = b"1" + str(exc).encode()
-            with os.fdopen(write_fd, "wb") as pipe:
-                pipe.write(out)
-            os._exit(0)
-        os.close(write_fd)
-        with os.fdopen(read_fd, "rb") as pipe:
-            payload = pipe.read()
-        os.waitpid(pid, 0)
-        return payload
+        return in_child(lambda: self._speak(text, voice, params))
+
+
+def in_child(speak: Callable[[], bytes]) -> bytes:
+    """Run `speak` in a forked child and return b"0" + its bytes, or b"1" + the error: the parent's engine
+    state (espeak-ng's phase and noise, onnxruntime's random generators) never advances."""
+    read_fd, write_fd = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # child: speak, send status + payload, exit without running the parent's cleanup
+        os.close(read_fd)
+        try:
+            out = b"0" + speak()
+        except BaseException as exc:  # noqa: BLE001 - reported to the parent
+            out = b"1" + str(exc).encode()
+        with os.fdopen(write_fd, "wb") as pipe:
+            pipe.write(out)
+        os._exit(0)
+    os.close(write_fd)
+    with os.fdopen(read_fd, "rb") as pipe:
+        payload = pipe.read()
+    os.waitpid(pid, 0)
+    return payload
 
 
 @lru_cache(maxsize=1)

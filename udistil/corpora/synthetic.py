@@ -13,6 +13,8 @@ from udistil.corpora.conditions import CONDITION
 from udistil.corpora.sentences import SentenceGenerator
 from udistil.fileio import SAMPLE_RATE
 from udistil.manifest import Record
+from udistil.neural_tts import Prosody, is_neural
+from udistil.neural_tts import synthesize as neural_synthesize
 from udistil.tts import synthesize
 
 BABBLE_TALKERS = 4
@@ -88,6 +90,14 @@ def babble_bank(rng: np.random.Generator, gen: SentenceGenerator, voices: tuple[
     return tracks
 
 
+def neural_prosody(rate: int, pitch: int, rng: np.random.Generator) -> Prosody:
+    """A Piper voice's parameters from the corpus's espeak-style draws: words per minute over espeak-ng's
+    default 175 gives the speed, pitch 0-99 (50: the voice's own) up to two semitones either way, and the
+    amount of sampled noise is drawn per clip."""
+    return Prosody(speed=rate / 175, pitch=2 ** ((pitch - 50) / 50 * 2 / 12),
+                   noise_scale=float(rng.uniform(0.4, 0.8)), noise_w_scale=float(rng.uniform(0.5, 1.0)))
+
+
 def synthetic_records(spec: SyntheticSpec, n: int, seed: int, corpus: str, split: str) -> Iterator[Record]:
     """`n` utterances; the same (seed, corpus, split) gives the same sentences, voices and samples."""
     for condition in spec.conditions:
@@ -104,8 +114,15 @@ def synthetic_records(spec: SyntheticSpec, n: int, seed: int, corpus: str, split
         rate = int(rng.integers(spec.rate[0], spec.rate[1] + 1))
         pitch = int(rng.integers(spec.pitch[0], spec.pitch[1] + 1))
         condition = spec.conditions[int(rng.integers(len(spec.conditions)))]
-        audio = apply_condition(synthesize(text, voice, rate, pitch), condition, rng, babble)
+        if is_neural(voice):  # extra draws only here: corpora of espeak-ng voices stay as they were
+            prosody = neural_prosody(rate, pitch, rng)
+            clean = neural_synthesize(text, voice, prosody)
+            extra = {"noise_scale": prosody.noise_scale, "noise_w_scale": prosody.noise_w_scale}
+        else:
+            clean, extra = synthesize(text, voice, rate, pitch), {}
+        audio = apply_condition(clean, condition, rng, babble)
         kind, _, arg = condition.partition("@")
         snr = float(arg) if kind in ("white", "babble") else None
         yield Record(id=f"{corpus}-{split}-{i:05d}", source=audio, text=text, origin=f"synthetic #{i}",
-                     meta={"voice": voice, "rate": rate, "pitch": pitch, "condition": condition, "snr_db": snr})
+                     meta={"voice": voice, "rate": rate, "pitch": pitch, "condition": condition, "snr_db": snr,
+                           **extra})
