@@ -1,0 +1,45 @@
+"""Teacher (packaged whisper-base) WER per voice and per acoustic condition on synthetic clips, to tune corpora:
+clean neural speech should sit near real-speech levels, harder conditions progressively worse.
+
+    .venv/bin/python benchmarks/teacher_by_condition.py [--clips 8] [--threads 2]
+"""
+
+from __future__ import annotations
+
+from common import demo_config, parse_args, teacher_dir
+
+VOICES = ["piper:en_US-joe-medium", "en-us+m1", "en-us+f2", "en-029+m2"]
+CONDITIONS = ["clean", "white@20", "white@10", "white@5", "white@0", "babble@10", "babble@5", "babble@0",
+              "reverb@0.3", "reverb@0.6", "speed@1.25", "clip@0.05"]
+
+
+def main() -> None:
+    args = parse_args(__doc__, clips=8)
+
+    import pandas as pd
+
+    from udistil.corpora.synthetic import SyntheticSpec, synthetic_records
+    from udistil.decoding import DecodeOptions, Transcriber
+    from udistil.metrics import wer
+    from udistil.normalize import normalizer
+
+    demo = demo_config()
+    options = DecodeOptions.from_section({**demo["decoding"], "language": "en", "task": "transcribe"})
+    teacher = Transcriber(teacher_dir(), options, device="cpu", precision="fp32", cache=None)
+    norm = normalizer("english")
+    rows = []
+    for voice in VOICES:
+        for condition in CONDITIONS:
+            spec = SyntheticSpec(voices=[voice], conditions=[condition], rate=(150, 200), pitch=(35, 65))
+            records = list(synthetic_records(spec, args.clips, 7, "bench", f"{voice}-{condition}"))
+            hyps = teacher.transcribe([r.source for r in records], desc=f"{voice} {condition}")
+            refs = [norm(r.text) for r in records]
+            rows.append({"voice": voice, "condition": condition,
+                         "wer": wer(refs, [norm(h.text) for h in hyps])})
+    table = pd.DataFrame(rows).pivot(index="condition", columns="voice", values="wer").loc[CONDITIONS, VOICES]
+    print(f"teacher whisper-base WER (%), {args.clips} clips per cell, {args.threads} threads")
+    print(table.round(1).to_markdown())
+
+
+if __name__ == "__main__":
+    main()
