@@ -61,9 +61,9 @@ def test_paired_difference_direction():
     boot = Bootstrap({("good", "s", "test"): table(better), ("bad", "s", "test"): table(worse)}, 500, 0)
     diff = boot.rates("good", "s", "test", "wer") - boot.rates("bad", "s", "test", "wer")
     lo, hi = interval(diff, 0.95)
-    assert hi < 0 and verdict(lo, hi) == HOLDS  # good - bad < 0: the better model is below zero
+    assert hi < 0 and verdict(lo, hi, 0.0) == HOLDS  # good - bad < 0: the better model is below zero
     lo, hi = interval(-diff, 0.95)
-    assert lo > 0 and verdict(lo, hi) == FAILS
+    assert lo > 0 and verdict(lo, hi, 0.0) == FAILS
 
 
 def test_tables_of_different_utterances_are_refused():
@@ -73,9 +73,60 @@ def test_tables_of_different_utterances_are_refused():
 
 
 @pytest.mark.parametrize(("lo", "hi", "boundary", "expected"), [
-    (-3.0, -0.01, 0.0, HOLDS), (-3.0, 0.0, 0.0, OPEN), (0.0, 2.0, 0.0, FAILS), (-0.01, 2.0, 0.0, OPEN),
-    (-1.0, 0.99, 1.0, HOLDS), (-1.0, 1.0, 1.0, OPEN), (1.0, 3.0, 1.0, FAILS),
+    (-3.0, -0.01, 0.0, HOLDS), (-3.0, 0.0, 0.0, OPEN), (0.0, 2.0, 0.0, OPEN), (0.01, 2.0, 0.0, FAILS),
+    (-0.01, 2.0, 0.0, OPEN), (-1.0, 0.99, 1.0, HOLDS), (-1.0, 1.0, 1.0, OPEN), (1.0, 3.0, 1.0, OPEN),
+    (1.01, 3.0, 1.0, FAILS),
 ])
 def test_verdict_at_the_interval_boundaries(lo, hi, boundary, expected):
     assert verdict(lo, hi, boundary) == expected
     assert OPEN == "not resolved at this size"
+
+
+def test_point_equals_the_evaluation_metrics_exactly():
+    from udistil.evaluate import score_hypotheses
+
+    refs = ["the cat sat on the mat", "hello world", "a b c d e", "one two", "tiny"]
+    hyps = ["the cat sat on a mat", "", "a b x d e f", "one two", "tin knee"]
+    table, metrics = score_hypotheses(refs, hyps, "basic")
+    boot = Bootstrap({("m", "s", "test"): table.assign(id=[f"u{i}" for i in range(len(refs))])}, 50, 0)
+    for unit in ("wer", "cer"):
+        assert round(boot.point("m", "s", "test", unit), 4) == metrics[unit]
+        lo, hi = interval(boot.rates("m", "s", "test", unit), 0.95)
+        assert lo <= boot.point("m", "s", "test", unit) <= hi
+
+
+def test_bench_average_resamples_each_set_on_its_own_draws():
+    boot = Bootstrap({("m", "a", "test"): table([0, 1, 2, 0]), ("m", "b", "test"): table([1, 1, 0, 3, 2])}, 40, 7)
+    mean = boot.mean_rates("m", ["a", "b"], "test", "wer")
+    assert mean.tolist() == pytest.approx(((boot.rates("m", "a", "test", "wer")
+                                            + boot.rates("m", "b", "test", "wer")) / 2).tolist())
+    assert not (boot.draws("a", "test")[:, :4] == boot.draws("b", "test")[:, :4]).all()
+    assert boot.mean_point("m", ["a", "b"], "test", "wer") == pytest.approx((3 / 16 + 7 / 20) * 50)
+
+
+def test_auc_interval_contains_the_point_and_counts_one_class_resamples():
+    from sklearn.metrics import roc_auc_score
+
+    from udistil.analysis import Resampling, auc_interval
+
+    rng = np.random.default_rng(4)
+    positive = rng.random(300) < 0.3
+    bad = positive + rng.normal(0, 0.8, 300)
+    row = auc_interval(positive, bad, Resampling(300, 0.95, 1), "pool", "proxy")
+    assert row["auc_wer>80_lo"] < roc_auc_score(positive, bad) < row["auc_wer>80_hi"]
+    assert row["resamples_skipped"] == 0
+    rare = np.zeros(6, dtype=bool)
+    rare[0] = True  # one positive in six clips: about a third of the resamples miss it
+    row = auc_interval(rare, np.arange(6.0), Resampling(200, 0.95, 1), "pool", "proxy")
+    assert 30 < row["resamples_skipped"] < 120 and row["auc_wer>80_lo"] <= row["auc_wer>80_hi"]
+    assert auc_interval(rare, np.arange(6.0), Resampling(200, 0.95, 1), "pool", "proxy") == row  # seeded
+
+
+def test_the_same_seed_gives_identical_bytes():
+    def run():
+        boot = Bootstrap({("g", "s", "test"): table([0, 1, 2, 1, 0]), ("b", "s", "test"): table([2, 2, 1, 3, 0])},
+                         100, 9)
+        diff = boot.rates("g", "s", "test", "wer") - boot.rates("b", "s", "test", "wer")
+        return np.array(interval(diff, 0.9)).tobytes() + diff.tobytes()
+
+    assert run() == run()

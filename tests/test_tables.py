@@ -69,7 +69,8 @@ def test_matrix_layout_averages_bold_stand_in_and_intervals(grid):
     assert f"| teacher-m | teacher | **20.00 [{teacher['a_lo']:.2f}, {teacher['a_hi']:.2f}]** |" in md
     assert "\\* conf: stand-in." in md and "95% bootstrap interval" in md
     tex = out["tex"].read_text()
-    assert tex.count(r"\toprule") == 2 and r"\textbf{20.00}" in tex and "student-6-3-pool-none" in tex
+    assert tex.count(r"\toprule") == 2 and "student-6-3-pool-none" in tex
+    assert rf"\textbf{{20.00 [{teacher['a_lo']:.2f}, {teacher['a_hi']:.2f}]}}" in tex and "95% bootstrap" in tex
     first = {p: p.read_bytes() for p in out.values()}
     matrix(paths, rows, sets, ["a", "b"], splits, {"conf": "stand-in"}, out)
     assert {p: p.read_bytes() for p in out.values()} == first  # byte-identical rebuild, intervals included
@@ -83,7 +84,14 @@ def test_comparisons_pair_each_student_with_its_baselines(grid):
     proxy = pairs[pairs["student"] == "student-6-3-pool-proxy"]
     assert set(proxy["other"]) == {"student-6-3-pool-none", "student-6-3-pool-supervised", "teacher-m",
                                    "student-6-3-pool-conf"}
-    assert set(pairs["column"]) == {"a", "b", "c", "bench_test"} and (pairs["lo"] <= pairs["hi"]).all()
+    assert set(zip(pairs["set"], pairs["split"], strict=True)) == {(s, sp) for s in ["a", "b", "c", "bench"]
+                                                                   for sp in splits}
+    assert (pairs["lo"] <= pairs["hi"]).all()
+    m = pd.read_csv(out["csv"]).set_index("model")
+    row = pairs[(pairs["student"] == "student-6-3-pool-proxy") & (pairs["other"] == "teacher-m")
+                & (pairs["set"] == "bench") & (pairs["split"] == "test")].iloc[0]
+    assert row["difference"] == pytest.approx(m.loc["student-6-3-pool-proxy", "bench_test"]
+                                              - m.loc["teacher-m", "bench_test"], abs=0.011)
     assert "zs" not in set(pairs["student"]) | set(pairs["other"])  # zero-shot rows are not students
     assert "| student-6-3-pool-none | teacher-m | teacher |" in out["cmd"].read_text()
 
@@ -109,29 +117,66 @@ def test_paper_names_and_side_by_side():
                                                                                  ["DW-16-16", 22.1, -1.0]]
 
 
-def test_claims_follow_the_intervals():
-    m = pd.DataFrame([
-        {"model": "t", "group": "teacher", "arch": "", "pool": "", "filter": "", "bench_test": 30.0},
-        {"model": "n", "group": "no-filter", "arch": "6-3", "pool": "p", "filter": "none", "bench_test": 40.0},
-        {"model": "s", "group": "supervised", "arch": "6-3", "pool": "p", "filter": "supervised", "bench_test": 35.0},
-        {"model": "a", "group": "label-free", "arch": "6-3", "pool": "p", "filter": "proxy", "bench_test": 35.5},
-        {"model": "b", "group": "label-free", "arch": "6-3", "pool": "p", "filter": "conf", "bench_test": 36.0},
-        {"model": "c", "group": "label-free", "arch": "6-3", "pool": "p", "filter": "sonar*", "bench_test": 39.0},
-    ])
+CLAIMS_MATRIX = pd.DataFrame([
+    {"model": "t", "group": "teacher", "arch": "", "pool": "", "filter": "", "bench_test": 30.0},
+    {"model": "n", "group": "no-filter", "arch": "6-3", "pool": "p", "filter": "none", "bench_test": 40.0},
+    {"model": "s", "group": "supervised", "arch": "6-3", "pool": "p", "filter": "supervised", "bench_test": 35.0},
+    {"model": "a", "group": "label-free", "arch": "6-3", "pool": "p", "filter": "proxy", "bench_test": 35.5},
+    {"model": "b", "group": "label-free", "arch": "6-3", "pool": "p", "filter": "conf", "bench_test": 36.0},
+    {"model": "c", "group": "label-free", "arch": "6-3", "pool": "p", "filter": "sonar*", "bench_test": 39.0},
+])
+NEAR_SUPERVISED = "the best label-free filter comes within 1 WER point of supervised filtering, or beats it"
+
+
+def claim_pairs(supervised: tuple[float, float] = (-0.5, 1.5), sonar: tuple[float, float] = (1.0, 5.0)
+                ) -> pd.DataFrame:
+    m = CLAIMS_MATRIX.set_index("model")["bench_test"]
 
     def pair(student, other, lo, hi):
-        d = float(m.set_index("model").loc[student, "bench_test"] - m.set_index("model").loc[other, "bench_test"])
-        return {"student": student, "other": other, "column": "bench_test", "difference": d, "lo": lo, "hi": hi}
+        return {"student": student, "other": other, "relation": "", "set": "bench", "split": "test",
+                "difference": float(m[student] - m[other]), "lo": lo, "hi": hi}
 
-    pairs = pd.DataFrame([pair("a", "n", -8.0, -1.0),  # clearly better than no filter
-                          pair("a", "s", -0.5, 1.5),  # straddles the 1-point margin
-                          pair("a", "b", -2.0, 1.0), pair("c", "b", 1.0, 5.0),  # sonar clearly worse than conf
-                          pair("s", "t", 4.0, 6.0)])  # the best student, clearly more than 1 point behind
-    got = {c["claim"]: c["verdict"] for c in claims(m, pairs)}
+    return pd.DataFrame([pair("a", "n", -8.0, -1.0),  # clearly better than no filter
+                         pair("a", "s", *supervised),
+                         pair("a", "b", -2.0, 1.0), pair("c", "b", *sonar),
+                         pair("s", "t", 4.0, 6.0),  # the best student, clearly more than 1 point behind
+                         pair("a", "n", 7.0, 9.0) | {"split": "validation"}])  # another split: not read
+
+
+def test_claims_follow_the_intervals():
+    got = {c["claim"]: c["verdict"] for c in claims(CLAIMS_MATRIX, claim_pairs())}
     assert got == {"the best label-free filter beats no filtering": "holds",
-                   "the best label-free filter comes within 1 WER point of supervised filtering, or beats it":
-                       "not resolved at this size",
-                   "proxy and sonar are the two best label-free filters": "does not hold",
+                   NEAR_SUPERVISED: "not resolved at this size",  # straddles the 1-point margin
+                   "proxy and sonar are the two best label-free filters": "does not hold",  # sonar clearly worse
                    "the best student comes within 1 WER point of the teacher, or beats it": "does not hold"}
-    assert "difference -4.50 [-8.00, -1.00]" in claims_markdown(claims(m, pairs))
-    assert not any("efficient" in c["claim"] for c in claims(m, pairs))  # timings live in the efficiency tables
+    md = claims_markdown(claims(CLAIMS_MATRIX, claim_pairs()), 0.95)
+    assert "claimed: difference < +0.00): proxy 35.50 vs none 40.00 (bench_test WER): difference -4.50 [-8.00, " \
+           "-1.00]." in md and "claimed: difference < +1.00)" in md and "95% paired bootstrap" in md
+    assert not any("efficient" in c["claim"] for c in claims(CLAIMS_MATRIX, claim_pairs()))  # timings elsewhere
+
+
+@pytest.mark.parametrize(("supervised", "expected"), [
+    ((-0.5, 0.99), "holds"), ((-0.5, 1.0), "not resolved at this size"), ((1.0, 2.0), "not resolved at this size"),
+    ((1.01, 2.0), "does not hold")])
+def test_claim_wording_at_the_margin(supervised, expected):
+    got = {c["claim"]: c["verdict"] for c in claims(CLAIMS_MATRIX, claim_pairs(supervised=supervised))}
+    assert got[NEAR_SUPERVISED] == expected
+
+
+@pytest.mark.parametrize(("sonar", "expected"), [((0.0, 5.0), "not resolved at this size"),
+                                                 ((0.01, 5.0), "does not hold")])
+def test_top_two_wording_at_zero(sonar, expected):
+    got = {c["claim"]: c["verdict"] for c in claims(CLAIMS_MATRIX, claim_pairs(sonar=sonar))}
+    assert got["proxy and sonar are the two best label-free filters"] == expected
+
+
+def test_wer_by_filter_draws_interval_error_bars(grid, tmp_path):
+    from udistil.plots import error_bars, wer_by_filter
+
+    _, rows, sets, splits, paths = grid
+    m = matrix(paths, rows, sets, ["a", "b"], splits, {}, outputs(tmp_path, "p"))
+    bars = error_bars(m.iloc[0], sets)
+    assert bars.shape == (2, len(sets)) and (bars >= 0).all() and (bars.sum(axis=0) > 0).all()
+    assert error_bars(m[["model", "a"]].iloc[0], ["a"]) is None
+    wer_by_filter(m, sets, tmp_path / "bars.png")
+    assert (tmp_path / "bars.png").read_bytes()[:4] == b"\x89PNG"

@@ -112,8 +112,10 @@ def run_filter_analysis(*, truth_paths: list[str], score_paths: list[str], pools
     write_csv(result, out_csv)
     notes = "".join(f"\n\n\\* `{s}`: {what}." for s, what in stand_ins.items())
     write_text("ROC-AUC of each label-free score for detecting pseudo-labels whose true WER exceeds a "
-               "threshold, and Spearman's rho between the score and the true WER.\n\n" + to_markdown(result)
-               + notes + "\n", out_md)
+               f"threshold, and Spearman's rho between the score and the true WER. auc_wer>{INTERVAL_AT}_lo and _hi: "
+               f"{confidence:.0%} percentile bootstrap interval over clips ({resamples} resamples); "
+               "resamples_skipped: resamples holding one class only, which have no AUC and are left out.\n\n"
+               + to_markdown(result) + notes + "\n", out_md)
     roc_plot(curves, aucs, 80, out_roc, title=f"Detecting pseudo-labels with WER > 80 ({pools[0]})")
     for _, row in result.iterrows():
         log.info("AUC at WER > 40: pool %s, %-8s %.3f", row["pool"], row["score"], row["auc_wer>40"])

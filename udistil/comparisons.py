@@ -1,5 +1,8 @@
 """Paired comparisons: each student against its no-filter and supervised baselines, the teacher, and the other
-label-free students of its architecture and pool, as bootstrap intervals of the WER difference."""
+label-free students of its architecture and pool, as bootstrap intervals of the WER difference.
+
+One row per pair, evaluation set and split, plus the benchmark average (`set` = "bench") per split. Both models
+are resampled on the same draws (udistil.intervals.Bootstrap), so the difference is paired."""
 
 from __future__ import annotations
 
@@ -8,7 +11,8 @@ import pandas as pd
 from udistil.intervals import FAILS, HOLDS, Bootstrap, interval, verdict
 
 STUDENT_GROUPS = ("no-filter", "supervised", "label-free")
-COLUMNS = ["student", "other", "relation", "column", "difference", "lo", "hi", "verdict"]
+BENCH = "bench"
+COLUMNS = ["student", "other", "relation", "set", "split", "difference", "lo", "hi", "verdict"]
 
 
 def baselines(matrix: pd.DataFrame, row: pd.Series) -> list[tuple[str, str]]:
@@ -24,44 +28,59 @@ def baselines(matrix: pd.DataFrame, row: pd.Series) -> list[tuple[str, str]]:
 
 def words(v: str) -> str:
     """A verdict on `student - other < 0` in words."""
-    return {HOLDS: "student better", FAILS: "student not better"}.get(v, "not resolved at this size")
+    return {HOLDS: "student better", FAILS: "student worse"}.get(v, "not resolved at this size")
 
 
-def comparisons(matrix: pd.DataFrame, boot: Bootstrap, sets: list[str], benchmark: list[str],
+def scopes(sets: list[str], benchmark: list[str], splits: list[str]) -> list[tuple[str, list[str], str]]:
+    """(set label, sets averaged, split): every set and split, then the benchmark average per split."""
+    return [(s, [s], sp) for sp in splits for s in sets] + [(BENCH, benchmark, sp) for sp in splits]
+
+
+def comparisons(matrix: pd.DataFrame, boot: Bootstrap, sets: list[str], benchmark: list[str], splits: list[str],
                 confidence: float) -> pd.DataFrame:
-    """WER difference `student - other` (negative: the student is better) per test set and bench_test."""
-    scopes = {**{s: ([s], "test") for s in sets}, "bench_test": (benchmark, "test")}
+    """WER difference `student - other` (negative: the student is better) with its paired interval."""
     rows = []
     for _, row in matrix[matrix["group"].isin(STUDENT_GROUPS)].iterrows():
         for other, relation in baselines(matrix, row):
-            for column, (cols, split) in scopes.items():
-                diff = boot.mean_rates(row["model"], cols, split, "wer") - boot.mean_rates(other, cols, split, "wer")
+            for label, averaged, split in scopes(sets, benchmark, splits):
+                diff = (boot.mean_rates(row["model"], averaged, split, "wer")
+                        - boot.mean_rates(other, averaged, split, "wer"))
+                point = boot.mean_point(row["model"], averaged, split, "wer") - boot.mean_point(other, averaged,
+                                                                                                split, "wer")
                 lo, hi = interval(diff, confidence)
-                point = float(matrix.loc[matrix["model"] == row["model"], column].iloc[0]
-                              - matrix.loc[matrix["model"] == other, column].iloc[0])
-                rows.append([row["model"], other, relation, column, point, lo, hi, words(verdict(lo, hi))])
+                rows.append([row["model"], other, relation, label, split, point, lo, hi, words(verdict(lo, hi, 0.0))])
     return pd.DataFrame(rows, columns=COLUMNS).round(2)
 
 
-def lookup(pairs: pd.DataFrame, student: str, other: str, column: str) -> tuple[float, float, float]:
-    """(difference, lo, hi) of `student - other` on a column, whichever order the pair was stored in."""
-    hit = pairs[(pairs["student"] == student) & (pairs["other"] == other) & (pairs["column"] == column)]
+def lookup(pairs: pd.DataFrame, student: str, other: str, corpus: str, split: str) -> tuple[float, float, float]:
+    """(difference, lo, hi) of `student - other` on a set (or "bench") and split, whichever order was stored."""
+    def find(a: str, b: str) -> pd.DataFrame:
+        return pairs[(pairs["student"] == a) & (pairs["other"] == b) & (pairs["set"] == corpus)
+                     & (pairs["split"] == split)]
+
+    hit = find(student, other)
     if not hit.empty:
         r = hit.iloc[0]
         return float(r["difference"]), float(r["lo"]), float(r["hi"])
-    hit = pairs[(pairs["student"] == other) & (pairs["other"] == student) & (pairs["column"] == column)]
+    hit = find(other, student)
     if hit.empty:
-        raise KeyError(f"no comparison of {student} with {other} on {column}")
+        raise KeyError(f"no comparison of {student} with {other} on {corpus}/{split}")
     r = hit.iloc[0]
     return -float(r["difference"]), -float(r["hi"]), -float(r["lo"])
 
 
 def comparisons_markdown(pairs: pd.DataFrame, confidence: float) -> str:
+    """The benchmark-average comparisons with the baselines and the teacher, one table per split."""
     from udistil.tables import to_markdown
 
-    shown = pairs[(pairs["relation"] != "label-free") & (pairs["column"] == "bench_test")]
-    view = shown.assign(interval=[f"[{lo:.2f}, {hi:.2f}]" for lo, hi in zip(shown["lo"], shown["hi"], strict=True)])
-    return (f"Paired bootstrap over utterances ({confidence:.0%} intervals): WER of each student minus its "
-            "baseline on the benchmark average (negative: the student is better). Every set, and the pairs of "
-            "label-free students, are in comparisons.csv.\n\n"
-            + to_markdown(view[["student", "other", "relation", "difference", "interval", "verdict"]]) + "\n")
+    parts = [f"Paired bootstrap over utterances ({confidence:.0%} intervals): WER of each student minus the other "
+             "model's on the benchmark average, in WER points (negative: the student is better). \"student better\" "
+             "or \"student worse\" only when the interval excludes 0. Every set, and the pairs of label-free "
+             "students, are in comparisons.csv."]
+    for split in dict.fromkeys(pairs["split"]):
+        shown = pairs[(pairs["relation"] != "label-free") & (pairs["set"] == BENCH) & (pairs["split"] == split)]
+        view = shown.assign(interval=[f"[{lo:.2f}, {hi:.2f}]" for lo, hi in zip(shown["lo"], shown["hi"],
+                                                                                 strict=True)])
+        table = to_markdown(view[["student", "other", "relation", "difference", "interval", "verdict"]])
+        parts.append(f"### Benchmark average, {split} split\n\n{table}")
+    return "\n\n".join(parts) + "\n"

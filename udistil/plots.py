@@ -34,8 +34,20 @@ def roc_plot(curves: dict[str, tuple], aucs: dict[str, float], threshold: float,
     save(fig, path)
 
 
+def error_bars(row, columns: list[str]):
+    """(2, n) distances from each value down to `<col>_lo` and up to `<col>_hi`; None without intervals."""
+    import numpy as np
+
+    if not all(f"{c}_lo" in row.index for c in columns):
+        return None
+    values = np.array([row[c] for c in columns], dtype=float)
+    bars = np.array([values - [row[f"{c}_lo"] for c in columns], [row[f"{c}_hi"] for c in columns] - values])
+    return np.clip(bars, 0, None)  # a percentile interval may exclude its point estimate (rounded or skewed)
+
+
 def wer_by_filter(matrix, sets: list[str], path: str | Path) -> None:
-    """Grouped bars: test WER of each student (per architecture and pool) per evaluation set, with the teacher."""
+    """Grouped bars: test WER of each student (per architecture and pool) per evaluation set, with the teacher;
+    error bars show the bootstrap intervals where the matrix has them."""
     import numpy as np
 
     students = matrix[matrix["group"].isin(["no-filter", "supervised", "label-free"])]
@@ -47,7 +59,8 @@ def wer_by_filter(matrix, sets: list[str], path: str | Path) -> None:
         width = 0.8 / max(1, len(g))
         x = np.arange(len(sets))
         for i, (_, row) in enumerate(g.iterrows()):
-            ax.bar(x + i * width - 0.4 + width / 2, [row[s] for s in sets], width, label=row["filter"])
+            ax.bar(x + i * width - 0.4 + width / 2, [row[s] for s in sets], width, label=row["filter"],
+                   yerr=error_bars(row, sets), error_kw={"elinewidth": 0.8, "capsize": 1.5})
         if not teacher.empty:
             for j, s in enumerate(sets):
                 ax.hlines(teacher.iloc[0][s], j - 0.45, j + 0.45, colors="black", linestyles="--", linewidth=1)

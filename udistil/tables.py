@@ -127,10 +127,16 @@ def add_intervals(matrix: pd.DataFrame, boot: Bootstrap, benchmark: list[str], c
     return out.round(2)
 
 
+def interval_cell(row: pd.Series, col: str) -> str:
+    """`12.30 [10.10, 14.50]`: a cell with its bounds, or the bare value where the matrix has none."""
+    if f"{col}_lo" not in row.index:
+        return fmt(row[col])
+    return f"{fmt(row[col])} [{fmt(row[f'{col}_lo'])}, {fmt(row[f'{col}_hi'])}]"
+
+
 def with_interval(df: pd.DataFrame, col: str) -> list[str]:
     """Cells `12.30 [10.10, 14.50]` of a column with its bounds."""
-    return [f"{fmt(v)} [{fmt(lo)}, {fmt(hi)}]" for v, lo, hi in zip(df[col], df[f"{col}_lo"], df[f"{col}_hi"],
-                                                                    strict=True)]
+    return [interval_cell(row, col) for _, row in df.iterrows()]
 
 
 def best_marks(df: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
@@ -159,7 +165,7 @@ def latex_escape(text: str) -> str:
 
 
 def matrix_latex(df: pd.DataFrame, unit: str = "wer") -> str:
-    """A booktabs table of WER (or CER) with the best value per column in bold."""
+    """A booktabs table of WER (or CER), `value [lo, hi]` where intervals exist, the best per column in bold."""
     cols = wer_columns(df) if unit == "wer" else [f"{c}_cer" for c in wer_columns(df)]
     bold = best_marks(df, cols)
     header = " & ".join(["Model"] + [latex_escape(c.removesuffix("_cer")) for c in cols])
@@ -171,7 +177,7 @@ def matrix_latex(df: pd.DataFrame, unit: str = "wer") -> str:
         previous = row["group"]
         cells = [latex_escape(row["model"])]
         for c in cols:
-            text = fmt(row[c])
+            text = interval_cell(row, c)
             cells.append(rf"\textbf{{{text}}}" if bool(bold.loc[i, c]) else text)
         lines.append(" & ".join(cells) + r" \\")
     lines += [r"\bottomrule", r"\end{tabular}"]
@@ -206,10 +212,12 @@ def build_matrix_outputs(*, metric_paths: list[str], table_paths: list[str], row
     boot = Bootstrap(load_tables(table_paths), resamples, seed)
     matrix = result_matrix(load_metrics(metric_paths), rows, sets, benchmark, splits, stand_ins)
     matrix = add_intervals(matrix, boot, benchmark, confidence)
-    pairs = comparisons(matrix, boot, sets, benchmark, confidence)
+    pairs = comparisons(matrix, boot, sets, benchmark, splits, confidence)
     write_csv(pairs, out_comparisons_csv)
     write_text(comparisons_markdown(pairs, confidence), out_comparisons_md)
     write_csv(matrix, out_csv)
     write_text(matrix_markdown(matrix, stand_ins, confidence), out_md)
-    write_text("% WER (%)\n" + matrix_latex(matrix, "wer") + "\n% CER (%)\n" + matrix_latex(matrix, "cer"), out_tex)
+    note = f", [lo, hi]: {confidence:.0%} bootstrap interval over utterances\n"
+    write_text("% WER (%)" + note + matrix_latex(matrix, "wer") + "\n% CER (%)" + note + matrix_latex(matrix, "cer"),
+               out_tex)
     return matrix
