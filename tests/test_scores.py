@@ -84,7 +84,7 @@ def test_nnll_with_tiny_random_lm(tmp_path):
     scores = nnll_score(LABELS, model, tok, batch_size=2)
     assert scores.loc[1, "score"] == math.inf and scores.loc[1, "reason"] == "empty pseudo-label"
     # batched with padding equals one text alone, and equals a direct computation
-    alone = text_nll(["a dog ran far"], model, tok)[0][0]
+    alone = text_nll(["a dog ran far"], model, tok, batch_size=1)[0][0]
     assert scores.loc[2, "score"] == pytest.approx(alone, rel=1e-4)
     ids = [tok.eos_token_id] + tok("a dog ran far", add_special_tokens=False).input_ids
     with torch.no_grad():
@@ -125,7 +125,8 @@ def test_sonar_adapter_up_to_the_library_call(monkeypatch):
     for name, mod in modules.items():
         monkeypatch.setitem(sys.modules, name, mod)
     audios = [np.zeros(16000, np.float32), np.zeros(8000, np.float32), np.zeros(4000, np.float32)]
-    out = sonar.sonar_score(LABELS, audios, "sonar_speech_encoder_arb", "text_sonar_basic_encoder", "arb_Arab")
+    out = sonar.sonar_score(LABELS, audios, speech_encoder="sonar_speech_encoder_arb",
+                            text_encoder="text_sonar_basic_encoder", text_lang="arb_Arab", device="cpu")
     assert calls["speech"] == "sonar_speech_encoder_arb" and calls["lang"] == "arb_Arab"
     assert calls["texts"] == ["The cat sat.", "a dog ran far"] and calls["waves"] == [(1, 16000), (1, 4000)]
     assert out.score.tolist() == pytest.approx([1.0, -math.inf, math.sqrt(0.5)])

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from udistil.analysis import auc_table, score_quality
+from udistil.analysis import Resampling, auc_table, score_quality
 from udistil.selection import Rule, combined_score, keep_best, select, subset_stats
 
 
@@ -93,8 +93,51 @@ def test_auc_perfect_and_inverted_scores():
     truth = pd.DataFrame({"id": list("abcdef"), "score": [0, 10, 30, 50, 90, 120.0]})
     good = pd.DataFrame({"id": list("abcdef"), "score": [0.0, 5, 20, 45, 80, math.inf]})  # keep low, tracks WER
     conf = pd.DataFrame({"id": list("abcdef"), "score": [0.9, 0.8, 0.7, 0.6, 0.5, 0.4]})  # keep high, tracks WER
-    table = auc_table({"proxy": good, "conf": conf}, truth, "p").set_index("score")
+    boot = Resampling(resamples=200, confidence=0.95, seed=0)
+    table = auc_table({"proxy": good, "conf": conf}, truth, "p", boot).set_index("score")
     assert table.loc["proxy", "auc_wer>80"] == 1.0 and table.loc["conf", "auc_wer>40"] == 1.0
     assert table.loc["proxy", "spearman"] == pytest.approx(1.0) and table.loc["conf", "spearman"] == pytest.approx(-1.0)
-    inverted = score_quality("proxy", pd.Series([5.0, 4, 3, 2, 1, 0]), truth["score"])
+    inverted = score_quality("proxy", pd.Series([5.0, 4, 3, 2, 1, 0]), truth["score"], boot, "p")
     assert inverted["auc_wer>20"] == 0.0
+
+
+@pytest.fixture
+def files(tmp_path, pool):
+    """The pool as the select rule reads it: manifest, pseudo-labels, a proxy score table."""
+    from udistil.manifest import COLUMNS
+
+    m = pool.assign(audio="x.wav", corpus="c", split="train")[COLUMNS]
+    m.to_parquet(tmp_path / "m.parquet")
+    pool[["id", "pseudo_label"]].to_parquet(tmp_path / "labels.parquet")
+    pool[["id", "score"]].assign(reason=None).to_parquet(tmp_path / "proxy.parquet")
+    return tmp_path
+
+
+def run(files, scores, filter_name="proxy", rule=None, labels="labels.parquet"):
+    from udistil.selection import run_select
+
+    return run_select(labels=files / labels, manifest=files / "m.parquet", score_paths=[files / s for s in scores],
+                      rule=rule or {"mode": "fraction", "value": 0.5}, filter_name=filter_name, norm_kind="basic",
+                      out_subset=files / "subset.parquet", out_stats=files / "stats.json")
+
+
+def test_run_select_writes_the_best_half(files):
+    stats = run(files, ["proxy.parquet"])
+    subset = pd.read_parquet(files / "subset.parquet")
+    # 7 usable clips -> keep 4: 0.1 (u7), 0.2 (u2, u6), then the tie at 0.5 goes to u1 (manifest order)
+    assert subset["id"].tolist() == ["u1", "u2", "u6", "u7"] and subset["score"].tolist() == [0.5, 0.2, 0.2, 0.1]
+    assert stats["kept_clips"] == 4 and stats["pool_clips"] == 8
+
+
+def test_run_select_names_bad_inputs(files, pool):
+    pool[["id", "score"]].iloc[:5].to_parquet(files / "proxy.parquet")
+    with pytest.raises(ValueError, match=r"proxy.parquet: score table 'proxy' has no row for 3 manifest ids"):
+        run(files, ["proxy.parquet"])
+    pool[["id", "pseudo_label"]].iloc[1:].to_parquet(files / "short.parquet")
+    with pytest.raises(ValueError, match=r"short.parquet: pseudo-label table has no row for 1 manifest ids.*u0"):
+        run(files, [], "none", labels="short.parquet")
+    pool[["id", "score"]].to_parquet(files / "mystery.parquet")
+    with pytest.raises(ValueError, match=r"mystery.parquet: a score table's file name must be a score"):
+        run(files, ["mystery.parquet"])
+    with pytest.raises(ValueError, match="selection rule of filter 'proxy' has no mode"):
+        run(files, ["proxy.parquet"], rule={"value": 3})

@@ -41,3 +41,12 @@ def test_wer_matches_jiwer_corpus_level():
     refs, hyps = ["the cat sat on the mat", "a b c d"], ["the bat sat mat", "a b x d e"]
     assert wer(refs, hyps) == pytest.approx(100 * jiwer.wer(refs, hyps))
     assert cer(refs, hyps) == pytest.approx(100 * jiwer.cer(refs, hyps))
+
+
+def test_unknown_normalizer_and_unit_are_named():
+    from udistil.metrics import error_rate
+
+    with pytest.raises(ValueError, match="unknown normalizer 'englsh'"):
+        normalizer("englsh")
+    with pytest.raises(ValueError, match="unit 'words'"):
+        error_rate(["a"], ["a"], "words")

@@ -12,8 +12,8 @@ import pandas as pd
 import torch
 
 from udistil.decoding import DecodeOptions, Transcriber
-from udistil.fileio import read_audio, write_json, write_parquet
-from udistil.manifest import read_manifest
+from udistil.fileio import write_json, write_parquet
+from udistil.manifest import read_clips, read_manifest
 from udistil.metrics import cer, wer
 from udistil.normalize import normalizer
 
@@ -41,8 +41,7 @@ def evaluate(*, model: str, sets: list[EvalSet], options: DecodeOptions, norm_ki
     """Load the model once and evaluate it on every set (one process per model, not per set)."""
     manifests = [_references(s.manifest) for s in sets]  # every reference is checked before the model loads
     transcriber = Transcriber(model, options, device=device, precision=precision, cache=cache)
-    return [evaluate_set(transcriber, s, m, norm_kind, {**(extra or {}), **s.tags})
-            for s, m in zip(sets, manifests, strict=True)]
+    return [evaluate_set(transcriber, s, m, norm_kind, extra) for s, m in zip(sets, manifests, strict=True)]
 
 
 @dataclass
@@ -65,8 +64,9 @@ def _references(manifest_path: str | Path) -> pd.DataFrame:
 
 def evaluate_set(transcriber: Transcriber, s: EvalSet, manifest: pd.DataFrame, norm_kind: str,
                  extra: dict | None = None) -> dict:
-    """Transcribe every clip of the set's manifest (read) and write the per-utterance table and metrics JSON."""
-    audios = [read_audio(p) for p in manifest["audio"]]
+    """Transcribe every clip of the set's manifest (read) and write the per-utterance table and metrics JSON
+    (`extra`, then the set's tags, copied into the metrics)."""
+    audios = read_clips(manifest["audio"], str(s.manifest))
     passes_before = transcriber.encoder_passes
     start = time.perf_counter()
     hyps = transcriber.transcribe(audios, desc=f"evaluate {Path(s.manifest).parent.name}/{Path(s.manifest).stem}")
@@ -79,7 +79,7 @@ def evaluate_set(transcriber: Transcriber, s: EvalSet, manifest: pd.DataFrame, n
                "encoder_passes": transcriber.encoder_passes - passes_before,
                "params": sum(p.numel() for p in transcriber.model.parameters()),
                **{k: round(v, 1) for k, v in peak_memory_mb(transcriber.device).items()},
-               "device": transcriber.device.type, **(extra or {})}
+               "device": transcriber.device.type, **(extra or {}), **s.tags}
     write_parquet(table, s.table)
     write_json(metrics, s.metrics)
     log.info("%s: WER %.2f CER %.2f (n=%d, RTF %.3f, encoder passes %d)", s.manifest, metrics["wer"],

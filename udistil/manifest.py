@@ -109,8 +109,23 @@ def build_manifest(*, records: Iterable[Record], corpus: str, split: str, audio_
 
 
 def read_manifest(path: str | Path) -> pd.DataFrame:
+    """A manifest, checked for its columns and unique ids."""
     df = pd.read_parquet(path)
     missing = set(COLUMNS) - set(df.columns)
     if missing:
         raise ManifestError(f"{path}: not a manifest, missing columns {sorted(missing)}")
+    dupes = df["id"][df["id"].duplicated()].unique().tolist()
+    if dupes:
+        raise ManifestError(f"{path}: duplicate ids {dupes[:10]}")
     return df
+
+
+def read_clips(paths: Iterable[str], desc: str) -> list[np.ndarray]:
+    """The 16 kHz samples of each file, with progress; a missing file is named."""
+    paths = list(paths)
+    out = []
+    for path in tqdm(paths, desc=f"read {desc}", unit="clip", mininterval=5):
+        if not Path(path).exists():
+            raise ManifestError(f"audio file {path} ({desc}) does not exist: rebuild its manifest")
+        out.append(read_audio(path))
+    return out

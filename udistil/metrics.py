@@ -21,6 +21,8 @@ def utterance_counts(ref: str, hyp: str, unit: str) -> tuple[int, int]:
 
 def _measures(refs: Sequence[str], hyps: Sequence[str], unit: str) -> tuple[int, int]:
     """(errors, reference length) summed over pairs: corpus-level rates are ratios of these sums."""
+    if unit not in ("word", "char"):
+        raise ValueError(f"error rate unit '{unit}' is neither 'word' nor 'char'")
     errors = length = 0
     for ref, hyp in zip(refs, hyps, strict=True):
         e, n = utterance_counts(ref, hyp, unit)

@@ -9,6 +9,7 @@ ARABIC_KEEP = re.compile(r"[^0-9\u0621-\u064A\u0660-\u0669%@\s]")
 ARABIC_INDIC_DIGITS = str.maketrans("٠١٢٣٤٥٦٧٨٩", "0123456789")
 ALEF_VARIANTS = str.maketrans({"إ": "ا", "أ": "ا", "ٱ": "ا", "آ": "ا"})
 SPACES = re.compile(r"\s+")
+KINDS = ("arabic", "basic", "english")
 
 
 def arabic(text: str) -> str:
@@ -24,6 +25,8 @@ def normalizer(kind: str) -> Callable[[str], str]:
     openai-whisper's British-to-American spelling map does not ship offline, so the English normaliser
     runs with an empty map: numbers, contractions and fillers are still normalised.
     """
+    if kind not in KINDS:
+        raise ValueError(f"unknown normalizer '{kind}' (one of {KINDS})")
     if kind == "arabic":
         return arabic
     from transformers.models.whisper.english_normalizer import BasicTextNormalizer, EnglishTextNormalizer

@@ -12,8 +12,8 @@ from pathlib import Path
 import pandas as pd
 
 from udistil.decoding import DecodeOptions, Hypothesis, Transcriber
-from udistil.fileio import read_audio, write_json, write_parquet
-from udistil.manifest import read_manifest
+from udistil.fileio import write_json, write_parquet
+from udistil.manifest import read_clips, read_manifest
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +67,7 @@ def pseudo_label_shard(*, manifest_path: str | Path, model: str, options: Decode
     key = fingerprint(model, options, ids)
     done = {r["id"]: r for r in load_partial(output, key)}
     rows_path, meta_path = partial_paths(output)
-    audios = [read_audio(p) for p in rows_df["audio"]]
+    audios = read_clips(rows_df["audio"], f"{Path(manifest_path).name} shard {shard + 1}/{n_shards}")
     transcriber = Transcriber(model, options, device=device, precision=precision, cache=cache)
     pending: list[dict] = []
     flushes = 0
@@ -105,7 +105,11 @@ def gather_shards(*, shards: list[str | Path], manifest_path: str | Path, output
     manifest = read_manifest(manifest_path)
     df = pd.concat([pd.read_parquet(s) for s in shards], ignore_index=True)
     if sorted(df["id"]) != sorted(manifest["id"]):
-        raise ValueError(f"shards {shards} do not cover manifest {manifest_path} exactly")
+        ids, want = df["id"], manifest["id"]
+        raise ValueError(f"shards {[str(s) for s in shards]} do not cover manifest {manifest_path} exactly: "
+                         f"missing {want[~want.isin(ids)].tolist()[:10]}, "
+                         f"not in the manifest {ids[~ids.isin(want)].tolist()[:10]}, "
+                         f"repeated {ids[ids.duplicated()].tolist()[:10]}")
     df = df.set_index("id").loc[manifest["id"]].reset_index()
     write_parquet(df, output)
     return df
@@ -117,7 +121,7 @@ def transcribe_manifest(*, manifest_path: str | Path, model: str, options: Decod
     manifest = read_manifest(manifest_path)
     ids = manifest["id"].tolist()
     transcriber = Transcriber(model, options, device=device, precision=precision, cache=cache)
-    hyps = transcriber.transcribe([read_audio(p) for p in manifest["audio"]], desc="transcribe")
+    hyps = transcriber.transcribe(read_clips(manifest["audio"], str(manifest_path)), desc="transcribe")
     df = pd.DataFrame({"id": ids, "text": [h.text for h in hyps]})
     write_parquet(df, output)
     return df

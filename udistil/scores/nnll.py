@@ -24,7 +24,7 @@ def load_causal_lm(location: str, device: torch.device):
 
 
 @torch.inference_mode()
-def text_nll(texts: list[str], model, tok, batch_size: int = 8) -> list[tuple[float, int]]:
+def text_nll(texts: list[str], model, tok, *, batch_size: int) -> list[tuple[float, int]]:
     """(mean NLL per token, tokens) of each text, conditioned on a start token (BOS, else EOS)."""
     start = tok.bos_token_id if tok.bos_token_id is not None else tok.eos_token_id
     pad = tok.pad_token_id if tok.pad_token_id is not None else start
@@ -47,10 +47,11 @@ def text_nll(texts: list[str], model, tok, batch_size: int = 8) -> list[tuple[fl
     return out
 
 
-def nnll_score(labels: pd.DataFrame, model, tok, batch_size: int = 8) -> pd.DataFrame:
+def nnll_score(labels: pd.DataFrame, model, tok, *, batch_size: int) -> pd.DataFrame:
+    """Mean token NLL of each pseudo-label (`lm_tokens` counted); empty pseudo-labels get the worst score."""
     empty = labels["pseudo_label"].map(is_empty)
     texts = labels.loc[~empty, "pseudo_label"].str.strip().tolist()
-    scored = iter(text_nll(texts, model, tok, batch_size))
+    scored = iter(text_nll(texts, model, tok, batch_size=batch_size))
     rows = []
     for utt, is_e in zip(labels["id"], empty, strict=True):
         if is_e:

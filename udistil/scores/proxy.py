@@ -29,7 +29,8 @@ def proxy_score(labels: pd.DataFrame, transcripts: pd.DataFrame, norm_kind: str)
 def supervised_wer(labels: pd.DataFrame, manifest: pd.DataFrame, norm_kind: str) -> pd.DataFrame:
     """`wer`: the supervised baseline's score, the pseudo-label against the ground truth (needs text)."""
     norm = normalizer(norm_kind)
-    merged = labels[["id", "pseudo_label"]].merge(manifest[["id", "text"]], on="id", validate="one_to_one")
+    merged = labels[["id", "pseudo_label"]].merge(manifest[["id", "text"]], on="id", how="left",
+                                                  validate="one_to_one")
     rows = []
     for utt, label, text in merged.itertuples(index=False):
         if is_empty(text) or not norm(text):

@@ -27,8 +27,8 @@ def cosine(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.sum(a * b, axis=1)
 
 
-def sonar_embeddings(audios: Sequence[np.ndarray], texts: Sequence[str], speech_encoder: str, text_encoder: str,
-                     text_lang: str, device: str = "cpu", batch_size: int = 16) -> tuple[np.ndarray, np.ndarray]:
+def sonar_embeddings(audios: Sequence[np.ndarray], texts: Sequence[str], *, speech_encoder: str, text_encoder: str,
+                     text_lang: str, device: str, batch_size: int = 16) -> tuple[np.ndarray, np.ndarray]:
     """SONAR speech embeddings of 16 kHz clips and text embeddings of texts (sonar-space pipelines)."""
     from sonar.inference_pipelines.speech import SpeechToEmbeddingModelPipeline
     from sonar.inference_pipelines.text import TextToEmbeddingModelPipeline
@@ -37,10 +37,16 @@ def sonar_embeddings(audios: Sequence[np.ndarray], texts: Sequence[str], speech_
     speech = SpeechToEmbeddingModelPipeline(encoder=speech_encoder, device=dev)
     text = TextToEmbeddingModelPipeline(encoder=text_encoder, tokenizer=text_encoder, device=dev)
     waves = [torch.from_numpy(np.asarray(a, dtype=np.float32)).unsqueeze(0) for a in audios]
-    s = speech.predict(waves, batch_size=batch_size)
-    t = text.predict(list(texts), source_lang=text_lang, batch_size=batch_size)
-    return np.asarray(s.detach().cpu() if hasattr(s, "detach") else s), \
-        np.asarray(t.detach().cpu() if hasattr(t, "detach") else t)
+    step = batch_size * 8  # the pipelines batch inside each chunk; chunks give progress
+    s, t = [], []
+    for b in tqdm(range(0, len(waves), step), desc="sonar", unit="chunk", mininterval=5):
+        s.append(_numpy(speech.predict(waves[b:b + step], batch_size=batch_size)))
+        t.append(_numpy(text.predict(list(texts[b:b + step]), source_lang=text_lang, batch_size=batch_size)))
+    return (np.concatenate(s), np.concatenate(t)) if s else (np.zeros((0, 1)), np.zeros((0, 1)))
+
+
+def _numpy(x) -> np.ndarray:
+    return np.asarray(x.detach().cpu() if hasattr(x, "detach") else x)
 
 
 def sentence_embeddings(texts: Sequence[str], location: str, batch_size: int = 32) -> np.ndarray:
@@ -68,12 +74,13 @@ def similarity_table(ids: Sequence[str], labels: Sequence[object], sims: dict[in
     return df
 
 
-def sonar_score(labels: pd.DataFrame, audios: Sequence[np.ndarray], speech_encoder: str, text_encoder: str,
-                text_lang: str, device: str = "cpu") -> pd.DataFrame:
+def sonar_score(labels: pd.DataFrame, audios: Sequence[np.ndarray], *, speech_encoder: str, text_encoder: str,
+                text_lang: str, device: str) -> pd.DataFrame:
     """The paper's SONAR similarity between each clip and its pseudo-label."""
     keep = [i for i, t in enumerate(labels["pseudo_label"]) if not is_empty(t)]
     s, t = sonar_embeddings([audios[i] for i in keep], [labels["pseudo_label"].iloc[i] for i in keep],
-                            speech_encoder, text_encoder, text_lang, device)
+                            speech_encoder=speech_encoder, text_encoder=text_encoder, text_lang=text_lang,
+                            device=device)
     sims = dict(zip(keep, cosine(s, t).tolist(), strict=True))
     reasons = {i: "empty pseudo-label" for i in range(len(labels)) if i not in sims}
     return similarity_table(labels["id"].tolist(), labels["pseudo_label"], sims, reasons)

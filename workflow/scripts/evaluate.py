@@ -5,7 +5,7 @@ from udistil.logs import set_threads, snakemake_job
 smk = snakemake  # noqa: F821 - injected by Snakemake
 with snakemake_job(smk):
     set_threads(smk.threads)
-    sets = [EvalSet(m, t, j, {"corpus": c, "split": s})
+    sets = [EvalSet(manifest=m, table=t, metrics=j, tags={"corpus": c, "split": s})
             for m, t, j, (c, s) in zip(smk.input.manifests, smk.output.tables, smk.output.metrics, smk.params.sets,
                                        strict=True)]
     evaluate(model=smk.params.model, sets=sets, options=DecodeOptions.from_section(dict(smk.params.decoding)),
