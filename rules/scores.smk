@@ -67,8 +67,8 @@ rule score_nnll:
     output:
         score="results/scores/{pool}/nnll.parquet",
     params:
+        cfg=lambda wc: SCORE_CFG["nnll"],
         model=model_param(lambda wc: SCORE_CFG["nnll"]["model"]),
-        batch_size=lambda wc: SCORE_CFG["nnll"]["batch_size"],
         device=config["device"],
     log:
         "logs/scores/{pool}/nnll.log",
