@@ -1,11 +1,8 @@
 """Filter analysis and plots, tested without Snakemake (evaluate, efficiency, score jobs and logging have
 their own test files)."""
 
-
 import numpy as np
 import pandas as pd
-
-TEXTS = ["the cat sat", "a dog ran far", "birds sing"]
 
 
 def test_filter_analysis_writes_aucs_markdown_and_roc(tmp_path):
