@@ -55,6 +55,15 @@ def test_skip_and_on_batch(tiny_random_whisper):
     assert t.encoder_passes == 3
 
 
+def test_decode_options_name_a_missing_setting():
+    from udistil.decoding import DecodeOptions
+
+    section = {k: v for k, v in vars(decode_options()).items() if k not in ("num_beams", "with_stats")}
+    with pytest.raises(TypeError, match="num_beams"):
+        DecodeOptions.from_section(section)
+    assert DecodeOptions.from_section(section, num_beams=2).num_beams == 2 and not decode_options().with_stats
+
+
 def test_compression_ratio_flags_loops():
     assert compression_ratio("the cat " * 40) > 2.4 > compression_ratio("A short sentence about a cat.")
     assert compression_ratio("") == 0.0

@@ -159,9 +159,72 @@ def test_model_cards_describe_init_and_trained_student(training_setup, tiny_rand
     meta = yaml.safe_load(init_card.split("---")[1])
     assert meta["pipeline_tag"] == "automatic-speech-recognition" and meta["library_name"] == "transformers"
     assert meta["base_model"] == str(tiny_random_whisper) and "initialised (not yet trained)" in init_card
+    assert meta["license"] == "mit"  # the random teacher's: this project's licence
     assert "| decoder | 0 | 1 |" in init_card and "| encoder | 1 | 1 |" in init_card  # maps["decoder_layers"]
     run(tmp, tiny_random_whisper, tmp_path / "s", steps=2)
     card = (tmp_path / "s" / "model" / "README.md").read_text()
-    assert "distilled from the teacher" in card and "6 clips" in card and "2 optimiser steps" in card
-    assert "| learning_rate | 0.003 |" in card and "| batch_size | 3 |" in card
+    training = json.loads((tmp_path / "s" / "model" / "udistil.json").read_text())["training"]
+    assert (training["pool"], training["filter"], training["clips"], training["steps"]) == (tmp.name, "subset", 6, 2)
+    assert training["hours"] == round(6.0 / 3600, 4)  # six clips of 1 s (the subset's duration_s)
+    assert training["applied"] == {"optimiser_steps": 2, "examples_per_step": 3, "device": "cpu",
+                                   "mixed_precision": "no", "encoder": "shared with the teacher, frozen",
+                                   "encoder_cache": "on", "teacher_targets": "stored and reused"}
+    assert f"Distilled on the `subset` subset of the pool `{tmp.name}`: 6 clips (0.002 h)" in card
+    assert "distilled from the teacher" in card and "2 optimiser steps" in card
+    assert "| learning_rate | 0.003 |" in card and "| batch_size | 3 |" in card and "| cache |" not in card
+    assert "| mixed_precision | no |" in card and "| encoder | shared with the teacher, frozen |" in card
+    assert "| decoder | 0 | 1 |" in card and "results/tables/result_matrix.csv" in card
     assert yaml.safe_load(card.split("---")[1])["language"] == ["en"]
+
+
+def test_card_of_a_student_names_its_teachers_hub_id_and_licence():
+    from udistil.model_card import card_text
+
+    sidecar = {"teacher": "resources/models/whisper-base", "encoder_layers": [0, 1, 2, 3, 4, 5],
+               "decoder_layers": [0, 5], "encoder_shared": True, "params": 10, "teacher_params": 20}
+    config = {"d_model": 512, "encoder_layers": 6, "decoder_layers": 2}
+    teacher = {"source": "packaged:whisper-base", "sha256": "0" * 64, "packages": ["p"]}
+    meta = yaml.safe_load(card_text("init-6-2", sidecar, config, teacher).split("---")[1])
+    assert (meta["base_model"], meta["license"]) == ("openai/whisper-base", "mit")
+    meta = yaml.safe_load(card_text("s", {**sidecar, "teacher": "openai/whisper-large-v2"}, config).split("---")[1])
+    assert (meta["base_model"], meta["license"]) == ("openai/whisper-large-v2", "mit")
+    meta = yaml.safe_load(card_text("s", {**sidecar, "teacher": "/data/my-whisper"}, config).split("---")[1])
+    assert meta["base_model"] == "/data/my-whisper" and "license" not in meta  # not known
+    card = card_text("s", sidecar, config, teacher)
+    assert "| decoder | 1 | 5 |" in card and "| encoder | 5 | 5 |" in card
+
+
+def test_teacher_weights_are_hashed_once(tiny_random_whisper, monkeypatch):
+    from transformers import WhisperForConditionalGeneration
+
+    from udistil import encoder_cache, teacher_targets
+
+    model = WhisperForConditionalGeneration.from_pretrained(tiny_random_whisper)
+    cfg = {"mode": "on", "max_gb": 1, "dir": "unused", "teacher_targets": True}
+    enc_hash = encoder_cache.weights_hash(model.get_encoder())[:20]
+    hashed: list[int] = []
+
+    def counting(module, exclude=None):
+        kept = [t for n, t in module.state_dict().items() if not exclude or not n.startswith(exclude)]
+        hashed.append(sum(t.numel() for t in kept))
+        return encoder_cache.weights_hash(module, exclude)
+
+    monkeypatch.setattr(teacher_targets, "weights_hash", counting)
+    monkeypatch.setattr(teacher_targets, "NpyStore", lambda root, namespace: namespace)
+    store = teacher_targets.make_targets(cfg=cfg, model=model, label_tokens=1, encoder_hash=enc_hash).store
+    encoder_numel = sum(t.numel() for t in model.get_encoder().state_dict().values())
+    assert hashed == [sum(t.numel() for t in model.state_dict().values()) - encoder_numel]  # the encoder not again
+    assert store == f"teacher-{teacher_targets.teacher_hash(model, None)}"  # the same key as hashing it here
+    assert teacher_targets.teacher_hash(model, None) != teacher_targets.teacher_hash(model, "0" * 20)
+
+
+def test_cache_settings_are_required(tiny_random_whisper):
+    from transformers import WhisperForConditionalGeneration
+
+    from udistil.encoder_cache import make_cache
+
+    model = WhisperForConditionalGeneration.from_pretrained(tiny_random_whisper)
+    with pytest.raises(KeyError, match="max_gb"):
+        make_cache(cfg={"mode": "auto", "dir": "unused"}, model=model, n_clips=1)
+    with pytest.raises(TypeError, match="n_clips"):
+        make_cache(cfg={"mode": "off", "max_gb": 1, "dir": "unused"}, model=model)

@@ -76,7 +76,8 @@ class RepetitionGuard:
         return done
 
 
-def pick_device(device: str = "auto") -> torch.device:
+def pick_device(device: str) -> torch.device:
+    """The torch device for the config's `device`: `auto` picks CUDA when there is one."""
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if device == "cuda" and not torch.cuda.is_available():
@@ -237,7 +238,7 @@ class Transcriber:
         """
         skip = skip or set()
         if self.cache_cfg is not None and self.encoder.cache is None and self.kind == "whisper":
-            self.encoder.cache = make_cache(self.cache_cfg, self.model, len(audios))
+            self.encoder.cache = make_cache(cfg=self.cache_cfg, model=self.model, n_clips=len(audios))
         order = sorted((i for i in range(len(audios)) if i not in skip), key=lambda i: -len(audios[i]))
         results: list[Hypothesis | None] = [None] * len(audios)
         bs = self.options.batch_size

@@ -25,10 +25,13 @@ log = logging.getLogger(__name__)
 ENCODER_FRAMES = 1500  # Whisper's 30 s window after the stride-2 convolution
 
 
-def weights_hash(module: torch.nn.Module) -> str:
-    """sha256 of a module's parameters and buffers (names, dtypes, shapes and bytes)."""
+def weights_hash(module: torch.nn.Module, exclude: str | None = None) -> str:
+    """sha256 of a module's parameters and buffers (names, dtypes, shapes and bytes), leaving out the names
+    that start with `exclude`."""
     h = hashlib.sha256()
     for name, tensor in sorted(module.state_dict().items()):
+        if exclude and name.startswith(exclude):
+            continue
         t = tensor.detach().cpu().contiguous()
         h.update(f"{name}:{t.dtype}:{tuple(t.shape)}".encode())
         h.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
@@ -154,7 +157,7 @@ def cache_budget(cfg: dict[str, Any], need_bytes: int, what: str) -> bool:
     return True
 
 
-def make_cache(cfg: dict[str, Any], model: torch.nn.Module, n_clips: int) -> EncoderCache | None:
+def make_cache(*, cfg: dict[str, Any], model: torch.nn.Module, n_clips: int) -> EncoderCache | None:
     """The cache for a job, or None when it is off (mode `off`, or `auto` and over the disk budget)."""
     if getattr(model.config, "model_type", "") != "whisper":
         return None

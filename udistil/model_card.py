@@ -14,11 +14,14 @@ import yaml
 
 HUB_IDS = {"whisper-base": "openai/whisper-base", "whisper-tiny.en": "openai/whisper-tiny.en"}
 RESULTS = "results/tables/result_matrix.csv"
+WHISPER_LICENSE = "mit"  # OpenAI released Whisper's code and weights under the MIT licence
+PROJECT_LICENSE = "mit"  # random weights are this project's (pyproject.toml)
 
 
-def front_matter(base_model: str | None, language: str | None, tags: list[str]) -> str:
-    meta: dict[str, Any] = {"license": "mit", "library_name": "transformers",
-                            "pipeline_tag": "automatic-speech-recognition", "tags": ["whisper", "udistil", *tags]}
+def front_matter(base_model: str | None, license_: str | None, language: str | None, tags: list[str]) -> str:
+    meta: dict[str, Any] = {"license": license_} if license_ else {}
+    meta |= {"library_name": "transformers", "pipeline_tag": "automatic-speech-recognition",
+             "tags": ["whisper", "udistil", *tags]}
     if base_model:
         meta["base_model"] = base_model
     if language:
@@ -33,16 +36,25 @@ def layer_table(sidecar: dict[str, Any]) -> str:
     return "\n".join(rows)
 
 
-def base_of(sidecar: dict[str, Any]) -> str | None:
-    """The model this folder derives from: a hub id for converted packaged weights, else the teacher's path."""
+def origin(sidecar: dict[str, Any], teacher_sidecar: dict[str, Any] | None = None) -> tuple[str | None, str | None]:
+    """(base_model, license) of a folder: the hub id of converted packaged weights; for a student its teacher's
+    hub id where the teacher has one (its own sidecar, or a hub id as teacher), else the teacher's path."""
     source = sidecar.get("source", "")  # sidecars of converted or random models carry `source`, students `teacher`
     if source.startswith("packaged:"):
-        return HUB_IDS.get(source.split(":", 1)[1])
-    return sidecar.get("teacher")
+        return HUB_IDS.get(source.split(":", 1)[1]), WHISPER_LICENSE
+    if source.startswith("random:"):
+        return None, PROJECT_LICENSE
+    teacher = sidecar["teacher"]
+    if teacher_sidecar is not None:
+        base, license_ = origin(teacher_sidecar)
+        return base or teacher, license_
+    return teacher, WHISPER_LICENSE if teacher.startswith("openai/whisper") else None
 
 
-def card_text(name: str, sidecar: dict[str, Any], config: dict[str, Any]) -> str:
-    """The card of a model folder from its udistil.json sidecar and its transformers config."""
+def card_text(name: str, sidecar: dict[str, Any], config: dict[str, Any],
+              teacher_sidecar: dict[str, Any] | None = None) -> str:
+    """The card of a model folder from its udistil.json sidecar, its transformers config and, for a student, the
+    sidecar of a teacher the pipeline built."""
     if "d_model" in config:  # transformers configs name their sizes per architecture
         shape = f"{config['encoder_layers']} encoder and {config['decoder_layers']} decoder layers, d_model " \
                 f"{config['d_model']}"
@@ -62,7 +74,8 @@ def card_text(name: str, sidecar: dict[str, Any], config: dict[str, Any]) -> str
                  f"transformers ({shape}).\n")
     else:
         intro = f"Random weights for tests and smoke runs (`{sidecar.get('source')}`; {shape}). Not a recogniser.\n"
-    parts = [front_matter(base_of(sidecar), training["settings"]["language"] if training else None,
+    base, license_ = origin(sidecar, teacher_sidecar)
+    parts = [front_matter(base, license_, training["settings"]["language"] if training else None,
                           ["distil-whisper"] if "encoder_layers" in sidecar else []), f"# {name}\n", intro]
     if training:
         parts.append(training_text(training))
@@ -74,10 +87,12 @@ def card_text(name: str, sidecar: dict[str, Any], config: dict[str, Any]) -> str
 def training_text(training: dict[str, Any]) -> str:
     s = training["settings"]
     settings = "\n".join(f"| {k} | {v} |" for k, v in s.items() if k != "cache")
+    applied = "\n".join(f"| {k} | {v} |" for k, v in training["applied"].items())
     return (f"## Training\n\nDistilled on the `{training['filter']}` subset of the pool `{training['pool']}`: "
             f"{training['clips']} clips ({training['hours']:.3f} h) of teacher pseudo-labels, "
             f"{training['steps']} optimiser steps. Loss: {s['ce_weight']} x cross-entropy + {s['kl_weight']} x "
-            f"KL at temperature {s['temperature']}.\n\n| setting | value |\n|---|---|\n{settings}\n")
+            f"KL at temperature {s['temperature']}.\n\n### As applied\n\n| | |\n|---|---|\n{applied}\n\n"
+            f"### Settings\n\n| setting | value |\n|---|---|\n{settings}\n")
 
 
 def model_name(folder: str | Path) -> str:
@@ -91,7 +106,9 @@ def write_card(folder: str | Path, name: str) -> None:
     folder = Path(folder)
     sidecar = json.loads((folder / "udistil.json").read_text())
     config = json.loads((folder / "config.json").read_text())
-    (folder / "README.md").write_text(card_text(name, sidecar, config))
+    teacher = Path(sidecar["teacher"], "udistil.json") if "teacher" in sidecar else None
+    teacher_sidecar = json.loads(teacher.read_text()) if teacher and teacher.is_file() else None
+    (folder / "README.md").write_text(card_text(name, sidecar, config, teacher_sidecar))
 
 
 def results_text(matrix: pd.DataFrame, name: str) -> str:

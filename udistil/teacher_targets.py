@@ -59,12 +59,21 @@ class TeacherTargets:
         return torch.nn.functional.pad(out, (0, 0, 0, decoder_ids.shape[1] - out.shape[1]))
 
 
-def make_targets(cfg: dict[str, Any], model: torch.nn.Module, label_tokens: int) -> TeacherTargets:
-    """Targets with a store under `<encoder_cache.dir>/teacher-<weights hash>` when the cache is on,
-    `teacher_targets` is true and `label_tokens` (decoder positions of the training set) fit the disk budget."""
+def teacher_hash(model: torch.nn.Module, encoder_hash: str | None) -> str:
+    """The teacher's weights as its encoder's hash (the encoder cache's, when the caller has it) plus a hash of
+    the rest, so distillation hashes the encoder weights once."""
+    encoder_hash = encoder_hash or weights_hash(model.get_encoder())[:20]
+    rest = weights_hash(model, exclude="model.encoder.")
+    return hashlib.sha256(f"{encoder_hash}:{rest}".encode()).hexdigest()[:20]
+
+
+def make_targets(*, cfg: dict[str, Any], model: torch.nn.Module, label_tokens: int,
+                 encoder_hash: str | None) -> TeacherTargets:
+    """Targets with a store under `<encoder_cache.dir>/teacher-<teacher_hash>` when the cache is on,
+    `teacher_targets` is true and `label_tokens` (decoder positions of the training set) fit the disk budget;
+    `encoder_hash` is the teacher's encoder cache's, or None to compute it."""
     need = label_tokens * model.config.vocab_size * LOGIT_BYTES
     what = f"teacher-target ({label_tokens} label tokens)"
     if not cfg["teacher_targets"] or not cache_budget(cfg, need, what):
         return TeacherTargets(model)
-    return TeacherTargets(model, NpyStore(cfg["dir"], f"teacher-{weights_hash(model)[:20]}"))
-
+    return TeacherTargets(model, NpyStore(cfg["dir"], f"teacher-{teacher_hash(model, encoder_hash)}"))

@@ -1,18 +1,27 @@
-"""What a distillation run reports: the loss curve and the encoder-pass accounting across jobs."""
+"""What a distillation run reports: the loss curve, the run record and the encoder-pass accounting across jobs."""
 
 from __future__ import annotations
 
 import csv
 import io
+import logging
+from dataclasses import asdict
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from udistil.encoder_cache import audio_hash
+from udistil.distill.settings import TrainConfig
+from udistil.encoder_cache import EncoderCache, audio_hash
 from udistil.fileio import atomic_path, read_audio
 
+if TYPE_CHECKING:
+    from udistil.distill.train import Trainer
 
-def pipeline_passes(cache, paths: list[str], keys: dict[int, str]) -> dict[str, float] | None:
+log = logging.getLogger(__name__)
+
+
+def pipeline_passes(cache: EncoderCache | None, paths: list[str], keys: dict[int, str]) -> dict[str, float] | None:
     """Mean and max encoder passes per clip over every job that shared the cache (None without a cache);
     `keys` holds the audio hashes of the clips training drew (the others are read and hashed here)."""
     if cache is None:
@@ -28,3 +37,33 @@ def write_curve(history: list[dict], path: str | Path) -> None:
     writer.writerows(history)
     with atomic_path(path) as tmp:
         tmp.write_text(buf.getvalue())
+
+
+def run_record(*, teacher: str, student_init: str, subset: str | Path, cfg: TrainConfig, skipped: list[dict],
+               steps: int, resumed_from: int, seconds: float, trainer: Trainer, cache: EncoderCache | None,
+               history: list[dict]) -> dict[str, Any]:
+    """The run's `run.json`: inputs, settings, steps, and encoder and teacher-decoder passes per clip."""
+    n_clips, t = len(trainer.paths), trainer
+    return {"teacher": teacher, "student_init": student_init, "subset": str(subset), "config": asdict(cfg),
+            "clips": n_clips, "skipped": skipped, "steps": steps, "resumed_from": resumed_from,
+            "train_seconds_this_run": round(seconds, 3),
+            "encoder_shared_and_frozen": t.shared, "encoder_frozen": t.frozen,
+            "teacher_encoder_passes_per_clip": round(t.t_encoder.passes / n_clips, 4),
+            "student_encoder_passes_per_clip": round(t.s_encoder.passes / n_clips, 4) if not t.shared else None,
+            "encoder_cache": str(cache.dir) if cache else None,
+            "teacher_encoder_passes_per_clip_all_jobs": pipeline_passes(cache, t.paths, t.keys),
+            "teacher_decoder_forwards_per_clip": round(t.targets.forwards / n_clips, 4),
+            "teacher_targets_cache": str(t.targets.store.dir) if t.targets.store else None,
+            "final_loss": history[-1]["loss"], "first_loss": history[0]["loss"]}
+
+
+def log_passes(run: dict[str, Any]) -> None:
+    """Log the encoder and teacher-decoder passes per clip of a run record."""
+    shared = run["encoder_shared_and_frozen"]
+    log.info("encoder forward passes per clip this run: teacher %.3f%s", run["teacher_encoder_passes_per_clip"],
+             " (shared with the student)" if shared else f", student {run['student_encoder_passes_per_clip']}")
+    if run["teacher_encoder_passes_per_clip_all_jobs"]:
+        log.info("teacher encoder forward passes per training clip over every job sharing the cache: %s",
+                 run["teacher_encoder_passes_per_clip_all_jobs"])
+    log.info("teacher decoder forward passes per clip this run: %.3f (%s)", run["teacher_decoder_forwards_per_clip"],
+             "targets stored and reused" if run["teacher_targets_cache"] else "recomputed every step")

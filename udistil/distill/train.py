@@ -6,11 +6,12 @@ import json
 import logging
 import math
 import time
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import torch
 from tqdm import tqdm
 
@@ -18,23 +19,139 @@ from udistil.distill.batches import batch_indices, collate, load_training_set
 from udistil.distill.checkpoints import checkpoints, save_checkpoint
 from udistil.distill.labels import LabelBuilder
 from udistil.distill.loss import distill_loss
-from udistil.distill.run_report import pipeline_passes, write_curve
+from udistil.distill.run_report import log_passes, run_record, write_curve
 from udistil.distill.settings import TrainConfig
-from udistil.encoder_cache import Encoder, audio_hash, make_cache
+from udistil.encoder_cache import Encoder, EncoderCache, audio_hash, make_cache
 from udistil.fileio import read_audio, write_json
-from udistil.teacher_targets import make_targets
+from udistil.teacher_targets import TeacherTargets, make_targets
 
 log = logging.getLogger(__name__)
 
 
-def training_record(subset: str | Path, data, steps: int, cfg: TrainConfig) -> dict[str, Any]:
-    """What the model card says of the training: subset (`results/subsets/<pool>/<filter>`), size, settings."""
-    import pandas as pd
+@dataclass
+class Trainer:
+    """One run's models, encoders, optimiser and data; `step` is one optimiser step over `grad_accum` micro-batches."""
 
+    cfg: TrainConfig
+    accelerator: Any
+    student: torch.nn.Module
+    optimizer: torch.optim.Optimizer
+    scheduler: Any
+    t_encoder: Encoder
+    s_encoder: Encoder
+    targets: TeacherTargets
+    builder: LabelBuilder
+    texts: list[str]
+    paths: list[str]
+    shared: bool  # the student keeps the teacher's encoder, frozen: one encoder pass serves both
+    frozen: bool
+
+    def __post_init__(self):
+        self.keys: dict[int, str] = {}  # audio_hash per clip, computed once: the cache key of its states and targets
+
+    def batch(self, m: int) -> tuple[torch.Tensor, torch.Tensor, list[int], list[np.ndarray], list[str]]:
+        """Micro-batch `m`: decoder inputs, labels, label lengths, audio and audio keys (seeded by seed and m)."""
+        cfg, device = self.cfg, self.accelerator.device
+        idx = batch_indices(len(self.texts), cfg.batch_size, m, cfg.seed)
+        rng = np.random.default_rng([cfg.seed, 1, m])
+        examples = [self.builder.example(self.texts[i], self.texts[i - 1] if i > 0 else None, rng) for i in idx]
+        dec, labels = collate(examples, self.builder.eot)
+        audios = [read_audio(self.paths[i]) for i in idx]
+        for i, a in zip(idx, audios, strict=True):
+            if i not in self.keys:
+                self.keys[i] = audio_hash(a)
+        return dec.to(device), labels.to(device), [len(d) for d, _ in examples], audios, [self.keys[i] for i in idx]
+
+    def student_logits(self, t_states: torch.Tensor, dec: torch.Tensor, audios: list[np.ndarray],
+                       keys: list[str]) -> torch.Tensor:
+        if self.frozen:
+            states = t_states if self.shared else self.s_encoder(audios, keys)
+            return self.student(encoder_outputs=(states,), decoder_input_ids=dec).logits
+        self.s_encoder.passes += len(audios)
+        return self.student(input_features=self.s_encoder.features(audios), decoder_input_ids=dec).logits
+
+    def micro_step(self, m: int) -> dict[str, torch.Tensor]:
+        acc, cfg = self.accelerator, self.cfg
+        dec, labels, lengths, audios, keys = self.batch(m)
+        with acc.accumulate(self.student), acc.autocast():
+            t_states = self.t_encoder(audios, keys)
+            t_logits = self.targets(t_states, dec, lengths, keys)
+            losses = distill_loss(self.student_logits(t_states, dec, audios, keys), t_logits, labels, cfg)
+            acc.backward(losses["loss"])
+            if acc.sync_gradients and cfg.max_grad_norm:
+                acc.clip_grad_norm_(self.student.parameters(), cfg.max_grad_norm)
+            self.optimizer.step()
+            self.scheduler.step()
+            self.optimizer.zero_grad()
+        return losses
+
+    def step(self, step: int) -> dict[str, float]:
+        """Optimiser step `step` (0-based): its history row (1-based step, mean losses, learning rate)."""
+        acc, cfg = self.accelerator, self.cfg
+        sums = {"loss": 0.0, "ce": 0.0, "kl": 0.0}
+        for micro in range(cfg.grad_accum):
+            losses = self.micro_step((step * cfg.grad_accum + micro) * acc.num_processes + acc.process_index)
+            for k in sums:
+                sums[k] += float(losses[k].detach()) / cfg.grad_accum
+        return {"step": step + 1, **{k: round(v, 6) for k, v in sums.items()}, "lr": self.scheduler.get_last_lr()[0]}
+
+
+def training_record(*, subset: str | Path, data: pd.DataFrame, cfg: TrainConfig, applied: dict[str, Any]
+                    ) -> dict[str, Any]:
+    """What the model card says of the training: subset (`results/subsets/<pool>/<filter>`), its size, the
+    configured settings and what they came to on this machine (`applied`: steps, device, precision, ...)."""
     seconds = pd.read_parquet(subset, columns=["id", "duration_s"]).set_index("id")["duration_s"]
     return {"pool": Path(subset).parent.name, "filter": Path(subset).stem, "clips": len(data),
-            "hours": round(float(seconds.reindex(data["id"]).sum()) / 3600, 4), "steps": steps,
-            "settings": {k: v for k, v in asdict(cfg).items() if k != "cache"}}
+            "hours": round(float(seconds.reindex(data["id"]).sum()) / 3600, 4), "steps": applied["optimiser_steps"],
+            "applied": applied, "settings": {k: v for k, v in asdict(cfg).items() if k != "cache"}}
+
+
+def applied_settings(*, steps: int, examples_per_step: int, device: torch.device, mixed: str, shared: bool,
+                     frozen: bool, cache: EncoderCache | None, targets: TeacherTargets) -> dict[str, Any]:
+    """The settings as they took effect: `auto` values resolved, precision as run on this device."""
+    return {"optimiser_steps": steps, "examples_per_step": examples_per_step, "device": device.type,
+            "mixed_precision": mixed,
+            "encoder": "shared with the teacher, frozen" if shared else "frozen" if frozen else "trained",
+            "encoder_cache": "on" if cache else "off",
+            "teacher_targets": "stored and reused" if targets.store else "recomputed every step"}
+
+
+def load_student(student_init: str, cfg: TrainConfig) -> tuple[torch.nn.Module, dict[str, Any], bool, bool]:
+    """The initialised student, its sidecar, and whether its encoder is shared with the teacher and frozen."""
+    from transformers import WhisperForConditionalGeneration
+
+    student = WhisperForConditionalGeneration.from_pretrained(student_init)
+    sidecar = json.loads((Path(student_init) / "udistil.json").read_text())
+    shared = bool(sidecar.get("encoder_shared")) and cfg.freeze_encoder in ("auto", True)
+    frozen = shared or cfg.freeze_encoder is True
+    if frozen:
+        student.model.encoder.requires_grad_(False)
+    if cfg.gradient_checkpointing:
+        student.gradient_checkpointing_enable()
+    student.config.use_cache = False
+    return student, sidecar, shared, frozen
+
+
+def optimisation(student: torch.nn.Module, cfg: TrainConfig, max_steps: int) -> tuple[torch.optim.Optimizer, Any]:
+    """AdamW over the trainable parameters and the configured learning-rate schedule."""
+    from transformers import get_scheduler
+
+    optimizer = torch.optim.AdamW([p for p in student.parameters() if p.requires_grad], lr=cfg.learning_rate,
+                                  weight_decay=cfg.weight_decay)
+    return optimizer, get_scheduler(cfg.scheduler, optimizer, num_warmup_steps=cfg.warmup_steps,
+                                    num_training_steps=max_steps)
+
+
+def resume(accelerator, ckpt_dir: Path, max_steps: int) -> tuple[list[dict], int]:
+    """Load the newest complete checkpoint in `ckpt_dir`, if any: (loss history, steps done)."""
+    ckpt_dir.mkdir(parents=True, exist_ok=True)
+    found = checkpoints(ckpt_dir)
+    if not found:
+        return [], 0
+    accelerator.load_state(str(found[-1]))
+    start_step = int(found[-1].name.split("-")[1])
+    log.info("resumed from %s (step %d of %d)", found[-1], start_step, max_steps)
+    return json.loads((found[-1] / "history.json").read_text()), start_step
 
 
 def distill(*, teacher: str, student_init: str, subset: str | Path, manifest: str | Path, cfg: TrainConfig,
@@ -46,7 +163,7 @@ def distill(*, teacher: str, student_init: str, subset: str | Path, manifest: st
     """
     from accelerate import Accelerator
     from accelerate.utils import set_seed
-    from transformers import AutoFeatureExtractor, AutoTokenizer, WhisperForConditionalGeneration, get_scheduler
+    from transformers import AutoFeatureExtractor, AutoTokenizer, WhisperForConditionalGeneration
 
     from udistil.assets import save_whisper
     from udistil.decoding import pick_device
@@ -67,86 +184,37 @@ def distill(*, teacher: str, student_init: str, subset: str | Path, manifest: st
 
     t_model = WhisperForConditionalGeneration.from_pretrained(teacher).to(accelerator.device).eval()
     t_model.requires_grad_(False)
-    student = WhisperForConditionalGeneration.from_pretrained(student_init)
-    sidecar = json.loads((Path(student_init) / "udistil.json").read_text())
-    shared = bool(sidecar.get("encoder_shared")) and cfg.freeze_encoder in ("auto", True)
-    frozen = shared or cfg.freeze_encoder is True
-    if frozen:
-        student.model.encoder.requires_grad_(False)
-    if cfg.gradient_checkpointing:
-        student.gradient_checkpointing_enable()
-    student.config.use_cache = False
-
-    steps_per_epoch = math.ceil(len(data) / (cfg.batch_size * cfg.grad_accum * accelerator.num_processes))
+    student, sidecar, shared, frozen = load_student(student_init, cfg)
+    examples_per_step = cfg.batch_size * cfg.grad_accum * accelerator.num_processes
+    steps_per_epoch = math.ceil(len(data) / examples_per_step)
     max_steps = cfg.max_steps if cfg.max_steps else math.ceil((cfg.epochs or 1) * steps_per_epoch)
-    optimizer = torch.optim.AdamW([p for p in student.parameters() if p.requires_grad], lr=cfg.learning_rate,
-                                  weight_decay=cfg.weight_decay)
-    scheduler = get_scheduler(cfg.scheduler, optimizer, num_warmup_steps=cfg.warmup_steps,
-                              num_training_steps=max_steps)
+    optimizer, scheduler = optimisation(student, cfg, max_steps)
     student, optimizer, scheduler = accelerator.prepare(student, optimizer, scheduler)
     raw_student = accelerator.unwrap_model(student)
 
     dtype = torch.float32
-    cache = make_cache(cfg.cache, t_model, len(data))
+    cache = make_cache(cfg=cfg.cache, model=t_model, n_clips=len(data))
     t_encoder = Encoder(t_model, fe, accelerator.device, dtype, cache)
-    s_encoder = t_encoder if shared else Encoder(raw_student, fe, accelerator.device, dtype,
-                                                 make_cache(cfg.cache, raw_student, len(data)) if frozen else None)
-    targets = make_targets(cfg.cache, t_model, int(data["pseudo_label"].map(builder.length).sum()))
+    s_cache = make_cache(cfg=cfg.cache, model=raw_student, n_clips=len(data)) if frozen and not shared else None
+    s_encoder = t_encoder if shared else Encoder(raw_student, fe, accelerator.device, dtype, s_cache)
+    label_tokens = int(data["pseudo_label"].map(builder.length).sum())
+    targets = make_targets(cfg=cfg.cache, model=t_model, label_tokens=label_tokens,
+                           encoder_hash=cache.encoder_hash if cache else None)
 
     ckpt_dir = Path(checkpoint_dir)
-    ckpt_dir.mkdir(parents=True, exist_ok=True)
-    history: list[dict] = []
-    start_step = 0
-    found = checkpoints(ckpt_dir)
-    if found:
-        accelerator.load_state(str(found[-1]))
-        history = json.loads((found[-1] / "history.json").read_text())
-        start_step = int(found[-1].name.split("-")[1])
-        log.info("resumed from %s (step %d of %d)", found[-1], start_step, max_steps)
-
-    texts, paths = data["pseudo_label"].tolist(), data["audio"].tolist()
-    keys: dict[int, str] = {}  # audio_hash per clip, computed once: the cache key of its states and targets
+    history, start_step = resume(accelerator, ckpt_dir, max_steps)
+    trainer = Trainer(cfg=cfg, accelerator=accelerator, student=student, optimizer=optimizer, scheduler=scheduler,
+                      t_encoder=t_encoder, s_encoder=s_encoder, targets=targets, builder=builder,
+                      texts=data["pseudo_label"].tolist(), paths=data["audio"].tolist(), shared=shared, frozen=frozen)
     started = time.perf_counter()
     student.train()
     bar = tqdm(total=max_steps, initial=start_step, desc="distill", unit="step", mininterval=5)
     step = start_step
     while step < max_steps and (stop_after is None or step - start_step < stop_after):
-        sums = {"loss": 0.0, "ce": 0.0, "kl": 0.0}
-        for micro in range(cfg.grad_accum):
-            m = (step * cfg.grad_accum + micro) * accelerator.num_processes + accelerator.process_index
-            idx = batch_indices(len(data), cfg.batch_size, m, cfg.seed)
-            rng = np.random.default_rng([cfg.seed, 1, m])
-            examples = [builder.example(texts[i], texts[i - 1] if i > 0 else None, rng) for i in idx]
-            dec, labels = collate(examples, builder.eot)
-            dec, labels = dec.to(accelerator.device), labels.to(accelerator.device)
-            audios = [read_audio(paths[i]) for i in idx]
-            for i, a in zip(idx, audios, strict=True):
-                if i not in keys:
-                    keys[i] = audio_hash(a)
-            batch_keys = [keys[i] for i in idx]
-            with accelerator.accumulate(student), accelerator.autocast():
-                t_states = t_encoder(audios, batch_keys)
-                t_logits = targets(t_states, dec, [len(d) for d, _ in examples], batch_keys)
-                if frozen:
-                    s_out = student(encoder_outputs=(t_states if shared else s_encoder(audios, batch_keys),),
-                                    decoder_input_ids=dec)
-                else:
-                    s_out = student(input_features=s_encoder.features(audios), decoder_input_ids=dec)
-                    s_encoder.passes += len(audios)
-                losses = distill_loss(s_out.logits, t_logits, labels, cfg)
-                accelerator.backward(losses["loss"])
-                if accelerator.sync_gradients and cfg.max_grad_norm:
-                    accelerator.clip_grad_norm_(student.parameters(), cfg.max_grad_norm)
-                optimizer.step()
-                scheduler.step()
-                optimizer.zero_grad()
-            for k in sums:
-                sums[k] += float(losses[k].detach()) / cfg.grad_accum
+        history.append(trainer.step(step))
         step += 1
-        history.append({"step": step, **{k: round(v, 6) for k, v in sums.items()},
-                        "lr": scheduler.get_last_lr()[0]})
         bar.update(1)
-        bar.set_postfix(loss=f"{sums['loss']:.3f}")
+        bar.set_postfix(loss=f"{history[-1]['loss']:.3f}")
         if step % cfg.save_steps == 0 and step < max_steps:  # the last step saves the model itself
             save_checkpoint(accelerator, ckpt_dir, step, history, cfg.keep_checkpoints)
     bar.close()
@@ -155,28 +223,14 @@ def distill(*, teacher: str, student_init: str, subset: str | Path, manifest: st
         return {"stopped_at": step}
 
     write_curve(history, out_curve)
-    n_clips = len(data)
-    run = {"teacher": teacher, "student_init": student_init, "subset": str(subset), "config": asdict(cfg),
-           "clips": n_clips, "skipped": skipped, "steps": max_steps, "resumed_from": start_step,
-           "train_seconds_this_run": round(seconds, 3),
-           "encoder_shared_and_frozen": shared, "encoder_frozen": frozen,
-           "teacher_encoder_passes_per_clip": round(t_encoder.passes / n_clips, 4),
-           "student_encoder_passes_per_clip": round(s_encoder.passes / n_clips, 4) if not shared else None,
-           "encoder_cache": str(cache.dir) if cache else None,
-           "teacher_encoder_passes_per_clip_all_jobs": pipeline_passes(cache, paths, keys),
-           "teacher_decoder_forwards_per_clip": round(targets.forwards / n_clips, 4),
-           "teacher_targets_cache": str(targets.store.dir) if targets.store else None,
-           "final_loss": history[-1]["loss"], "first_loss": history[0]["loss"]}
-    log.info("encoder forward passes per clip this run: teacher %.3f%s", run["teacher_encoder_passes_per_clip"],
-             " (shared with the student)" if shared else f", student {run['student_encoder_passes_per_clip']}")
-    if run["teacher_encoder_passes_per_clip_all_jobs"]:
-        log.info("teacher encoder forward passes per training clip over every job sharing the cache: %s",
-                 run["teacher_encoder_passes_per_clip_all_jobs"])
-    log.info("teacher decoder forward passes per clip this run: %.3f (%s)", run["teacher_decoder_forwards_per_clip"],
-             "targets stored and reused" if targets.store else "recomputed every step")
-    gen = raw_student.generation_config
-    training = training_record(subset, data, max_steps, cfg)
-    save_whisper(raw_student.eval(), tok, gen, Path(out_model),
+    run = run_record(teacher=teacher, student_init=student_init, subset=subset, cfg=cfg, skipped=skipped,
+                     steps=max_steps, resumed_from=start_step, seconds=seconds, trainer=trainer, cache=cache,
+                     history=history)
+    log_passes(run)
+    applied = applied_settings(steps=max_steps, examples_per_step=examples_per_step, device=device, mixed=mixed,
+                               shared=shared, frozen=frozen, cache=cache, targets=targets)
+    training = training_record(subset=subset, data=data, cfg=cfg, applied=applied)
+    save_whisper(raw_student.eval(), tok, raw_student.generation_config, Path(out_model),
                  {**sidecar, "distilled_on": str(subset), "training": training})
     write_json(run, out_run)
     return run
