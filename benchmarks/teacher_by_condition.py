@@ -1,5 +1,6 @@
 """Teacher (packaged whisper-base) WER per voice and per acoustic condition on synthetic clips, to tune corpora:
-clean neural speech should sit near real-speech levels, harder conditions progressively worse.
+clean neural speech should sit near real-speech levels, harder conditions progressively worse. The last line
+gives the teacher's WER on the recorded speech that ships in packages (udistil.corpora.packaged), for reference.
 
     .venv/bin/python benchmarks/teacher_by_condition.py [--clips 8] [--threads 2]
 """
@@ -18,8 +19,10 @@ def main() -> None:
 
     import pandas as pd
 
+    from udistil.corpora.packaged import DATASETS, dataset_records
     from udistil.corpora.synthetic import SyntheticSpec, synthetic_records
     from udistil.decoding import DecodeOptions, Transcriber
+    from udistil.fileio import read_audio
     from udistil.metrics import wer
     from udistil.normalize import normalizer
 
@@ -36,9 +39,14 @@ def main() -> None:
             refs = [norm(r.text) for r in records]
             rows.append({"voice": voice, "condition": condition,
                          "wer": wer(refs, [norm(h.text) for h in hyps])})
+    real = [r for name in DATASETS for r in dataset_records(name)]
+    hyps = teacher.transcribe([read_audio(r.source) if isinstance(r.source, bytes) else r.source for r in real],
+                              desc="recorded speech")
+    real_wer = wer([norm(r.text) for r in real], [norm(h.text) for h in hyps])
     table = pd.DataFrame(rows).pivot(index="condition", columns="voice", values="wer").loc[CONDITIONS, VOICES]
     print(f"teacher whisper-base WER (%), {args.clips} clips per cell, {args.threads} threads")
     print(table.round(1).to_markdown())
+    print(f"\nrecorded speech ({', '.join(DATASETS)}; {len(real)} utterances): WER {real_wer:.1f}%")
 
 
 if __name__ == "__main__":

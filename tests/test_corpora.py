@@ -186,3 +186,12 @@ def test_hf_dataset_from_disk(local_folder, tmp_path):
     assert list(m.id) == ["k1", "k2"] and list(m.text) == ["one", "two"]
     with pytest.raises(ManifestError, match="text_column='transcript'"):
         corpus_records(name="hfc", spec=corpus_spec({**spec, "text_column": "transcript"}), split="eval", seed=0)
+
+
+def test_neural_voice_without_its_package_names_the_package(monkeypatch):
+    from udistil import neural_tts
+
+    monkeypatch.setitem(neural_tts.VOICES, "en_US-ghost-medium", "ghost_us_piper_voice")
+    assert neural_tts.voice_errors("piper:en_US-ghost-medium") == [
+        "Piper voice 'en_US-ghost-medium' needs the package 'ghost-us-piper-voice' (pip install)"]
+    assert neural_tts.voice_errors("piper:en_US-joe-medium") == []
