@@ -15,7 +15,7 @@ export HF_DATASETS_OFFLINE := 1
 
 .PHONY: demo test lint dry-run config report clean-results
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml Makefile
 	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) (torch==2.13.0 is pinned for CPython 3.11)"; exit 1; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -e '.[demo,test]' 2>&1 | sed '/is ignored: it is neither/d'

@@ -138,3 +138,15 @@ def test_print_config_shows_the_filled_config(tmp_path):
                          check=True).stdout
     printed = yaml.safe_load(out)
     assert printed == validate(copy.deepcopy(MINIMAL)) and printed["decoding"]["batch_size"] == 16
+
+
+def test_packaged_corpus_is_checked_and_labelled():
+    from udistil.config import has_text
+
+    cfg = copy.deepcopy(MINIMAL)
+    cfg["corpora"]["real"] = {"type": "packaged", "datasets": ["librivox-austen", "timit"],
+                              "splits": {"test": 0.6, "validation": 0.4}}
+    with pytest.raises(ConfigError, match=r"corpora\.real\.datasets\.1.*timit"):
+        validate(cfg)
+    cfg["corpora"]["real"]["datasets"] = ["librivox-austen"]
+    assert has_text(validate(cfg)["corpora"]["real"])

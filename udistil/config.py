@@ -10,6 +10,7 @@ from typing import Any
 import yaml
 
 from udistil.corpora.conditions import condition_errors
+from udistil.corpora.packaged import dataset_errors
 from udistil.neural_tts import is_neural, voice_errors
 from udistil.scores import CONFIGURED
 
@@ -66,7 +67,7 @@ def schema_errors(config: dict[str, Any], schema_path: str | Path = SCHEMA) -> l
 
 def has_text(corpus: dict[str, Any]) -> bool:
     """Whether a corpus carries ground-truth transcripts (needed by the supervised baseline and analysis)."""
-    if corpus["type"] == "synthetic":
+    if corpus["type"] in ("synthetic", "packaged"):
         return True
     if corpus["type"] == "hf":
         return corpus["text_column"] is not None
@@ -91,6 +92,9 @@ def reference_errors(config: dict[str, Any]) -> list[str]:
                        for i, e in condition_errors(corpus["conditions"]).items()]
             errors += [f"config key 'corpora.{name}.voices.{i}': {e}" for i, v in enumerate(corpus["voices"])
                        if is_neural(v) for e in voice_errors(v)]
+        if corpus["type"] == "packaged":
+            errors += [f"config key 'corpora.{name}.datasets.{i}': {e}"
+                       for i, e in dataset_errors(corpus["datasets"]).items()]
     for pool in config["pools"]:
         if pool not in corpora:
             errors.append(f"config key 'pools': unknown corpus '{pool}'; defined: {sorted(corpora)}")
