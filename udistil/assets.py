@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from udistil.ctranslate2 import read_model_bin, whisper_state_dict
+from udistil.fileio import atomic_dir
 from udistil.model_card import model_name, write_card
 
 log = logging.getLogger(__name__)
@@ -180,22 +181,13 @@ def save_whisper(model, tok, gen_config, out_dir: Path, sidecar: dict) -> None:
     """Save model, processor and generation config into `out_dir` atomically (via a sibling temp dir)."""
     from transformers import WhisperFeatureExtractor, WhisperProcessor
 
-    out_dir = Path(out_dir)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
-    try:
+    with atomic_dir(out_dir) as tmp:
         model.generation_config = gen_config
         model.save_pretrained(tmp)
         fe = WhisperFeatureExtractor(feature_size=model.config.num_mel_bins)
         WhisperProcessor(feature_extractor=fe, tokenizer=tok).save_pretrained(tmp)
         (tmp / "udistil.json").write_text(json.dumps(sidecar, indent=2, sort_keys=True) + "\n")
         write_card(tmp, model_name(out_dir))
-        if out_dir.exists():
-            shutil.rmtree(out_dir)
-        tmp.chmod(0o755)
-        tmp.rename(out_dir)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def convert_packaged_whisper(name: str, out_dir: str | Path) -> Path:

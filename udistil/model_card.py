@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import yaml
+
+from udistil.fileio import atomic_dir
 
 HUB_IDS = {"whisper-base": "openai/whisper-base", "whisper-tiny.en": "openai/whisper-tiny.en"}
 RESULTS = "results/tables/result_matrix.csv"
@@ -124,10 +125,7 @@ def results_text(matrix: pd.DataFrame, name: str) -> str:
 
 def release(*, model_dir: str | Path, matrix_csv: str | Path, name: str, out_dir: str | Path) -> None:
     """A shareable copy of a model folder (files hard-linked, no extra disk) whose card has its results."""
-    out_dir = Path(out_dir)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))  # renamed when complete
-    try:
+    with atomic_dir(out_dir) as tmp:
         for f in sorted(Path(model_dir).iterdir()):
             if f.is_file() and f.name != "README.md":
                 try:
@@ -139,8 +137,3 @@ def release(*, model_dir: str | Path, matrix_csv: str | Path, name: str, out_dir
         (tmp / "README.md").write_text(head + "## Evaluation\n\nTest WER and CER (%) per evaluation set, and the "
                                        "benchmark averages, from this run's result matrix:\n\n"
                                        + results_text(pd.read_csv(matrix_csv), name))
-        shutil.rmtree(out_dir, ignore_errors=True)
-        tmp.chmod(0o755)
-        tmp.rename(out_dir)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
