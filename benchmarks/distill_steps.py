@@ -45,7 +45,8 @@ def main() -> None:
                                      "cache": {**demo["encoder_cache"], **cache, "dir": str(work / "cache")}})
         run = distill(teacher=teacher, student_init=str(work / "init"), subset=work / "subset.parquet",
                       manifest=work / "m.parquet", cfg=cfg, out_model=out / "model", out_curve=out / "loss.csv",
-                      out_run=out / "run.json", checkpoint_dir=out / "ckpt")
+                      out_run=out / "run.json", out_validation=out / "validation.csv",
+                      checkpoint_dir=out / "ckpt")
         times[label] = run["train_seconds_this_run"]  # the training loop only, not model loading
         curves[label] = pd.read_csv(out / "loss.csv")
     print(f"{args.steps} steps, batch {args.batch_size}, student 6-3 of whisper-base, {args.threads} threads")

@@ -66,6 +66,21 @@ def training_config():
     }
 
 
+def validation_settings():
+    """udistil.distill.ValidationConfig from `students.validation`, or None when it names no set."""
+    val = STUDENTS["validation"]
+    if val["set"] is None:
+        return None
+    keep = ("every", "patience", "clips")
+    return {**{k: val[k] for k in keep}, "normalizer": config["normalizer"], "decoding": DECODING}
+
+
+def validation_input():
+    """The validation manifest of the distill rule (none without validation)."""
+    val = STUDENTS["validation"]
+    return {} if val["set"] is None else {"validation": manifest(val["set"], val["split"])}
+
+
 def model_dir(name):
     """Folder that the workflow builds for a packaged or random model."""
     return f"resources/models/{name}"
@@ -217,6 +232,8 @@ def efficiency_students():
 def reported_outputs():
     """Every output marked report(): the HTML report is built once they all exist."""
     analysis = ["results/tables/filter_auc.csv", "results/plots/filter_roc.png"] if FILTER_ANALYSIS else []
+    curves = ["results/tables/learning_curves.csv", "results/plots/learning_curves.png"]
+    validated = STUDENTS["validation"]["set"] is not None and student_names()
     return [
         "results/tables/result_matrix.csv",
         "results/tables/comparisons.csv",
@@ -224,6 +241,7 @@ def reported_outputs():
         "results/tables/paper_claims.md",
         "results/tables/paper_vs_run.csv",
         *analysis,
+        *(curves if validated else []),
         "results/plots/wer_by_filter.png",
         "results/plots/score_vs_wer.png",
         "results/plots/wer_vs_speed.png",

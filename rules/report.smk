@@ -105,6 +105,24 @@ rule plots:
         "../workflow/scripts/plots.py"
 
 
+rule learning_curves:
+    input:
+        curves=[f"results/students/{s}/validation.csv" for s in student_names()],
+    output:
+        csv=report(
+            "results/tables/learning_curves.csv", caption="../report/learning_curves.rst", category="Tables"
+        ),
+        png=report("results/plots/learning_curves.png", caption="../report/learning_curves.rst", category="Plots"),
+    params:
+        students=student_names(),
+    log:
+        "logs/report/learning_curves.log",
+    conda:
+        "../envs/udistil.yaml"
+    script:
+        "../workflow/scripts/learning_curves.py"
+
+
 rule tables:
     input:
         "results/tables/result_matrix.csv",

@@ -26,13 +26,16 @@ rule distill:
         model=model_input(TEACHER),
         subset="results/subsets/{pool}/{filter}.parquet",
         manifest=lambda wc: manifest(wc.pool, POOL_SPLIT),
+        **validation_input(),
     output:
         model=directory("results/students/student-{arch}-{pool}-{filter}/model"),
         curve="results/students/student-{arch}-{pool}-{filter}/loss.csv",
         run="results/students/student-{arch}-{pool}-{filter}/run.json",
+        validation="results/students/student-{arch}-{pool}-{filter}/validation.csv",
     params:
         teacher=model_param(lambda wc: TEACHER),
         training=lambda wc: training_config(),
+        validation=validation_settings(),
         checkpoints=lambda wc, output: str(Path(output.run).parent / "checkpoints"),
     log:
         "logs/students/student-{arch}-{pool}-{filter}.log",

@@ -7,9 +7,10 @@ import torch
 import yaml
 
 from tests.helpers import train_config
-from udistil.distill import TrainConfig, distill
+from udistil.distill import TrainConfig, ValidationConfig, distill
 from udistil.distill.batches import batch_indices
 from udistil.distill.loss import kl_loss
+from udistil.distill.validation import Curve
 from udistil.manifest import Record, build_manifest
 from udistil.student import init_student, layer_map, parse_arch
 
@@ -53,13 +54,70 @@ def training_setup(tmp_path_factory, tiny_random_whisper):
     return tmp, maps
 
 
-def run(tmp, teacher, out, steps=8, stop_after=None, lr=3e-3, cache="on", cache_dir=None):
+def run(tmp, teacher, out, steps=8, stop_after=None, lr=3e-3, cache="on", cache_dir=None, validation=None):
     cfg = train_config(learning_rate=lr, warmup_steps=0, max_steps=steps, batch_size=3, save_steps=2,
                        timestamp_probability=0.0, condition_on_prev_probability=0.5, seed=5,
                        cache={"mode": cache, "dir": str(cache_dir or tmp / "cache")})
     return distill(teacher=str(teacher), student_init=str(tmp / "init"), subset=tmp / "subset.parquet",
                    manifest=tmp / "m.parquet", cfg=cfg, out_model=out / "model", out_curve=out / "loss.csv",
-                   out_run=out / "run.json", checkpoint_dir=out / "ckpt", stop_after=stop_after)
+                   out_run=out / "run.json", out_validation=out / "validation.csv", checkpoint_dir=out / "ckpt",
+                   validation=validation, validation_manifest=tmp / "m.parquet" if validation else None,
+                   stop_after=stop_after)
+
+
+def validation_config(every=2, patience=0):
+    return ValidationConfig(every=every, patience=patience, clips=4, normalizer="english",
+                            decoding={"language": None, "task": "transcribe", "batch_size": 4, "num_beams": 1,
+                                      "max_new_tokens": 8, "no_repeat_ngram_size": 0, "repetition_guard": True,
+                                      "return_timestamps": False})
+
+
+def test_curve_keeps_the_earliest_lowest_wer_and_counts_stale_evaluations():
+    curve = Curve()
+    assert curve.add(0, 90.0) and not curve.add(2, 95.0)
+    assert curve.add(4, 80.0) and not curve.add(6, 80.0)  # a tie is not an improvement
+    assert curve.best() == {"step": 4, "wer": 80.0} and curve.stale() == 1
+    assert not curve.should_stop(2) and not curve.should_stop(0)
+    curve.add(8, 81.0)
+    assert curve.should_stop(2) and not curve.should_stop(3)
+
+
+def test_validation_curve_early_stopping_and_best_weights(training_setup, tiny_random_whisper, tmp_path):
+    from safetensors.torch import load_file
+
+    tmp, _ = training_setup
+    info = run(tmp, tiny_random_whisper, tmp_path / "val", steps=12, lr=1e-2,
+               validation=validation_config(every=2, patience=2))
+    curve = pd.read_csv(tmp_path / "val" / "validation.csv")
+    assert list(curve.columns) == ["step", "wer"] and curve.step.iloc[0] == 0  # the untrained cut first
+    assert list(curve.step) == list(range(0, 2 * len(curve), 2))
+    best = int(curve.loc[curve.wer.idxmin(), "step"])  # idxmin: the first of equal minima
+    v = info["validation"]
+    assert v["best_step"] == best and v["evaluations"] == len(curve)
+    if v["stopped_early"]:  # two evaluations after the best without a lower WER
+        assert info["steps"] == curve.step.iloc[-1] < 12 and len(curve) - 1 - curve.wer.idxmin() == 2
+    else:
+        assert info["steps"] == 12
+    assert len(pd.read_csv(tmp_path / "val" / "loss.csv")) == info["steps"]
+    # the saved weights are those of the best step: the same run without validation, stopped there
+    if best:
+        run(tmp, tiny_random_whisper, tmp_path / "plain", steps=best, lr=1e-2)
+        expected = load_file(tmp_path / "plain" / "model" / "model.safetensors")
+    else:
+        expected = load_file(tmp / "init" / "model.safetensors")
+    got = load_file(tmp_path / "val" / "model" / "model.safetensors")
+    for k in got:
+        torch.testing.assert_close(got[k], expected[k], rtol=0, atol=0, msg=k)
+
+
+def test_resumed_run_keeps_its_learning_curve(training_setup, tiny_random_whisper, tmp_path):
+    tmp, _ = training_setup
+    run(tmp, tiny_random_whisper, tmp_path / "full", steps=6, validation=validation_config())
+    run(tmp, tiny_random_whisper, tmp_path / "cut", steps=6, stop_after=3, validation=validation_config())
+    info = run(tmp, tiny_random_whisper, tmp_path / "cut", steps=6, validation=validation_config())
+    assert info["resumed_from"] == 2
+    assert (tmp_path / "full" / "validation.csv").read_text() == (tmp_path / "cut" / "validation.csv").read_text()
+    assert len(pd.read_csv(tmp_path / "cut" / "validation.csv")) == 4  # steps 0, 2, 4, 6
 
 
 def test_student_init_copies_mapped_layers(training_setup, tiny_random_whisper):

@@ -128,6 +128,16 @@ def reference_errors(config: dict[str, Any]) -> list[str]:
             elif key == "sets":
                 errors += [f"config key 'corpora.{name}.splits': no split '{s}' (evaluation.splits)"
                            for s in ev["splits"] if s not in corpora[name]["splits"]]
+    val = config["students"]["validation"]
+    if val["set"] is not None:
+        if val["set"] not in corpora:
+            errors.append(f"config key 'students.validation.set': unknown corpus '{val['set']}'; "
+                          f"defined: {sorted(corpora)}")
+        elif val["split"] not in corpora[val["set"]]["splits"]:
+            errors.append(f"config key 'students.validation.split': corpus '{val['set']}' has no split "
+                          f"'{val['split']}'")
+        elif not has_text(corpora[val["set"]]):
+            errors.append(f"config key 'students.validation.set': corpus '{val['set']}' has no reference text")
     return errors
 
 

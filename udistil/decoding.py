@@ -132,6 +132,15 @@ class Transcriber:
         self.encoder = Encoder(self.model, self.feature_extractor, self.device, self.dtype)
         self.decode_seconds = 0.0
 
+    @classmethod
+    def around(cls, model: torch.nn.Module, encoder: Encoder, tokenizer: Any, options: DecodeOptions) -> Transcriber:
+        """A Transcriber around a Whisper model already in memory (distillation's validation) and its Encoder."""
+        self = cls.__new__(cls)
+        self.options, self.device, self.dtype, self.kind = options, encoder.device, encoder.dtype, "whisper"
+        self.feature_extractor, self.tokenizer, self.model, self.encoder = encoder.fe, tokenizer, model, encoder
+        self.cache_cfg, self.decode_seconds = None, 0.0
+        return self
+
     @property
     def encoder_passes(self) -> int:
         return self.encoder.passes

@@ -126,3 +126,15 @@ def run_plots(*, matrix_csv: str, efficiency_csv: str, truth_paths: list[str], s
     points = [(row["model"], eff.get(row["model"], float(np.mean(rtf.get(row["model"], [np.nan])))), row[bench])
               for _, row in matrix.iterrows()]
     wer_vs_speed(points, out_speed)
+
+
+def learning_curves(table, path: str | Path) -> None:
+    """Validation WER against optimiser steps, one line per student; a marker at the weights each one kept."""
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    for name, c in table.groupby("student", sort=False):
+        (line,) = ax.plot(c["step"], c["wer"], marker=".", label=name.removeprefix("student-"))
+        kept = c[c["kept"]]
+        ax.plot(kept["step"], kept["wer"], marker="o", markersize=9, fillstyle="none", color=line.get_color())
+    ax.set(xlabel="optimiser step", ylabel="validation WER (%)", title="Learning curves (circle: weights kept)")
+    ax.legend(fontsize=7)
+    save(fig, path)

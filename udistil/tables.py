@@ -221,3 +221,17 @@ def build_matrix_outputs(*, metric_paths: list[str], table_paths: list[str], row
     write_text("% WER (%)" + note + matrix_latex(matrix, "wer") + "\n% CER (%)" + note + matrix_latex(matrix, "cer"),
                out_tex)
     return matrix
+
+
+def learning_curves(curves: dict[str, str | Path]) -> pd.DataFrame:
+    """Every student's validation curve (`validation.csv`) in one long table: student, step, WER and whether
+    it is the step whose weights the student kept (the earliest lowest WER)."""
+    parts = []
+    for name, path in curves.items():
+        c = pd.read_csv(path)
+        c.insert(0, "student", name)
+        c["kept"] = False
+        if len(c):
+            c.loc[c["wer"].idxmin(), "kept"] = True
+        parts.append(c)
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["student", "step", "wer", "kept"])

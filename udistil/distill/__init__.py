@@ -8,5 +8,6 @@ loss history, so a run killed after a checkpoint resumes to the same weights as 
 
 from udistil.distill.settings import TrainConfig
 from udistil.distill.train import distill
+from udistil.distill.validation import ValidationConfig
 
-__all__ = ["TrainConfig", "distill"]
+__all__ = ["TrainConfig", "ValidationConfig", "distill"]

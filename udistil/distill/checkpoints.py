@@ -12,13 +12,16 @@ def checkpoints(folder: Path) -> list[Path]:
     return sorted(found, key=lambda p: int(p.name.split("-")[1]))
 
 
-def save_checkpoint(accelerator, folder: Path, step: int, history: list[dict], keep: int) -> None:
-    """Save accelerator state (model, optimiser, scheduler, RNG) atomically: written beside, then renamed."""
+def save_checkpoint(accelerator, folder: Path, step: int, history: list[dict], keep: int,
+                    validation: list[dict] | None = None) -> None:
+    """Save accelerator state (model, optimiser, scheduler, RNG), the loss history and the validation curve
+    atomically: written beside, then renamed."""
     final = folder / f"step-{step}"
     tmp = folder / f".step-{step}.tmp"
     shutil.rmtree(tmp, ignore_errors=True)
     accelerator.save_state(str(tmp), safe_serialization=True)
     (tmp / "history.json").write_text(json.dumps(history))
+    (tmp / "validation.json").write_text(json.dumps(validation or []))
     (tmp / "done").write_text(str(step))
     shutil.rmtree(final, ignore_errors=True)
     tmp.rename(final)

@@ -30,13 +30,23 @@ def pipeline_passes(cache: EncoderCache | None, paths: list[str], keys: dict[int
     return {"mean": round(float(np.mean(counts)), 4), "max": int(max(counts))}
 
 
-def write_curve(history: list[dict], path: str | Path) -> None:
+def write_rows(rows: list[dict], fields: list[str], path: str | Path) -> None:
+    """A CSV of `rows` with the header `fields`, written atomically."""
     buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=["step", "loss", "ce", "kl", "lr"], lineterminator="\n")
+    writer = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n")
     writer.writeheader()
-    writer.writerows(history)
+    writer.writerows(rows)
     with atomic_path(path) as tmp:
         tmp.write_text(buf.getvalue())
+
+
+def write_curve(history: list[dict], path: str | Path) -> None:
+    write_rows(history, ["step", "loss", "ce", "kl", "lr"], path)
+
+
+def write_validation(rows: list[dict], path: str | Path) -> None:
+    """The learning curve: validation WER against optimiser steps (step 0: the untrained cut)."""
+    write_rows(rows, ["step", "wer"], path)
 
 
 def run_record(*, teacher: str, student_init: str, subset: str | Path, cfg: TrainConfig, skipped: list[dict],

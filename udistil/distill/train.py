@@ -19,8 +19,9 @@ from udistil.distill.batches import batch_indices, collate, load_training_set
 from udistil.distill.checkpoints import checkpoints, save_checkpoint
 from udistil.distill.labels import LabelBuilder
 from udistil.distill.loss import distill_loss
-from udistil.distill.run_report import log_passes, run_record, write_curve
+from udistil.distill.run_report import log_passes, run_record, write_curve, write_validation
 from udistil.distill.settings import TrainConfig
+from udistil.distill.validation import Curve, ValidationConfig, Validator, load_best, save_best
 from udistil.encoder_cache import Encoder, EncoderCache, audio_hash, make_cache
 from udistil.fileio import read_audio, write_json
 from udistil.teacher_targets import TeacherTargets, make_targets
@@ -142,24 +143,55 @@ def optimisation(student: torch.nn.Module, cfg: TrainConfig, max_steps: int) -> 
                                     num_training_steps=max_steps)
 
 
-def resume(accelerator, ckpt_dir: Path, max_steps: int) -> tuple[list[dict], int]:
-    """Load the newest complete checkpoint in `ckpt_dir`, if any: (loss history, steps done)."""
+def resume(accelerator, ckpt_dir: Path, max_steps: int) -> tuple[list[dict], Curve, int]:
+    """Load the newest complete checkpoint in `ckpt_dir`, if any: (loss history, validation curve, steps done)."""
     ckpt_dir.mkdir(parents=True, exist_ok=True)
     found = checkpoints(ckpt_dir)
     if not found:
-        return [], 0
+        return [], Curve(), 0
     accelerator.load_state(str(found[-1]))
     start_step = int(found[-1].name.split("-")[1])
     log.info("resumed from %s (step %d of %d)", found[-1], start_step, max_steps)
-    return json.loads((found[-1] / "history.json").read_text()), start_step
+    curve_file = found[-1] / "validation.json"
+    curve = Curve(json.loads(curve_file.read_text())) if curve_file.exists() else Curve()
+    return json.loads((found[-1] / "history.json").read_text()), curve, start_step
+
+
+def validator_for(*, validation: ValidationConfig | None, manifest: str | Path | None, trainer: Trainer,
+                  t_model: torch.nn.Module, raw_student: torch.nn.Module, fe: Any, tok: Any, cache: EncoderCache | None
+                  ) -> Validator | None:
+    """The run's Validator, or None without a validation section. A student sharing the teacher's frozen encoder
+    reads the teacher's cached states (through its own Encoder, so the training pass counts stay apart)."""
+    if validation is None:
+        return None
+    if manifest is None:
+        raise ValueError("validation settings given without a validation manifest")
+    device = trainer.accelerator.device
+    encoder = (Encoder(t_model, fe, device, torch.float32, cache) if trainer.shared
+               else Encoder(raw_student, fe, device, torch.float32))
+    return Validator(validation, manifest, raw_student, encoder, tok)
+
+
+def validate(validator: Validator, curve: Curve, raw_student: torch.nn.Module, best_file: Path, step: int) -> None:
+    """One point of the learning curve; the weights are kept when it is the best so far."""
+    value = validator()
+    if curve.add(step, value):
+        save_best(raw_student, best_file, step)
+    log.info("step %d: validation WER %.2f (best %.2f at step %d)", step, value, curve.best()["wer"],
+             curve.best()["step"])
 
 
 def distill(*, teacher: str, student_init: str, subset: str | Path, manifest: str | Path, cfg: TrainConfig,
-            out_model: str | Path, out_curve: str | Path, out_run: str | Path,
-            checkpoint_dir: str | Path, stop_after: int | None = None) -> dict[str, Any]:
+            out_model: str | Path, out_curve: str | Path, out_run: str | Path, out_validation: str | Path,
+            checkpoint_dir: str | Path, validation: ValidationConfig | None = None,
+            validation_manifest: str | Path | None = None, stop_after: int | None = None) -> dict[str, Any]:
     """Train the student and save it; resume from the newest checkpoint in `checkpoint_dir` if any.
 
-    `stop_after` ends the run after that many optimiser steps (as an interruption would), for tests.
+    With `validation`, the student is evaluated on `validation_manifest` before training and every
+    `validation.every` steps; training stops after `validation.patience` evaluations without improvement, and
+    the saved model has the weights of the lowest validation WER. `out_validation` gets the curve (header only
+    without validation). `stop_after` ends the run after that many optimiser steps (as an interruption would),
+    for tests.
     """
     from accelerate import Accelerator
     from accelerate.utils import set_seed
@@ -202,33 +234,51 @@ def distill(*, teacher: str, student_init: str, subset: str | Path, manifest: st
                            encoder_hash=cache.encoder_hash if cache else None)
 
     ckpt_dir = Path(checkpoint_dir)
-    history, start_step = resume(accelerator, ckpt_dir, max_steps)
+    history, curve, start_step = resume(accelerator, ckpt_dir, max_steps)
     trainer = Trainer(cfg=cfg, accelerator=accelerator, student=student, optimizer=optimizer, scheduler=scheduler,
                       t_encoder=t_encoder, s_encoder=s_encoder, targets=targets, builder=builder,
                       texts=data["pseudo_label"].tolist(), paths=data["audio"].tolist(), shared=shared, frozen=frozen)
+    validator = validator_for(validation=validation, manifest=validation_manifest, trainer=trainer, t_model=t_model,
+                              raw_student=raw_student, fe=fe, tok=tok, cache=cache)
+    best_file = ckpt_dir / "best.pt"
+    if validator and not curve.rows:
+        validate(validator, curve, raw_student, best_file, 0)  # the untrained cut: the curve's first point
     started = time.perf_counter()
     student.train()
     bar = tqdm(total=max_steps, initial=start_step, desc="distill", unit="step", mininterval=5)
-    step = start_step
-    while step < max_steps and (stop_after is None or step - start_step < stop_after):
+    step, early = start_step, False
+    while step < max_steps and not early and (stop_after is None or step - start_step < stop_after):
         history.append(trainer.step(step))
         step += 1
         bar.update(1)
         bar.set_postfix(loss=f"{history[-1]['loss']:.3f}")
-        if step % cfg.save_steps == 0 and step < max_steps:  # the last step saves the model itself
-            save_checkpoint(accelerator, ckpt_dir, step, history, cfg.keep_checkpoints)
+        if validator and step % validation.every == 0:
+            validate(validator, curve, raw_student, best_file, step)
+            early = curve.should_stop(validation.patience) and step < max_steps
+        if step % cfg.save_steps == 0 and step < max_steps and not early:  # the last step saves the model itself
+            save_checkpoint(accelerator, ckpt_dir, step, history, cfg.keep_checkpoints, curve.rows)
     bar.close()
     seconds = time.perf_counter() - started
-    if step < max_steps:  # stopped early on purpose (tests): leave checkpoints, write nothing final
+    if step < max_steps and not early:  # stopped on purpose (tests): leave checkpoints, write nothing final
         return {"stopped_at": step}
+    if validator:
+        log.info("%s after step %d; best validation WER %.2f at step %d",
+                 "stopped early" if early else "trained to the last step", step, curve.best()["wer"],
+                 curve.best()["step"])
+        load_best(raw_student, best_file, int(curve.best()["step"]))
 
     write_curve(history, out_curve)
+    write_validation(curve.rows, out_validation)
     run = run_record(teacher=teacher, student_init=student_init, subset=subset, cfg=cfg, skipped=skipped,
-                     steps=max_steps, resumed_from=start_step, seconds=seconds, trainer=trainer, cache=cache,
+                     steps=step, resumed_from=start_step, seconds=seconds, trainer=trainer, cache=cache,
                      history=history)
+    run["validation"] = ({"best_step": curve.best()["step"], "best_wer": curve.best()["wer"],
+                          "evaluations": len(curve.rows), "stopped_early": early} if validator else None)
     log_passes(run)
-    applied = applied_settings(steps=max_steps, examples_per_step=examples_per_step, device=device, mixed=mixed,
+    applied = applied_settings(steps=step, examples_per_step=examples_per_step, device=device, mixed=mixed,
                                shared=shared, frozen=frozen, cache=cache, targets=targets)
+    if validator:
+        applied["weights_of_step"] = int(curve.best()["step"])
     training = training_record(subset=subset, data=data, cfg=cfg, applied=applied)
     save_whisper(raw_student.eval(), tok, raw_student.generation_config, Path(out_model),
                  {**sidecar, "distilled_on": str(subset), "training": training})

@@ -1,0 +1,9 @@
+from udistil.logs import snakemake_job
+from udistil.plots import learning_curves as plot
+from udistil.tables import learning_curves, write_csv
+
+smk = snakemake  # noqa: F821 - injected by Snakemake
+with snakemake_job(smk):
+    table = learning_curves(dict(zip(smk.params.students, smk.input.curves, strict=True)))
+    write_csv(table, smk.output.csv)
+    plot(table, smk.output.png)
