@@ -26,6 +26,7 @@ FILTERS = config["filters"]
 SELECTION = config["selection"]
 COMBINED = SELECTION["combined"] if "combined" in SELECTION else {"scores": []}  # read by the 'combined' filter
 LABELLED_POOLS = [p for p in config["pools"] if has_text(CORPORA[p])]
+SYNTHETIC_POOLS = [p for p in config["pools"] if CORPORA[p]["type"] == "synthetic"]  # voice and condition known
 LABEL_FREE_USED = [f for f in LABEL_FREE if f in FILTERS or f in COMBINED["scores"]]
 FILTER_ANALYSIS = bool(LABELLED_POOLS and LABEL_FREE_USED)  # label-free scores judged against ground truth
 STUDENTS = config["students"]
@@ -233,6 +234,7 @@ def reported_outputs():
     """Every output marked report(): the HTML report is built once they all exist."""
     analysis = ["results/tables/filter_auc.csv", "results/plots/filter_roc.png"] if FILTER_ANALYSIS else []
     curves = ["results/tables/learning_curves.csv", "results/plots/learning_curves.png"]
+    conditions = [f"results/tables/pool_conditions_{p}.csv" for p in SYNTHETIC_POOLS]
     validated = STUDENTS["validation"]["set"] is not None and student_names()
     return [
         "results/tables/result_matrix.csv",
@@ -241,6 +243,7 @@ def reported_outputs():
         "results/tables/paper_claims.md",
         "results/tables/paper_vs_run.csv",
         *analysis,
+        *conditions,
         *(curves if validated else []),
         "results/plots/wer_by_filter.png",
         "results/plots/score_vs_wer.png",

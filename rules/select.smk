@@ -44,6 +44,26 @@ rule filter_analysis:
         "../workflow/scripts/filter_analysis.py"
 
 
+rule pool_conditions:
+    input:
+        labels="results/pseudo_labels/{pool}.parquet",
+        manifest=lambda wc: manifest(wc.pool, POOL_SPLIT),
+    output:
+        csv=report(
+            "results/tables/pool_conditions_{pool}.csv", caption="../report/pool_conditions.rst", category="Filters"
+        ),
+        md="results/tables/pool_conditions_{pool}.md",
+    params:
+        normalizer=config["normalizer"],
+        threshold=SELECTION["supervised_threshold"],
+    log:
+        "logs/select/pool_conditions_{pool}.log",
+    conda:
+        "../envs/udistil.yaml"
+    script:
+        "../workflow/scripts/pool_conditions.py"
+
+
 rule subsets:
     input:
         expand("results/subsets/{pool}/{filter}.json", pool=config["pools"], filter=FILTERS),

@@ -130,3 +130,19 @@ def test_the_same_seed_gives_identical_bytes():
         return np.array(interval(diff, 0.9)).tobytes() + diff.tobytes()
 
     assert run() == run()
+
+
+def test_filtering_effect_picks_the_best_filtered_student_and_its_paired_interval():
+    from udistil.comparisons import filtering_effect
+
+    matrix = pd.DataFrame({"model": ["t", "s-none", "s-sup", "s-proxy"],
+                           "group": ["teacher", "no-filter", "supervised", "label-free"],
+                           "arch": ["", "6-5", "6-5", "6-5"], "pool": ["", "p", "p", "p"],
+                           "bench_test": [10.0, 30.0, 25.0, 22.0]})
+    pairs = pd.DataFrame([["s-proxy", "s-none", "no-filter", "bench", "test", -8.0, -12.5, -3.0, ""],
+                          ["s-sup", "s-none", "no-filter", "bench", "test", -5.0, -9.0, 1.0, ""]],
+                         columns=["student", "other", "relation", "set", "split", "difference", "lo", "hi",
+                                  "verdict"])
+    md = filtering_effect(matrix, pairs, "test", 0.95)
+    row = [line for line in md.splitlines() if line.startswith("| 6-5")]
+    assert row == ["| 6-5 | p | s-proxy (label-free) | 22.00 | 30.00 | -8.00 [-12.50, -3.00] | filtered better |"]

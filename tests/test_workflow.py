@@ -112,9 +112,14 @@ def test_smoke_run_end_to_end_and_tables_regenerate_identically(tmp_path):
     assert len(matrix) == 2 + 8 and set(matrix.group) == {"teacher", "zero-shot", "no-filter", "supervised",
                                                           "label-free"}
     assert (matrix["filter"] == "sonar*").sum() == 1  # the offline stand-in is marked
-    for name in ("filter_auc.csv", "efficiency.csv", "paper_claims.md", "result_matrix.tex"):
+    for name in ("filter_auc.csv", "efficiency.csv", "paper_claims.md", "result_matrix.tex", "pool_conditions_pool.md"):
         assert (tables / name).stat().st_size > 0
-    for plot in ("filter_roc.png", "wer_by_filter.png", "score_vs_wer.png", "wer_vs_speed.png"):
+    curves = pd.read_csv(tables / "learning_curves.csv")
+    assert curves.groupby("student")["step"].apply(list).map(lambda s: s[0] == 0 and len(s) >= 2).all()
+    assert len(curves.student.unique()) == 8 and curves.groupby("student")["kept"].sum().eq(1).all()
+    conditions = pd.read_csv(tables / "pool_conditions_pool.csv")
+    assert conditions.set_index(["condition", "voice"]).loc[("all", "all"), "clips"] == 12
+    for plot in ("filter_roc.png", "wer_by_filter.png", "score_vs_wer.png", "wer_vs_speed.png", "learning_curves.png"):
         assert (tmp_path / "results" / "plots" / plot).read_bytes()[:4] == b"\x89PNG"
     report = (tmp_path / "results" / "report.html").read_text(errors="replace")
     assert "result_matrix.csv" in report and "filter_roc.png" in report  # snakemake --report, built in the run
@@ -133,7 +138,8 @@ def test_smoke_run_end_to_end_and_tables_regenerate_identically(tmp_path):
                                        "model.safetensors").read_bytes()
     before = digest(sorted(tables.glob("*")) + sorted((tmp_path / "results" / "plots").glob("*.png")))
     snakemake("--cores", "2", "-d", str(tmp_path), "--configfile", str(ROOT / "configs" / "smoke.yaml"),
-              "--forcerun", "result_matrix", "filter_analysis", "paper_comparison", "plots")
+              "--forcerun", "result_matrix", "filter_analysis", "paper_comparison", "plots", "learning_curves",
+              "pool_conditions")
     after = digest(sorted(tables.glob("*")) + sorted((tmp_path / "results" / "plots").glob("*.png")))
     changed = {k for k in before if before[k] != after.get(k)}
     assert changed <= {"efficiency.csv", "efficiency.md", "wer_vs_speed.png"}, changed  # timings are measured

@@ -120,3 +120,43 @@ def run_filter_analysis(*, truth_paths: list[str], score_paths: list[str], pools
     for _, row in result.iterrows():
         log.info("AUC at WER > 40: pool %s, %-8s %.3f", row["pool"], row["score"], row["auc_wer>40"])
     return result
+
+
+def voice_kind(voice: str) -> str:
+    """`piper:en_US-joe-medium` -> `piper en_US-joe-medium`; espeak-ng voices are grouped as `espeak-ng`."""
+    return voice.replace(":", " ") if ":" in voice else "espeak-ng"
+
+
+def labels_by_condition(labels: pd.DataFrame, manifest: pd.DataFrame, norm_kind: str, threshold: float
+                        ) -> pd.DataFrame:
+    """The teacher's pseudo-label WER (corpus level, %) per acoustic condition and voice of a synthetic pool,
+    with the clip count and the share of clips whose WER exceeds `threshold` (the supervised filter's)."""
+    from udistil.metrics import utterance_wer, wer
+    from udistil.normalize import normalizer
+
+    norm = normalizer(norm_kind)
+    df = labels[["id", "pseudo_label"]].merge(manifest[["id", "text", "voice", "condition"]], on="id",
+                                              validate="one_to_one")
+    df["ref"], df["hyp"] = df["text"].map(norm), df["pseudo_label"].fillna("").map(norm)
+    df["utt_wer"] = [utterance_wer(r, h) for r, h in zip(df["ref"], df["hyp"], strict=True)]
+    df["voice"] = df["voice"].map(voice_kind)
+    rows = []
+    groups = [("all", "all", df)] + [(c, "all", g) for c, g in df.groupby("condition", sort=True)]
+    groups += [(c, v, g) for (c, v), g in df.groupby(["condition", "voice"], sort=True)]
+    groups += [("all", v, g) for v, g in df.groupby("voice", sort=True)]
+    for condition, voice, g in groups:
+        rows.append({"condition": condition, "voice": voice, "clips": len(g),
+                     "wer": round(wer(g["ref"].tolist(), g["hyp"].tolist()), 2),
+                     f"share_wer>{threshold:g}": round(float((g["utt_wer"] > threshold).mean()), 4)})
+    return pd.DataFrame(rows)
+
+
+def conditions_markdown(table: pd.DataFrame, threshold: float) -> str:
+    """Conditions down, voices across: `WER (clips)` per cell, then the share of clips over the threshold."""
+    cell = table.assign(text=[f"{w:.1f} ({n})" for w, n in zip(table["wer"], table["clips"], strict=True)])
+    grid = cell.pivot(index="condition", columns="voice", values="text").fillna("")
+    order = ["all"] + sorted(c for c in grid.index if c != "all")
+    grid = grid.loc[order, sorted(c for c in grid.columns if c != "all") + ["all"]]
+    share = table[table["voice"] == "all"].set_index("condition")[f"share_wer>{threshold:g}"]
+    grid[f"clips with WER > {threshold:g}"] = [f"{share[c]:.0%}" for c in grid.index]
+    return grid.reset_index().to_markdown(index=False)

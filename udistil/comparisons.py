@@ -84,3 +84,27 @@ def comparisons_markdown(pairs: pd.DataFrame, confidence: float) -> str:
         table = to_markdown(view[["student", "other", "relation", "difference", "interval", "verdict"]])
         parts.append(f"### Benchmark average, {split} split\n\n{table}")
     return "\n\n".join(parts) + "\n"
+
+
+def filtering_effect(matrix: pd.DataFrame, pairs: pd.DataFrame, split: str, confidence: float) -> str:
+    """Markdown: per architecture and pool, the no-filter student against the best filtered student (lowest
+    benchmark WER of the supervised and label-free students) with the paired interval of the difference."""
+    lines = []
+    bench = f"bench_{split}"
+    students = matrix[matrix["group"].isin(STUDENT_GROUPS)]
+    for (arch, pool), g in students.groupby(["arch", "pool"], sort=False):
+        none, filtered = g[g["group"] == "no-filter"], g[g["group"] != "no-filter"]
+        if none.empty or filtered.empty or bench not in g.columns:
+            continue
+        best = filtered.loc[filtered[bench].idxmin()]
+        diff, lo, hi = lookup(pairs, best["model"], none["model"].iloc[0], BENCH, split)
+        lines.append(f"| {arch} | {pool} | {best['model']} ({best['group']}) | {best[bench]:.2f} | "
+                     f"{none[bench].iloc[0]:.2f} | {diff:+.2f} [{lo:+.2f}, {hi:+.2f}] | "
+                     f"{words(verdict(lo, hi, 0.0)).replace('student', 'filtered')} |")
+    if not lines:
+        return ""
+    head = ("| arch | pool | best filtered student | its WER | no-filter WER | difference | verdict |\n"
+            "|---|---|---|---:|---:|---|---|")
+    return (f"### Filtering against no filtering, {bench} (paired bootstrap, {confidence:.0%} interval)\n\n"
+            + head + "\n" + "\n".join(lines) + "\n\nThe best filtered student is picked by its point estimate; "
+            "the difference is its WER minus the no-filter student's (negative: filtering helps).\n")

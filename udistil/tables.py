@@ -206,7 +206,7 @@ def build_matrix_outputs(*, metric_paths: list[str], table_paths: list[str], row
                          out_comparisons_csv: str, out_comparisons_md: str) -> pd.DataFrame:
     """The result matrix with bootstrap intervals as CSV, Markdown and LaTeX (booktabs, WER then CER), and the
     paired comparisons of every student with its baselines."""
-    from udistil.comparisons import comparisons, comparisons_markdown
+    from udistil.comparisons import comparisons, comparisons_markdown, filtering_effect
     from udistil.fileio import write_text
 
     boot = Bootstrap(load_tables(table_paths), resamples, seed)
@@ -216,7 +216,8 @@ def build_matrix_outputs(*, metric_paths: list[str], table_paths: list[str], row
     write_csv(pairs, out_comparisons_csv)
     write_text(comparisons_markdown(pairs, confidence), out_comparisons_md)
     write_csv(matrix, out_csv)
-    write_text(matrix_markdown(matrix, stand_ins, confidence), out_md)
+    effect = filtering_effect(matrix, pairs, splits[0], confidence)
+    write_text(matrix_markdown(matrix, stand_ins, confidence) + (f"\n{effect}" if effect else ""), out_md)
     note = f", [lo, hi]: {confidence:.0%} bootstrap interval over utterances\n"
     write_text("% WER (%)" + note + matrix_latex(matrix, "wer") + "\n% CER (%)" + note + matrix_latex(matrix, "cer"),
                out_tex)
