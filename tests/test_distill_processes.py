@@ -177,3 +177,17 @@ def test_dataloader_workers_and_deterministic_mode_leave_a_cpu_run_unchanged(tra
         assert (tmp_path / name / "loss.csv").read_text() == plain, name
         got, ref = weights(tmp_path / name), weights(tmp_path / "plain")
         assert all(torch.equal(got[k], ref[k]) for k in ref), name
+
+
+def test_slurm_profile_asks_for_a_gpu_per_distillation_process(tmp_path):
+    import yaml
+
+    from tests.test_workflow import snakemake
+
+    cfg = yaml.safe_load((ROOT / "configs" / "paper.yaml").read_text())
+    cfg["students"]["training"].update(batch_size=16, global_batch_size=128, num_processes=8)
+    (tmp_path / "paper8.yaml").write_text(yaml.safe_dump(cfg))
+    out = snakemake("-n", "-d", str(tmp_path), "--configfile", str(tmp_path / "paper8.yaml"),
+                    "--workflow-profile", str(ROOT / "profiles" / "slurm")).stdout
+    distill_job = out.split("rule distill:")[1].split("\n\n")[0]
+    assert "gpu=8" in distill_job and "nodes=1" in distill_job
