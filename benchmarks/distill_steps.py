@@ -41,7 +41,7 @@ def main() -> None:
         cfg = TrainConfig.from_dict({**demo["students"]["training"], "max_steps": args.steps,
                                      "batch_size": args.batch_size, "warmup_steps": 0, "save_steps": 10**6,
                                      "seed": 1, "language": demo["language"], "task": demo["task"],
-                                     "precision": "fp32", "device": "cpu",
+                                     "precision": "fp32", "device": "cpu", "deterministic": demo["deterministic"],
                                      "cache": {**demo["encoder_cache"], **cache, "dir": str(work / "cache")}})
         run = distill(teacher=teacher, student_init=str(work / "init"), subset=work / "subset.parquet",
                       manifest=work / "m.parquet", cfg=cfg, out_model=out / "model", out_curve=out / "loss.csv",

@@ -20,6 +20,11 @@ rule init_student:
         "../workflow/scripts/init_student.py"
 
 
+# students.training.num_processes > 1: the job runs that many processes under torchrun (udistil.distill.launch),
+# one GPU each when the device is cuda, and asks for as many GPUs (and threads).
+DISTILL_PROCESSES = STUDENTS["training"]["num_processes"]
+
+
 rule distill:
     input:
         init="results/students/init-{arch}",
@@ -34,19 +39,19 @@ rule distill:
         validation="results/students/student-{arch}-{pool}-{filter}/validation.csv",
     params:
         teacher=model_param(lambda wc: TEACHER),
-        training=lambda wc: training_config(),
+        training=lambda wc: {**training_config(), "deterministic": config["deterministic"]},
         validation=validation_settings(),
         checkpoints=lambda wc, output: str(Path(output.run).parent / "checkpoints"),
     log:
         "logs/students/student-{arch}-{pool}-{filter}.log",
     benchmark:
         "results/benchmarks/students/student-{arch}-{pool}-{filter}.tsv"
-    threads: 1
+    threads: DISTILL_PROCESSES
     priority: 5
     resources:
         mem_mb=12000,
         runtime=1440,
-        gpu=GPU,
+        gpu=GPU * DISTILL_PROCESSES,
     conda:
         "../envs/udistil.yaml"
     script:

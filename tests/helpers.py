@@ -71,6 +71,7 @@ def train_config(cache: dict | None = None, **overrides):
     cfg = filled_config()
     return TrainConfig(**{**cfg["students"]["training"], "seed": 0, "language": "en", "task": "transcribe",
                           "precision": "fp32", "device": "cpu", "cache": {**cfg["encoder_cache"], **(cache or {})},
+                          "deterministic": cfg["deterministic"],
                           **overrides})
 
 

@@ -49,3 +49,59 @@ def batch_indices(n: int, batch_size: int, micro_step: int, seed: int) -> list[i
         perm = np.random.default_rng([seed, epoch]).permutation(n)
         out.extend(perm[pos:pos + batch_size - len(out)].tolist())
     return out
+
+
+class MicroBatches(torch.utils.data.Dataset):
+    """Micro-batch `m` as a pure function of (seed, m): the examples `batch_indices` draws, their decoder inputs
+    and labels (conditioning drawn from an RNG seeded by (seed, 1, m)), audio, audio hashes and, with a feature
+    extractor `fe`, log-mel features. Indexed by micro-batch, so DataLoader workers may prepare it ahead."""
+
+    def __init__(self, *, texts: list[str], paths: list[str], builder: LabelBuilder, batch_size: int, seed: int,
+                 fe=None):
+        self.texts, self.paths, self.builder, self.fe = texts, paths, builder, fe
+        self.batch_size, self.seed = batch_size, seed
+        self.keys: dict[int, str] = {}  # audio_hash per clip, computed once per process
+
+    def __len__(self) -> int:
+        return 2**62  # micro-batches run on over epochs; the sampler says which are drawn
+
+    def __getitem__(self, m: int) -> dict:
+        from udistil.encoder_cache import audio_hash
+        from udistil.fileio import read_audio
+
+        idx = batch_indices(len(self.texts), self.batch_size, m, self.seed)
+        rng = np.random.default_rng([self.seed, 1, m])
+        examples = [self.builder.example(self.texts[i], self.texts[i - 1] if i > 0 else None, rng) for i in idx]
+        dec, labels = collate(examples, self.builder.eot)
+        audios = [read_audio(self.paths[i]) for i in idx]
+        for i, a in zip(idx, audios, strict=True):
+            if i not in self.keys:
+                self.keys[i] = audio_hash(a)
+        item = {"m": m, "idx": idx, "dec": dec, "labels": labels, "lengths": [len(d) for d, _ in examples],
+                "audios": audios, "keys": [self.keys[i] for i in idx]}
+        if self.fe is not None:
+            out = self.fe(audios, sampling_rate=16000, return_tensors="pt")
+            item["features"] = out["input_features"]
+        return item
+
+
+def as_is(item: dict) -> dict:
+    """The DataLoader's collate: a dataset item is already a micro-batch (and numpy audio stays numpy)."""
+    return item
+
+
+def seed_worker(worker_id: int) -> None:
+    """Seed a DataLoader worker's global RNGs from the loader's seed (batches do not depend on them)."""
+    import random
+
+    seed = torch.initial_seed() % 2**32
+    np.random.seed(seed)
+    random.seed(seed)
+
+
+def prefetch_loader(*, data: MicroBatches, micro_batches: list[int], workers: int, seed: int
+                    ) -> torch.utils.data.DataLoader:
+    """Micro-batches `micro_batches`, in order, prepared by `workers` processes two ahead each."""
+    return torch.utils.data.DataLoader(data, batch_size=None, sampler=micro_batches, num_workers=workers,
+                                       collate_fn=as_is, prefetch_factor=2, worker_init_fn=seed_worker,
+                                       generator=torch.Generator().manual_seed(seed), pin_memory=False)

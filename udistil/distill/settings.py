@@ -15,8 +15,11 @@ class TrainConfig:
     scheduler: str
     max_steps: int | None
     epochs: float | None
-    batch_size: int
+    batch_size: int  # examples per micro-batch per process
     grad_accum: int
+    global_batch_size: int | None  # examples per optimiser step; None: batch_size x grad_accum x processes
+    num_processes: int  # processes (one GPU each on a GPU machine) the distill rule launches
+    dataloader_workers: int  # 0: audio read and featurised in the training process
     weight_decay: float
     max_grad_norm: float
     ce_weight: float
@@ -35,6 +38,7 @@ class TrainConfig:
     precision: str
     device: str
     cache: dict[str, Any]  # the config's `encoder_cache` section
+    deterministic: bool  # the config's top-level `deterministic`: deterministic algorithms, cuBLAS workspace
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
@@ -43,3 +47,31 @@ class TrainConfig:
         if unknown:
             raise ValueError(f"unknown distillation settings {sorted(unknown)}")
         return cls(**d)
+
+
+def accumulation_steps(cfg: TrainConfig, processes: int) -> int:
+    """Micro-batches per optimiser step on each process, so that an optimiser step sees the global batch.
+
+    Without `global_batch_size` it is `grad_accum` (the global batch is then batch_size x grad_accum x processes);
+    with it, global_batch_size / (batch_size x processes), which must divide evenly."""
+    if cfg.global_batch_size is None:
+        return cfg.grad_accum
+    per_pass = cfg.batch_size * processes
+    accum, rest = divmod(cfg.global_batch_size, per_pass)
+    if rest or not accum:
+        raise ValueError(f"students.training.global_batch_size {cfg.global_batch_size} is not a multiple of "
+                         f"students.training.batch_size {cfg.batch_size} x {processes} processes "
+                         f"(students.training.num_processes): choose a batch_size that divides "
+                         f"{cfg.global_batch_size} / {processes}")
+    if cfg.grad_accum not in (1, accum):
+        raise ValueError(f"students.training.grad_accum {cfg.grad_accum} contradicts students.training."
+                         f"global_batch_size {cfg.global_batch_size} = batch_size {cfg.batch_size} x {accum} x "
+                         f"{processes} processes: leave grad_accum at 1 when global_batch_size is set")
+    return accum
+
+
+def batch_split(cfg: TrainConfig, processes: int) -> str:
+    """How the global batch is split, for the log."""
+    accum = accumulation_steps(cfg, processes)
+    return (f"global batch {cfg.batch_size * accum * processes} = {cfg.batch_size} per micro-batch x {accum} "
+            f"accumulation steps x {processes} process{'es' if processes > 1 else ''}")

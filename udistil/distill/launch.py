@@ -1,0 +1,108 @@
+"""Distillation in N processes: torchrun starts N copies of this module, each running `distill` on its share of
+the global batch (one GPU each with device cuda; gloo on a CPU). One process runs in the caller, as before.
+
+    python -m torch.distributed.run --standalone --nproc-per-node N -m udistil.distill.launch run.json
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import subprocess
+import sys
+import tempfile
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from udistil.determinism import CUBLAS_WORKSPACE
+from udistil.distill.settings import TrainConfig
+from udistil.distill.validation import ValidationConfig
+
+log = logging.getLogger(__name__)
+PATHS = ("teacher", "student_init", "subset", "manifest", "out_model", "out_curve", "out_run", "out_validation",
+         "checkpoint_dir", "validation_manifest")
+
+
+def launch_command(*, processes: int, module: str, args: list[str]) -> list[str]:
+    """torchrun (as `python -m torch.distributed.run`, so it is this interpreter's) starting `processes` copies of
+    `module` on this machine, on a free rendezvous port."""
+    return [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={processes}",
+            "-m", module, *args]
+
+
+def launch_env(cfg: TrainConfig) -> dict[str, str]:
+    """The workers' environment: this one, with the cuBLAS workspace set before cuBLAS starts when deterministic,
+    and this process's intra-op threads shared among the workers (torchrun would set 1 each)."""
+    import torch
+
+    env = dict(os.environ)
+    if cfg.deterministic:
+        env.setdefault("CUBLAS_WORKSPACE_CONFIG", CUBLAS_WORKSPACE)
+    env["OMP_NUM_THREADS"] = str(max(1, torch.get_num_threads() // cfg.num_processes))
+    env["PYTHONPATH"] = os.pathsep.join(p for p in [str(Path(__file__).resolve().parents[2]),
+                                                     env.get("PYTHONPATH", "")] if p)
+    return env
+
+
+def to_spec(kwargs: dict[str, Any]) -> dict[str, Any]:
+    """`distill`'s keyword arguments as JSON: paths as strings, settings as dicts."""
+    spec = {k: (str(v) if k in PATHS and v is not None else v) for k, v in kwargs.items()}
+    spec["cfg"] = asdict(kwargs["cfg"])
+    spec["validation"] = asdict(kwargs["validation"]) if kwargs.get("validation") else None
+    return spec
+
+
+def from_spec(spec: dict[str, Any]) -> dict[str, Any]:
+    """`distill`'s keyword arguments back from `to_spec`."""
+    val = spec.get("validation")
+    return {**spec, "cfg": TrainConfig.from_dict(spec["cfg"]), "validation": ValidationConfig(**val) if val else None}
+
+
+def distill_processes(**kwargs: Any) -> dict[str, Any]:
+    """`distill` with `kwargs`, in `cfg.num_processes` processes: in this one when it is 1; otherwise under
+    torchrun, whose output goes to this process's stderr (the job's log). Returns the main process's run record
+    (or `{"stopped_at": step}` after `stop_after`)."""
+    from udistil.distill.train import distill
+
+    cfg: TrainConfig = kwargs["cfg"]
+    if cfg.num_processes == 1:
+        return distill(**kwargs)
+    with tempfile.TemporaryDirectory(prefix="udistil-launch-") as tmp:
+        spec, result = Path(tmp) / "run.json", Path(tmp) / "result.json"
+        spec.write_text(json.dumps({"kwargs": to_spec(kwargs), "result": str(result)}))
+        cmd = launch_command(processes=cfg.num_processes, module="udistil.distill.launch", args=[str(spec)])
+        log.info("distillation in %d processes: %s", cfg.num_processes, " ".join(cmd))
+        sys.stderr.flush()
+        done = subprocess.run(cmd, env=launch_env(cfg), stdout=sys.stderr, stderr=sys.stderr, check=False)
+        if done.returncode:
+            raise RuntimeError(f"distillation in {cfg.num_processes} processes failed (exit {done.returncode}); "
+                               "each process's error is in the log above")
+        return json.loads(result.read_text())
+
+
+def run_spec(path: str | Path) -> dict[str, Any]:
+    """One process's part of a launched distillation; the main process writes its result beside the spec."""
+    from accelerate import PartialState
+
+    from udistil.distill.train import distill
+
+    job = json.loads(Path(path).read_text())
+    run = distill(**from_spec(job["kwargs"]))
+    if PartialState().is_main_process and job.get("result"):
+        Path(job["result"]).write_text(json.dumps(run))
+    return run
+
+
+def worker_logging() -> None:
+    """INFO from the main process (rank 0), warnings and errors from the others, each line with its rank."""
+    rank = os.environ.get("RANK", "0")
+    logging.basicConfig(level=logging.INFO if rank == "0" else logging.WARNING,
+                        format=f"%(asctime)s %(levelname)s [rank {rank}] %(name)s: %(message)s")
+    logging.captureWarnings(True)
+
+
+if __name__ == "__main__":
+    worker_logging()
+    run_spec(sys.argv[1])
