@@ -3,7 +3,7 @@ import re
 import sys
 from pathlib import Path
 
-from udistil.config import POOL_SPLIT, has_text, student_name, validate
+from udistil.config import POOL_SPLIT, has_text, pool_filters, student_grid, student_name, validate
 from udistil.logs import set_offline
 from udistil.models import is_materialised
 from udistil.models import location as model_location
@@ -36,8 +36,13 @@ STAND_INS = {"sonar": "text-embedding stand-in"} if SONAR_STAND_IN else {}
 
 
 def student_names():
-    """`student-{enc}-{dec}-{pool}-{filter}` for the whole grid."""
-    return [student_name(a, p, f) for a in ARCHS for p in config["pools"] for f in FILTERS]
+    """`student-{enc}-{dec}-{pool}-{filter}` for the whole grid (each pool with its own filters)."""
+    return [student_name(a, p, f) for a, p, f in student_grid(config)]
+
+
+def subset_stats_files():
+    """Every training subset's statistics: each pool with its own filters."""
+    return [f"results/subsets/{p}/{f}.json" for p in config["pools"] for f in pool_filters(config, p)]
 
 
 def _alternatives(names):
@@ -169,12 +174,18 @@ def selection_rule(name):
     if name == "none":
         return {"mode": "all", "value": None}
     if name == "supervised":
-        return {"mode": "threshold", "value": SELECTION["supervised_threshold"]}
+        return {"mode": "threshold", "value": SELECTION["supervised_threshold"],
+                "strict": SELECTION["supervised_comparison"] == "<"}
     if name == "combined":
-        return {"mode": COMBINED["mode"], "value": COMBINED["value"]}
+        return {"mode": COMBINED["mode"], "value": COMBINED["value"], "strict": False}
     own = SELECTION["per_filter"]
     chosen = own[name] if name in own else SELECTION["default"]
-    return {"mode": chosen["mode"], "value": chosen["value"]}
+    return {"mode": chosen["mode"], "value": chosen["value"], "strict": False}
+
+
+def supervised_normalizer():
+    """The normaliser of the supervised WER (the `wer` score): its own, else the config's."""
+    return SELECTION["supervised_normalizer"] or config["normalizer"]
 
 
 def select_inputs(wc):
@@ -210,9 +221,19 @@ def sonar_inputs(wc):
     return inputs
 
 
+def pool_scores(pool):
+    """The score tables a pool's filters read."""
+    return sorted({s for f in pool_filters(config, pool) for s in filter_scores(f)})
+
+
 def score_files():
-    needed = {s for f in FILTERS for s in filter_scores(f)}
-    return [f"results/scores/{p}/{s}.parquet" for p in config["pools"] for s in sorted(needed)]
+    return [f"results/scores/{p}/{s}.parquet" for p in config["pools"] for s in pool_scores(p)]
+
+
+def analysed_scores():
+    """The label-free score tables the filter analysis judges: each labelled pool's own."""
+    return [f"results/scores/{p}/{s}.parquet" for p in LABELLED_POOLS for s in LABEL_FREE_USED
+            if s in pool_scores(p)]
 
 
 def matrix_rows_param():
@@ -221,13 +242,15 @@ def matrix_rows_param():
 
     from udistil.tables import matrix_rows
 
-    rows = matrix_rows(TEACHER, EVAL["zero_shot"], ARCHS, config["pools"], FILTERS)
+    rows = matrix_rows(TEACHER, EVAL["zero_shot"], ARCHS, config["pools"], FILTERS,
+                       pool_filters={p: pool_filters(config, p) for p in config["pools"]})
     return [asdict(r) for r in rows]
 
 
 def efficiency_students():
     """One student per architecture (the first pool's, first filter's) for the efficiency table."""
-    return [student_name(a, config["pools"][0], FILTERS[0]) for a in ARCHS]
+    pool = config["pools"][0]
+    return [student_name(a, pool, pool_filters(config, pool)[0]) for a in ARCHS]
 
 
 def reported_outputs():
@@ -260,7 +283,7 @@ def final_outputs():
         + expand("results/pseudo_labels/{pool}.parquet", pool=config["pools"])
         + eval_metrics()
         + score_files()
-        + expand("results/subsets/{pool}/{filter}.json", pool=config["pools"], filter=FILTERS)
+        + subset_stats_files()
         + (["results/tables/filter_auc.csv"] if FILTER_ANALYSIS else [])
         + [f"results/students/{s}/run.json" for s in student_names()]
         + ["results/tables/result_matrix.csv"]

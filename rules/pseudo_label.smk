@@ -9,7 +9,7 @@ rule pseudo_label_shard:
         shard="results/pseudo_labels/{pool}/shard{shard}.parquet",
     params:
         model=model_param(lambda wc: TEACHER),
-        decoding=DECODING,
+        decoding={**DECODING, "return_timestamps": config["pseudo_label"]["return_timestamps"]},
         device=config["device"],
         precision=config["precision"],
         cache=config["encoder_cache"],

@@ -138,7 +138,7 @@ rule score_wer:
     output:
         score="results/scores/{pool}/wer.parquet",
     params:
-        normalizer=config["normalizer"],
+        normalizer=supervised_normalizer(),
     log:
         "logs/scores/{pool}/wer.log",
     conda:

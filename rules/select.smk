@@ -22,9 +22,7 @@ rule select_subset:
 rule filter_analysis:
     input:
         truth=expand("results/scores/{pool}/wer.parquet", pool=LABELLED_POOLS),
-        scores=expand(
-            "results/scores/{pool}/{score}.parquet", pool=LABELLED_POOLS, score=LABEL_FREE_USED
-        ),
+        scores=analysed_scores(),
     output:
         csv=report("results/tables/filter_auc.csv", caption="../report/filter_auc.rst", category="Filters"),
         md="results/tables/filter_auc.md",
@@ -66,4 +64,4 @@ rule pool_conditions:
 
 rule subsets:
     input:
-        expand("results/subsets/{pool}/{filter}.json", pool=config["pools"], filter=FILTERS),
+        subset_stats_files(),

@@ -150,3 +150,59 @@ def test_packaged_corpus_is_checked_and_labelled():
         validate(cfg)
     cfg["corpora"]["real"]["datasets"] = ["librivox-austen"]
     assert has_text(validate(cfg)["corpora"]["real"])
+
+
+def test_filters_per_pool_narrow_a_pools_students(default):
+    from udistil.config import pool_filters, student_grid
+
+    cfg = copy.deepcopy(default)
+    cfg["pools"] = [*cfg["pools"], "clean"]
+    cfg["corpora"]["clean"]["splits"]["train"] = 4
+    cfg["filters_per_pool"] = {"clean": ["proxy", "supervised"]}
+    filled = validate(cfg)
+    assert pool_filters(filled, "clean") == [f for f in filled["filters"] if f in ("supervised", "proxy")]
+    assert pool_filters(filled, default["pools"][0]) == filled["filters"]
+    archs = filled["students"]["architectures"]
+    assert len(student_grid(filled)) == len(archs) * (len(filled["filters"]) + 2)
+
+
+@pytest.mark.parametrize(("per_pool", "message"), [
+    ({"nowhere": ["none"]}, r"filters_per_pool\.nowhere': 'nowhere' is not a pool"),
+    ({"POOL": ["pesq", "combined"]}, r"filters_per_pool\.POOL': filters \['combined'\] are not in 'filters'"),
+    ({"POOL": ["bogus"]}, r"filters_per_pool\.POOL\.0"),
+])
+def test_filters_per_pool_errors_name_the_key(default, per_pool, message):
+    pool = default["pools"][0]
+    default["filters_per_pool"] = {(pool if k == "POOL" else k): v for k, v in per_pool.items()}
+    default["filters"] = [f for f in default["filters"] if f != "combined"]
+    with pytest.raises(ConfigError, match=message.replace("POOL", pool)):
+        validate(default)
+
+
+def test_paper_config_trains_the_papers_students():
+    from udistil.config import filled, student_grid
+
+    cfg = filled(ROOT / "configs" / "paper.yaml")
+    grid = student_grid(cfg)
+    assert sum(p == "masc100k" for _, p, _ in grid) == 16 and sum(p == "masc500k" for _, p, _ in grid) == 6
+    assert {f for _, p, f in grid if p == "masc500k"} == {"supervised", "proxy", "sonar"}
+    train = cfg["students"]["training"]
+    assert (train["epochs"], train["max_steps"], train["batch_size"], train["grad_accum"]) == (10, None, 16, 1)
+    assert (train["global_batch_size"], train["num_processes"], train["freeze_encoder"]) == (128, 8, False)
+    assert cfg["pseudo_label"]["return_timestamps"] is True
+    sel = cfg["selection"]
+    supervised = (sel["supervised_threshold"], sel["supervised_comparison"], sel["supervised_normalizer"])
+    assert supervised == (80, "<", "basic")
+
+
+def test_paper_config_values_name_their_source():
+    """Every value line of the sections this config states carries its source in a comment."""
+    tags = ("[authors' command]", "[authors' README]", "[paper]", "[fork default]", "NOT STATED", "[pipeline]")
+    text = (ROOT / "configs" / "paper.yaml").read_text()
+    own = text.split("\nmodels:")[0] + "\n".join(
+        text.split(f"\n{section}:")[1].split("\n\n")[0] for section in ("decoding", "pseudo_label", "selection"))
+    own += text.split("\nstudents:")[1].split("\nefficiency:")[0]
+    lines = [ln for ln in own.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
+    values = [ln for ln in lines if not ln.split("#")[0].rstrip().endswith(":")]  # not a section's own line
+    untagged = [ln for ln in values if not any(t in ln for t in tags)]
+    assert untagged == []

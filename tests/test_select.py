@@ -141,3 +141,42 @@ def test_run_select_names_bad_inputs(files, pool):
         run(files, ["mystery.parquet"])
     with pytest.raises(ValueError, match="selection rule of filter 'proxy' has no mode"):
         run(files, ["proxy.parquet"], rule={"value": 3})
+
+
+def test_supervised_rule_at_exactly_80():
+    """The fork keeps WER < 80 (a clip at exactly 80 is dropped); `<=` keeps it."""
+    wer = pd.DataFrame({"id": ["a", "b", "c"], "pseudo_label": ["x", "y", "z"], "score": [79.99, 80.0, 80.01]})
+    assert kept(select(wer, "low", Rule("threshold", 80, strict=True)), wer) == ["a"]
+    assert kept(select(wer, "low", Rule("threshold", 80)), wer) == ["a", "b"]
+
+
+def test_run_select_applies_the_strict_comparison_and_records_it(files, pool):
+    pool[["id", "score"]].assign(score=[80.0, 10, 80, 0, 79, 81, 0, 100], reason=None).to_parquet(files / "wer.parquet")
+    rule = {"mode": "threshold", "value": 80, "strict": True}
+    stats = run(files, ["wer.parquet"], filter_name="supervised", rule=rule)
+    assert pd.read_parquet(files / "subset.parquet")["id"].tolist() == ["u1", "u4", "u6"] and stats["strict"] is True
+    stats = run(files, ["wer.parquet"], filter_name="supervised", rule={**rule, "strict": False})
+    assert pd.read_parquet(files / "subset.parquet")["id"].tolist() == ["u0", "u1", "u2", "u4", "u6"]
+
+
+def test_timestamped_pseudo_labels_are_selected_on_their_text_and_kept_for_training(files, pool):
+    stamped = pool.assign(pseudo_label=[f"<|0.00|> {t}<|1.00|>" if t else "<|0.00|><|1.00|>"
+                                        for t in pool["pseudo_label"]])
+    stamped[["id", "pseudo_label"]].to_parquet(files / "stamped.parquet")
+    stats = run(files, ["proxy.parquet"], labels="stamped.parquet")
+    plain = run(files, ["proxy.parquet"])
+    assert stats == plain  # the same subset and true WERs: timestamps are not text
+    subset = pd.read_parquet(files / "subset.parquet")
+    run(files, ["proxy.parquet"], labels="stamped.parquet")
+    assert pd.read_parquet(files / "subset.parquet")["pseudo_label"].tolist() == [
+        f"<|0.00|> {t}<|1.00|>" for t in subset["pseudo_label"]]
+
+
+def test_scores_read_pseudo_labels_without_timestamps(files, pool):
+    from udistil.scores.jobs import read_labels
+    from udistil.timestamps import strip_timestamps
+
+    pool.assign(pseudo_label="<|0.00|> a b.<|1.20|><|1.20|> c<|2.00|>")[["id", "pseudo_label"]].to_parquet(
+        files / "stamped.parquet")
+    assert set(read_labels(files / "stamped.parquet")["pseudo_label"]) == {"a b. c"}
+    assert strip_timestamps("no stamps  here ") == "no stamps  here " and strip_timestamps(None) is None

@@ -155,17 +155,28 @@ def test_slurm_profile_maps_resources_for_the_paper_config(tmp_path):
     assert "gpu=" not in manifest_job.split("resources:")[1].split("\n")[0]
 
 
-def test_paper_config_dag_counts_match_the_grid(tmp_path):
+PAPER_STUDENTS = sorted(
+    [f"student-{a}-masc100k-{f}" for a in ("16-16", "32-16")
+     for f in ("none", "supervised", "proxy", "sonar", "conf", "entropy", "nnll", "pesq")]
+    + [f"student-{a}-masc500k-{f}" for a in ("16-16", "32-16") for f in ("supervised", "proxy", "sonar")])
+
+
+def test_paper_config_dag_has_the_papers_students(tmp_path):
+    """Table 1's students: 8 filters x 2 architectures on the 100K pool, the "++" rows (supervised, proxy,
+    sonar) x 2 on the 500K pool; every job of the paper's DAG, offline."""
     cfg = yaml.safe_load((ROOT / "configs" / "paper.yaml").read_text())
-    counts = job_counts(snakemake("-n", "-d", str(tmp_path), "--configfile", str(ROOT / "configs" / "paper.yaml"))
-                        .stdout)
-    pools, filters, archs = cfg["pools"], cfg["filters"], cfg["students"]["architectures"]
-    students = len(archs) * len(pools) * len(filters)
+    out = snakemake("-n", "-d", str(tmp_path), "--configfile", str(ROOT / "configs" / "paper.yaml")).stdout
+    counts = job_counts(out)
+    students = sorted(set(re.findall(r"results/students/(student-[^/\s]+)/run\.json", out)))
+    assert students == PAPER_STUDENTS and len(students) == 22
     sets, splits = cfg["evaluation"]["sets"], cfg["evaluation"]["splits"]
-    assert counts["distill"] == students == 32
-    assert counts["init_student"] == len(archs)
-    assert counts["evaluate"] == 1 + len(cfg["evaluation"]["zero_shot"]) + students
-    assert counts["pseudo_label_shard"] == len(pools) * cfg["pseudo_label"]["shards"]
-    assert counts["select_subset"] == len(pools) * len(filters)
-    assert counts["manifest"] == len(pools) + len(sets) * len(splits)
-    assert counts["score_sonar"] == len(pools) and "convert_model" not in counts  # hub models: nothing to build
+    zero_shot = len(cfg["evaluation"]["zero_shot"])
+    assert counts["distill"] == counts["release_model"] == 22 and counts["init_student"] == 2
+    assert counts["evaluate"] == 1 + zero_shot + 22
+    assert counts["pseudo_label_shard"] == 2 * cfg["pseudo_label"]["shards"] and counts["gather_pseudo_labels"] == 2
+    assert counts["select_subset"] == 8 + 3  # the 100K pool's 8 filters, the 500K pool's 3
+    # proxy, sonar and the supervised WER on both pools; the other label-free scores only on the 100K pool
+    assert counts["score_proxy"] == counts["score_sonar"] == counts["score_wer"] == counts["transcribe_pool"] == 2
+    assert counts["score_teacher_stat"] == 2 and counts["score_nnll"] == counts["score_pesq"] == 1
+    assert counts["manifest"] == 2 + len(sets) * len(splits)
+    assert "convert_model" not in counts  # hub models: nothing to build

@@ -97,7 +97,7 @@ def run_filter_analysis(*, truth_paths: list[str], score_paths: list[str], pools
     for pool, truth_path in zip(pools, truth_paths, strict=True):
         truth = pd.read_parquet(truth_path)
         per_score = {Path(p).stem: pd.read_parquet(p) for p in score_paths if Path(p).parent.name == pool}
-        per_score = {s: per_score[s] for s in scores}
+        per_score = {s: per_score[s] for s in scores if s in per_score}  # a pool may score fewer filters
         table = auc_table(per_score, truth, pool, Resampling(resamples, confidence, seed))
         tables.append(table)
         if pool == pools[0]:

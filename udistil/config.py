@@ -28,6 +28,19 @@ def student_name(arch: str, pool: str, filter_name: str) -> str:
     return f"student-{arch}-{pool}-{filter_name}"
 
 
+def pool_filters(config: dict[str, Any], pool: str) -> list[str]:
+    """The filters whose students `pool` trains: its `filters_per_pool` entry, else every filter in `filters`
+    (on a filled config; listed in the order of `filters`)."""
+    own = config["filters_per_pool"].get(pool)
+    return list(config["filters"]) if own is None else [f for f in config["filters"] if f in own]
+
+
+def student_grid(config: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """(architecture, pool, filter) of every student of a filled config: each pool with its own filters."""
+    return [(arch, pool, f) for arch in config["students"]["architectures"] for pool in config["pools"]
+            for f in pool_filters(config, pool)]
+
+
 def parse_student_name(name: str) -> dict[str, str] | None:
     """`arch`, `pool` and `filter` of a student's name (the inverse of student_name); None for other models."""
     m = STUDENT_RE.match(name)
@@ -109,6 +122,12 @@ def reference_errors(config: dict[str, Any]) -> list[str]:
             errors.append("config key 'scores.sonar': the text_embedding stand-in compares with the proxy "
                           "transcript, so 'scores.proxy' must be configured")
     filters = config["filters"]
+    for pool, own in config["filters_per_pool"].items():
+        if pool not in config["pools"]:
+            errors.append(f"config key 'filters_per_pool.{pool}': '{pool}' is not a pool; pools: {config['pools']}")
+        extra = [f for f in own if f not in filters]
+        if extra:
+            errors.append(f"config key 'filters_per_pool.{pool}': filters {extra} are not in 'filters' {filters}")
     combined = config["selection"].get("combined", {}).get("scores", [])  # the section is optional
     for key, names in (("filters", filters), ("selection.combined.scores", combined)):
         for name in names:
@@ -117,7 +136,8 @@ def reference_errors(config: dict[str, Any]) -> list[str]:
     if "combined" in filters and not combined:
         errors.append("config key 'selection.combined': missing; filter 'combined' (in 'filters') needs it")
     if "supervised" in filters:
-        unlabelled = [p for p in config["pools"] if p in corpora and not has_text(corpora[p])]
+        unlabelled = [p for p in config["pools"] if p in corpora and not has_text(corpora[p])
+                      and "supervised" in pool_filters(config, p)]
         if unlabelled:
             errors.append(f"config key 'filters': 'supervised' needs ground truth, which pools {unlabelled} lack")
     ev = config["evaluation"]

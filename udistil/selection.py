@@ -18,6 +18,7 @@ import pandas as pd
 from udistil.metrics import wer
 from udistil.normalize import normalizer
 from udistil.scores import SCORES, badness, is_empty
+from udistil.timestamps import strip_timestamps
 
 MODES = ("all", "threshold", "fraction", "match_supervised")
 
@@ -26,6 +27,7 @@ MODES = ("all", "threshold", "fraction", "match_supervised")
 class Rule:
     mode: str
     value: float | None = None
+    strict: bool = False  # threshold: keep `<` (`>`) rather than `<=` (`>=`), as the fork's supervised WER < 80
 
     def __post_init__(self):
         if self.mode not in MODES:
@@ -36,9 +38,12 @@ class Rule:
             raise ValueError(f"keep fraction {self.value} outside [0, 1]")
 
 
-def keep_threshold(score: pd.Series, keep: str, threshold: float) -> pd.Series:
-    """Keep scores at or below (keep low) or at or above (keep high) the threshold; NaN is never kept."""
-    return (score <= threshold) if keep == "low" else (score >= threshold)
+def keep_threshold(score: pd.Series, keep: str, threshold: float, strict: bool = False) -> pd.Series:
+    """Keep scores at or below (keep low) or at or above (keep high) the threshold, strictly below or above
+    when `strict`; NaN is never kept."""
+    if keep == "low":
+        return (score < threshold) if strict else (score <= threshold)
+    return (score > threshold) if strict else (score >= threshold)
 
 
 def keep_best(bad: pd.Series, k: int) -> pd.Series:
@@ -50,15 +55,20 @@ def keep_best(bad: pd.Series, k: int) -> pd.Series:
     return pd.Series(mask, index=bad.index)
 
 
+def usable_labels(labels: pd.Series) -> pd.Series:
+    """Pseudo-labels with some text once their timestamp tokens are removed."""
+    return ~labels.map(strip_timestamps).map(is_empty)
+
+
 def select(pool: pd.DataFrame, keep: str | None, rule: Rule, supervised_kept: int | None = None) -> pd.Series:
     """Boolean keep-mask over `pool` (columns id, pseudo_label, score) in manifest order; `keep` is the
     score's direction ("low" or "high")."""
-    usable = ~pool["pseudo_label"].map(is_empty)
+    usable = usable_labels(pool["pseudo_label"])
     if rule.mode == "all":
         return usable
     score = pool["score"].where(usable)
     if rule.mode == "threshold":
-        return keep_threshold(score, keep, float(rule.value)) & usable
+        return keep_threshold(score, keep, float(rule.value), rule.strict) & usable
     if rule.mode == "fraction":
         k = int(math.floor(float(rule.value) * int(usable.sum()) + 0.5))
     else:
@@ -78,16 +88,16 @@ def subset_stats(pool: pd.DataFrame, keep: pd.Series, norm_kind: str, filter_nam
     """Kept clips and hours, and where the pool has ground truth, the true WER of what was kept and dropped."""
     kept, dropped = pool[keep], pool[~keep]
     stats: dict[str, Any] = {
-        "filter": filter_name, "mode": rule.mode, "value": rule.value, "pool_clips": len(pool),
+        "filter": filter_name, "mode": rule.mode, "value": rule.value, "strict": rule.strict, "pool_clips": len(pool),
         "kept_clips": int(keep.sum()), "kept_fraction": round(float(keep.mean()), 6) if len(pool) else 0.0,
         "kept_hours": round(float(kept["duration_s"].sum()) / 3600, 6),
-        "dropped_empty_pseudo_label": int(pool["pseudo_label"].map(is_empty).sum()),
+        "dropped_empty_pseudo_label": int((~usable_labels(pool["pseudo_label"])).sum()),
     }
     if "text" in pool and pool["text"].notna().all():
         norm = normalizer(norm_kind)
         for name, part in (("kept", kept), ("dropped", dropped)):
             refs = [norm(t) for t in part["text"]]
-            hyps = [norm(h) if isinstance(h, str) else "" for h in part["pseudo_label"]]
+            hyps = [norm(strip_timestamps(h)) if isinstance(h, str) else "" for h in part["pseudo_label"]]
             stats[f"true_wer_{name}"] = round(wer(refs, hyps), 4) if len(part) else None
     return stats
 
@@ -134,7 +144,7 @@ def run_select(*, labels: str, manifest: str, score_paths: list[str], rule: dict
     pool, scores = load_pool(labels, manifest, score_paths)
     if filter_name != "combined" and len(scores) > 1:
         raise ValueError(f"filter '{filter_name}' takes one score table, got {score_paths}")
-    r = Rule(rule["mode"], rule.get("value"))
+    r = Rule(rule["mode"], rule.get("value"), bool(rule.get("strict", False)))
     supervised_kept = read_json(supervised_stats)["kept_clips"] if supervised_stats else None
     if filter_name == "combined":
         pool["score"], keep_dir = combined_score(scores), "low"  # mean rank: lower is better

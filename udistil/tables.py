@@ -65,15 +65,17 @@ def student_group(filter_name: str) -> str:
     return {"none": "no-filter", "supervised": "supervised"}.get(filter_name, "label-free")
 
 
-def matrix_rows(teacher: str, zero_shot: list[str], archs: list[str], pools: list[str], filters: list[str]
-                ) -> list[Row]:
+def matrix_rows(teacher: str, zero_shot: list[str], archs: list[str], pools: list[str], filters: list[str],
+                pool_filters: dict[str, list[str]] | None = None) -> list[Row]:
     """Rows in the paper's order: teacher, zero-shot models, then per student architecture and pool the
-    no-filter and supervised baselines followed by each label-free filter."""
+    no-filter and supervised baselines followed by each label-free filter (`pool_filters[pool]` where a pool
+    trains only some of `filters`)."""
     rows = [Row(teacher, "teacher")] + [Row(m, "zero-shot") for m in zero_shot if m != teacher]
     order = sorted(filters, key=lambda f: (GROUP_ORDER.index(student_group(f)), filters.index(f)))
     for arch in archs:
         for pool in pools:
-            rows += [Row(student_name(arch, pool, f), student_group(f), arch, pool, f) for f in order]
+            own = (pool_filters or {}).get(pool, filters)
+            rows += [Row(student_name(arch, pool, f), student_group(f), arch, pool, f) for f in order if f in own]
     return rows
 
 

@@ -17,6 +17,7 @@ import pandas as pd
 
 from udistil.manifest import read_clips, read_manifest
 from udistil.scores import SCORES, TEACHER_STATS, write_score
+from udistil.timestamps import strip_timestamps
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +37,10 @@ def read_table(path: str | Path, columns: Iterable[str], what: str) -> pd.DataFr
 
 
 def read_labels(path: str | Path, *extra: str) -> pd.DataFrame:
-    return read_table(path, (*LABEL_COLUMNS, *extra), "pseudo-label table")
+    """The pseudo-label table with `pseudo_label` as plain text: every score reads it without timestamp tokens."""
+    df = read_table(path, (*LABEL_COLUMNS, *extra), "pseudo-label table")
+    df["pseudo_label"] = df["pseudo_label"].map(strip_timestamps)
+    return df
 
 
 def require_keys(cfg: dict[str, Any], keys: Iterable[str], section: str) -> dict[str, Any]:
