@@ -4,6 +4,8 @@ import sys
 from pathlib import Path
 
 from udistil.config import POOL_SPLIT, has_text, student_name, validate
+from udistil.evaluate import evaluation_decoding
+from udistil.manifest import length_limit
 from udistil.logs import set_offline
 from udistil.models import is_materialised
 from udistil.models import location as model_location
@@ -21,6 +23,9 @@ TEACHER = config["teacher"]
 N_SHARDS = config["pseudo_label"]["shards"]
 GPU = 1 if config["device"] == "cuda" else 0
 DECODING = {**config["decoding"], "language": config["language"], "task": config["task"]}  # udistil DecodeOptions
+EVAL_DECODING = evaluation_decoding(
+    decoding=config["decoding"], evaluation=EVAL["decoding"], language=config["language"], task=config["task"]
+)
 SCORE_CFG = config["scores"]
 FILTERS = config["filters"]
 SELECTION = config["selection"]
@@ -119,6 +124,12 @@ def materialised_models():
 
 def manifest(corpus, split):
     return f"results/manifests/{corpus}/{split}.parquet"
+
+
+def manifest_length_limit(corpus, split):
+    """The longest clip a manifest keeps (None: no limit): training pools keep at most 30 s."""
+    pool = corpus in config["pools"] and split == POOL_SPLIT
+    return length_limit(pool=pool, long_clips=EVAL["decoding"]["long_clips"])
 
 
 def pool_manifests():
