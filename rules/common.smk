@@ -16,9 +16,11 @@ set_offline(config["offline"])
 
 MODELS = config["models"]
 PAPER_TABLE1 = str(Path(workflow.basedir) / "paper" / "table1.csv")  # shipped with the workflow
+PAPER_TABLE3 = str(Path(workflow.basedir) / "paper" / "table3.csv")
 CORPORA = config["corpora"]
 EVAL = config["evaluation"]
 BENCHMARK = EVAL["benchmark"] or EVAL["sets"]  # null: every evaluation set
+CATEGORY_SETS = list(EVAL["categories"])  # sets with WER per category; Table 3 is the first's
 TEACHER = config["teacher"]
 N_SHARDS = config["pseudo_label"]["shards"]
 GPU = 1 if config["device"] == "cuda" else 0
@@ -163,6 +165,16 @@ def eval_metrics():
     return [f"results/eval/{m}/{c}/{s}.json" for m in eval_models() for c, s in eval_pairs()]
 
 
+def category_metrics():
+    """Metrics of every evaluation of a set with categories (they carry its WER per category)."""
+    return [f"results/eval/{m}/{c}/{s}.json" for m in eval_models() for c in CATEGORY_SETS for s in EVAL["splits"]]
+
+
+def category_outputs():
+    """WER per category and Table 3 beside the paper's, when a set has categories."""
+    return ["results/tables/wer_by_category.csv", "results/tables/paper_vs_run_table3.csv"] if CATEGORY_SETS else []
+
+
 def filter_scores(name):
     """The score tables a filter reads."""
     if name == "none":
@@ -252,6 +264,7 @@ def reported_outputs():
         "results/tables/paper_claims.md",
         "results/tables/paper_vs_run.csv",
         *analysis,
+        *category_outputs(),
         *(curves if validated else []),
         "results/plots/wer_by_filter.png",
         "results/plots/score_vs_wer.png",
@@ -272,6 +285,7 @@ def final_outputs():
         + (["results/tables/filter_auc.csv"] if FILTER_ANALYSIS else [])
         + [f"results/students/{s}/run.json" for s in student_names()]
         + ["results/tables/result_matrix.csv"]
+        + category_outputs()
         + [f"results/release/{s}" for s in student_names()]
         + (
             ["results/report.html"]

@@ -150,3 +150,21 @@ def test_packaged_corpus_is_checked_and_labelled():
         validate(cfg)
     cfg["corpora"]["real"]["datasets"] = ["librivox-austen"]
     assert has_text(validate(cfg)["corpora"]["real"])
+
+
+def test_evaluation_categories_name_their_key():
+    from tests.helpers import filled_config
+
+    with pytest.raises(ConfigError, match=r"'evaluation.categories.nowhere': not an evaluation set"):
+        filled_config(evaluation={"sets": ["clean"], "splits": ["test"], "categories": {"nowhere": "voice"}})
+    corpora = filled_config()["corpora"]
+    hf = {"type": "hf", "path": "x/y", "splits": {"test": "test"}}
+    with pytest.raises(ConfigError, match=r"'evaluation.categories.sada': column 'SpeakerDialect' is not in "
+                                          r"'corpora.sada.meta_columns'"):
+        filled_config(corpora={**corpora, "sada": hf},
+                      evaluation={"sets": ["sada"], "splits": ["test"], "categories": {"sada": "SpeakerDialect"}})
+    ok = filled_config(corpora={**corpora, "sada": {**hf, "meta_columns": ["SpeakerDialect"]}},
+                       evaluation={"sets": ["sada"], "splits": ["test"], "categories": {"sada": "SpeakerDialect"}})
+    assert ok["evaluation"]["decoding"]["long_clips"] == "drop"
+    with pytest.raises(ConfigError, match=r"'evaluation.decoding.long_clips'"):
+        filled_config(evaluation={"sets": ["sada"], "splits": ["test"], "decoding": {"long_clips": "cut"}})
