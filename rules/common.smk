@@ -4,6 +4,8 @@ import sys
 from pathlib import Path
 
 from udistil.config import POOL_SPLIT, has_text, pool_filters, student_grid, student_name, validate
+from udistil.evaluate import evaluation_decoding
+from udistil.manifest import length_limit
 from udistil.logs import set_offline
 from udistil.models import is_materialised
 from udistil.models import location as model_location
@@ -14,13 +16,18 @@ set_offline(config["offline"])
 
 MODELS = config["models"]
 PAPER_TABLE1 = str(Path(workflow.basedir) / "paper" / "table1.csv")  # shipped with the workflow
+PAPER_TABLE3 = str(Path(workflow.basedir) / "paper" / "table3.csv")
 CORPORA = config["corpora"]
 EVAL = config["evaluation"]
 BENCHMARK = EVAL["benchmark"] or EVAL["sets"]  # null: every evaluation set
+CATEGORY_SETS = list(EVAL["categories"])  # sets with WER per category; Table 3 is the first's
 TEACHER = config["teacher"]
 N_SHARDS = config["pseudo_label"]["shards"]
 GPU = 1 if config["device"] == "cuda" else 0
 DECODING = {**config["decoding"], "language": config["language"], "task": config["task"]}  # udistil DecodeOptions
+EVAL_DECODING = evaluation_decoding(
+    decoding=config["decoding"], evaluation=EVAL["decoding"], language=config["language"], task=config["task"]
+)
 SCORE_CFG = config["scores"]
 FILTERS = config["filters"]
 SELECTION = config["selection"]
@@ -127,6 +134,12 @@ def manifest(corpus, split):
     return f"results/manifests/{corpus}/{split}.parquet"
 
 
+def manifest_length_limit(corpus, split):
+    """The longest clip a manifest keeps (None: no limit): training pools keep at most 30 s."""
+    pool = corpus in config["pools"] and split == POOL_SPLIT
+    return length_limit(pool=pool, long_clips=EVAL["decoding"]["long_clips"])
+
+
 def pool_manifests():
     return [manifest(p, POOL_SPLIT) for p in config["pools"]]
 
@@ -156,6 +169,16 @@ def eval_models():
 
 def eval_metrics():
     return [f"results/eval/{m}/{c}/{s}.json" for m in eval_models() for c, s in eval_pairs()]
+
+
+def category_metrics():
+    """Metrics of every evaluation of a set with categories (they carry its WER per category)."""
+    return [f"results/eval/{m}/{c}/{s}.json" for m in eval_models() for c in CATEGORY_SETS for s in EVAL["splits"]]
+
+
+def category_outputs():
+    """WER per category and Table 3 beside the paper's, when a set has categories."""
+    return ["results/tables/wer_by_category.csv", "results/tables/paper_vs_run_table3.csv"] if CATEGORY_SETS else []
 
 
 def filter_scores(name):
@@ -267,6 +290,7 @@ def reported_outputs():
         "results/tables/paper_vs_run.csv",
         *analysis,
         *conditions,
+        *category_outputs(),
         *(curves if validated else []),
         "results/plots/wer_by_filter.png",
         "results/plots/score_vs_wer.png",
@@ -287,6 +311,7 @@ def final_outputs():
         + (["results/tables/filter_auc.csv"] if FILTER_ANALYSIS else [])
         + [f"results/students/{s}/run.json" for s in student_names()]
         + ["results/tables/result_matrix.csv"]
+        + category_outputs()
         + [f"results/release/{s}" for s in student_names()]
         + (
             ["results/report.html"]

@@ -9,6 +9,7 @@ rule manifest:
     params:
         spec=lambda wc: CORPORA[wc.corpus],
         seed=config["seed"],
+        max_seconds=lambda wc: manifest_length_limit(wc.corpus, wc.split),
     log:
         "logs/corpora/{corpus}/{split}.log",
     benchmark:

@@ -13,9 +13,11 @@ rule evaluate:
         model=model_param(lambda wc: wc.model),
         sets=eval_pairs(),
         normalizer=config["normalizer"],
-        decoding=DECODING,
+        decoding=EVAL_DECODING,
+        long_clips=EVAL["decoding"]["long_clips"],
+        categories=EVAL["categories"],
         device=config["device"],
-        precision=config["precision"],
+        precision=EVAL["decoding"]["precision"] or config["precision"],
         cache=config["encoder_cache"],
     log:
         "logs/evaluate/{model}.log",

@@ -81,6 +81,31 @@ rule paper_comparison:
         "../workflow/scripts/paper_comparison.py"
 
 
+rule category_tables:
+    input:
+        metrics=category_metrics(),
+        table3=PAPER_TABLE3,
+    output:
+        csv=report(
+            "results/tables/wer_by_category.csv", caption="../report/wer_by_category.rst", category="Tables"
+        ),
+        side_by_side=report(
+            "results/tables/paper_vs_run_table3.csv",
+            caption="../report/paper_vs_run_table3.rst",
+            category="Tables",
+        ),
+    params:
+        rows=lambda wc: matrix_rows_param(),
+        paper=config["paper"],
+        category_set=CATEGORY_SETS[0] if CATEGORY_SETS else None,
+    log:
+        "logs/report/category_tables.log",
+    conda:
+        "../envs/udistil.yaml"
+    script:
+        "../workflow/scripts/category_tables.py"
+
+
 rule plots:
     input:
         matrix="results/tables/result_matrix.csv",

@@ -35,3 +35,10 @@ def tiny_random_whisper(models_dir) -> Path:
 
     spec = {"random": "whisper", "seed": 0, "tokenizer": "whisper-base", "config": {}}  # as validation fills it
     return random_whisper(spec, models_dir / "tiny-random-whisper")
+
+
+@pytest.fixture(scope="session")
+def tiny_random_ctc(models_dir) -> Path:
+    from udistil.models import random_ctc
+
+    return random_ctc({"random": "ctc", "seed": 0, "config": {}}, models_dir / "tiny-random-ctc")

@@ -206,3 +206,21 @@ def test_paper_config_values_name_their_source():
     values = [ln for ln in lines if not ln.split("#")[0].rstrip().endswith(":")]  # not a section's own line
     untagged = [ln for ln in values if not any(t in ln for t in tags)]
     assert untagged == []
+
+
+def test_evaluation_categories_name_their_key():
+    from tests.helpers import filled_config
+
+    with pytest.raises(ConfigError, match=r"'evaluation.categories.nowhere': not an evaluation set"):
+        filled_config(evaluation={"sets": ["clean"], "splits": ["test"], "categories": {"nowhere": "voice"}})
+    corpora = filled_config()["corpora"]
+    hf = {"type": "hf", "path": "x/y", "splits": {"test": "test"}}
+    with pytest.raises(ConfigError, match=r"'evaluation.categories.sada': column 'SpeakerDialect' is not in "
+                                          r"'corpora.sada.meta_columns'"):
+        filled_config(corpora={**corpora, "sada": hf},
+                      evaluation={"sets": ["sada"], "splits": ["test"], "categories": {"sada": "SpeakerDialect"}})
+    ok = filled_config(corpora={**corpora, "sada": {**hf, "meta_columns": ["SpeakerDialect"]}},
+                       evaluation={"sets": ["sada"], "splits": ["test"], "categories": {"sada": "SpeakerDialect"}})
+    assert ok["evaluation"]["decoding"]["long_clips"] == "drop"
+    with pytest.raises(ConfigError, match=r"'evaluation.decoding.long_clips'"):
+        filled_config(evaluation={"sets": ["sada"], "splits": ["test"], "decoding": {"long_clips": "cut"}})

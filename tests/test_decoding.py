@@ -161,3 +161,39 @@ def test_repetition_guard_stops_only_looping_rows():
     assert guard(ids).tolist() == [False, False, False, False]
     looping = torch.tensor([[50258, 9, 7, 8, 7, 8, 7, 8, 7, 8], [50258, 3, 3, 3, 3, 3, 3, 3, 3, 3]])
     assert guard(looping).tolist() == [True, True]
+
+
+# ---- CTC models (MMS): language adapter, greedy CTC decoding --------------------------------------------------
+
+
+def ctc_by_hand(model, tokenizer, clip: np.ndarray) -> str:
+    """One clip alone: argmax per frame, repeats merged, blanks (<pad>) dropped, `|` read as a space."""
+    values = (clip - clip.mean()) / np.sqrt(clip.var() + 1e-7)  # the feature extractor's normalisation
+    with torch.no_grad():
+        best = model(torch.tensor(values[None])).logits[0].argmax(-1).tolist()
+    merged = [t for j, t in enumerate(best) if j == 0 or best[j - 1] != t]
+    chars = [tokenizer.convert_ids_to_tokens(t) for t in merged if t != tokenizer.pad_token_id]
+    return "".join(" " if c == "|" else c for c in chars).strip()
+
+
+def test_ctc_transcription_loads_the_language_adapter_and_decodes_greedily(tiny_random_ctc):
+    from safetensors.torch import load_file
+
+    t = cpu(tiny_random_ctc, decode_options(language="ar", batch_size=3))
+    adapter = load_file(str(tiny_random_ctc / "adapter.ara.safetensors"))  # MMS's code for the config's "ar"
+    assert t.ctc_language == "ara" and adapter
+    for name, weights in adapter.items():
+        assert torch.equal(t.model.state_dict()[name], weights), name
+    clips = noise_clips(4, seed=3)
+    hyps = t.transcribe(clips)  # batched and padded: the same text as each clip alone
+    texts = [ctc_by_hand(t.model, t.tokenizer, c) for c in clips]
+    assert [h.text for h in hyps] == texts and any(texts)
+    assert all(h.n_tokens == len(h.token_ids) > 0 for h in hyps)
+    assert all(set(h.text) <= set("abcdefghijklmnopqrstuvwxyz' ") for h in hyps)
+    # without the adapter (the saved weights) the same clips read differently: the adapter took effect
+    from transformers import Wav2Vec2ForCTC
+
+    bare = Wav2Vec2ForCTC.from_pretrained(str(tiny_random_ctc)).eval()
+    assert [ctc_by_hand(bare, t.tokenizer, c) for c in clips] != texts
+    with pytest.raises(ValueError, match="config key 'language'"):
+        cpu(tiny_random_ctc, decode_options(language=None))

@@ -113,8 +113,47 @@ def test_paper_names_and_side_by_side():
                             "supervised", "cv15": 21.1}])
     published = pd.read_csv("paper/table1.csv").set_index("model")
     sbs = side_by_side(matrix, published, cfg)
-    assert sbs[["paper_row", "published_wer", "difference"]].values.tolist() == [["W-L-v2", 19.6, 0.4],
-                                                                                 ["DW-16-16", 22.1, -1.0]]
+    ran = sbs[sbs["model"] != ""]
+    assert ran[["paper_row", "published_wer", "difference"]].values.tolist() == [["W-L-v2", 19.6, 0.4],
+                                                                                ["DW-16-16", 22.1, -1.0]]
+    # every other Table 1 row is published only: each published cell, the run's set where it has one
+    only = sbs[sbs["model"] == ""]
+    assert set(only["paper_row"]) == set(published.index) - {"W-L-v2", "DW-16-16"}
+    assert only["reproduced_wer"].isna().all() and only["difference"].isna().all()
+    amazon = only[only["paper_row"] == "Amazon"]
+    assert amazon[["paper_column", "published_wer"]].values.tolist() == [
+        ["ALG", 83.6], ["JOR", 45.5], ["PAL", 52.4], ["UAE", 58.8], ["YEM", 64.7]]  # in-house cells only
+    hubert = only[only["paper_row"] == "HuBERT"].set_index("paper_column")
+    assert len(hubert) == 11 and hubert.loc["CV15", "set"] == "cv15" and hubert.loc["MGB2", "set"] == ""
+    assert side_by_side(matrix, published, {**cfg, "columns": {}}).empty  # a config that maps nothing (the demo)
+
+
+def test_table3_beside_the_paper_by_hand():
+    from udistil.paper import published_table3, side_by_side_table3, wer_by_category
+
+    cfg = {"teacher": "W-L-v2", "zero_shot": {"sm": "SM4T-L-v2"}, "pools": {"p500": "++"},
+           "categories": {"Najdi": "NJD", "Hijazi": "HJZ"}}
+    metrics = {("t", "sada", "test"): {"by_category": {"Najdi": {"wer": 50.0, "cer": 20.0, "n": 3},
+                                                       "Hijazi": {"wer": 70.0, "cer": 30.0, "n": 2},
+                                                       "Other": {"wer": 10.0, "cer": 5.0, "n": 1}}},
+               ("sm", "sada", "test"): {"by_category": {"Najdi": {"wer": 52.6, "cer": 20.0, "n": 3}}},
+               ("t", "sada", "validation"): {"by_category": {"Najdi": {"wer": 1.0, "cer": 1.0, "n": 1}}}}
+    by_cat = wer_by_category(metrics, ["t", "sm"])
+    assert by_cat[["model", "split", "category", "n", "wer"]].values.tolist() == [
+        ["t", "test", "Hijazi", 2, 70.0], ["t", "test", "Najdi", 3, 50.0], ["t", "test", "Other", 1, 10.0],
+        ["t", "validation", "Najdi", 1, 1.0], ["sm", "test", "Najdi", 3, 52.6]]
+    rows = [{"model": "t", "group": "teacher", "arch": "", "pool": "", "filter": ""},
+            {"model": "sm", "group": "zero-shot", "arch": "", "pool": "", "filter": ""}]
+    sbs = side_by_side_table3(by_cat, published_table3(), rows, cfg, "sada")
+    ran = sbs[sbs["model"] != ""]
+    assert ran[["model", "paper_row", "set", "paper_column", "published_wer", "reproduced_wer",
+                "difference"]].values.tolist() == [["t", "W-L-v2", "sada", "HJZ", 63.4, 70.0, 6.6],
+                                                   ["t", "W-L-v2", "sada", "NJD", 56.6, 50.0, -6.6],
+                                                   ["sm", "SM4T-L-v2", "sada", "NJD", 52.6, 52.6, 0.0]]
+    only = sbs[sbs["model"] == ""]
+    assert "W-FT" in set(only["paper_row"]) and not {"W-L-v2", "SM4T-L-v2"} & set(only["paper_row"])
+    assert set(only.loc[only["paper_column"] == "NJD", "set"]) == {"sada"}
+    assert set(only.loc[only["paper_column"] == "MTOS", "set"]) == {""}  # no category of the run maps to it
 
 
 CLAIMS_MATRIX = pd.DataFrame([

@@ -171,6 +171,7 @@ def test_paper_config_dag_has_the_papers_students(tmp_path):
     assert students == PAPER_STUDENTS and len(students) == 22
     sets, splits = cfg["evaluation"]["sets"], cfg["evaluation"]["splits"]
     zero_shot = len(cfg["evaluation"]["zero_shot"])
+    assert zero_shot == 7 and counts["category_tables"] == 1
     assert counts["distill"] == counts["release_model"] == 22 and counts["init_student"] == 2
     assert counts["evaluate"] == 1 + zero_shot + 22
     assert counts["pseudo_label_shard"] == 2 * cfg["pseudo_label"]["shards"] and counts["gather_pseudo_labels"] == 2
@@ -180,3 +181,20 @@ def test_paper_config_dag_has_the_papers_students(tmp_path):
     assert counts["score_teacher_stat"] == 2 and counts["score_nnll"] == counts["score_pesq"] == 1
     assert counts["manifest"] == 2 + len(sets) * len(splits)
     assert "convert_model" not in counts  # hub models: nothing to build
+
+
+def test_paper_dag_evaluates_every_zero_shot_model_with_public_weights(tmp_path):
+    out = snakemake("-n", "-d", str(tmp_path), "--configfile", str(ROOT / "configs" / "paper.yaml")).stdout
+    evaluated = set(re.findall(r"^rule evaluate:\n(?:.*\n)*?\s+wildcards: model=(\S+)", out, re.M))
+    cfg = yaml.safe_load((ROOT / "configs" / "paper.yaml").read_text())
+    zero_shot = {"whisper-small": "W-S", "whisper-medium": "W-M", "whisper-large-v3": "W-L-v3",
+                 "seamless-m4t-medium": "SM4T-M", "seamless-m4t-large": "SM4T-L-v1",
+                 "seamless-m4t-v2-large": "SM4T-L-v2", "mms-1b-all": "MMS-all"}  # Table 1's rows with weights
+    assert set(zero_shot) | {"whisper-large-v2"} <= evaluated
+    assert cfg["paper"]["zero_shot"] == zero_shot and cfg["models"]["mms-1b-all"] == {"hub": "facebook/mms-1b-all"}
+    published = pd.read_csv(ROOT / "paper" / "table1.csv")
+    no_weights = set(published.loc[published["group"] == "zero-shot", "model"]) - set(zero_shot.values())
+    assert no_weights == {"Amazon", "XLS-R", "HuBERT", "W-FT"}  # published-only in paper_vs_run.csv
+    assert "rule category_tables:" in out  # Table 3 beside the paper's
+    assert cfg["evaluation"]["decoding"]["long_clips"] == "first_window"
+    assert "category_tables" not in snakemake("-n", "-d", str(tmp_path / "demo")).stdout  # the demo: unchanged

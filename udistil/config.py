@@ -148,6 +148,12 @@ def reference_errors(config: dict[str, Any]) -> list[str]:
             elif key == "sets":
                 errors += [f"config key 'corpora.{name}.splits': no split '{s}' (evaluation.splits)"
                            for s in ev["splits"] if s not in corpora[name]["splits"]]
+    for name, column in ev["categories"].items():
+        if name not in ev["sets"]:
+            errors.append(f"config key 'evaluation.categories.{name}': not an evaluation set; sets: {ev['sets']}")
+        elif name in corpora and corpora[name]["type"] == "hf" and column not in corpora[name]["meta_columns"]:
+            errors.append(f"config key 'evaluation.categories.{name}': column '{column}' is not in "
+                          f"'corpora.{name}.meta_columns', so the manifest lacks it")
     val = config["students"]["validation"]
     if val["set"] is not None:
         if val["set"] not in corpora:

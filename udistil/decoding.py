@@ -1,9 +1,12 @@
 """One decoding engine for the teacher's pseudo-labels, the proxy's transcripts and every evaluation.
 
 Batched, length-sorted generation for Whisper (and any transformers speech-to-text model, e.g. SeamlessM4T
-v2), forced language and task, greedy or beam search, a `max_new_tokens` bound, an optional repetition
+v1 and v2), forced language and task, greedy or beam search, a `max_new_tokens` bound, an optional repetition
 guard. Whisper's encoder runs here, not inside `generate`, so its states can be cached and reused
 (see `udistil.encoder_cache`). With `with_stats`, the token statistics come from the same pass.
+CTC models (wav2vec2, e.g. MMS) are transcribed by greedy CTC decoding, with the language adapter and
+vocabulary of the configured language where the model has them. With `long_form`, Whisper decodes clips over
+30 s sequentially, window after window (transformers' long-form generation), instead of their first window.
 """
 
 from __future__ import annotations
@@ -21,6 +24,11 @@ from tqdm import tqdm
 from udistil.encoder_cache import Encoder, make_cache
 
 SEAMLESS_LANG = {"en": "eng", "ar": "arb", "fr": "fra", "de": "deu", "es": "spa", "sw": "swh"}
+MMS_LANG = {"en": "eng", "ar": "ara", "fr": "fra", "de": "deu", "es": "spa", "sw": "swh"}
+"""MMS adapter and vocabulary codes (ISO 639-3) of the config's `language`; another code is used as given."""
+SEAMLESS_KINDS = ("seamless_m4t", "seamless_m4t_v2")
+CTC_KINDS = ("wav2vec2",)
+WINDOW_SAMPLES = 30 * 16000  # Whisper's 30 s input window
 
 
 @dataclass(kw_only=True)
@@ -36,6 +44,7 @@ class DecodeOptions:
     repetition_guard: bool
     return_timestamps: bool
     with_stats: bool = False  # not a config key: pseudo-labelling asks for the token statistics
+    long_form: bool = False  # not a `decoding` key: evaluation's `long_clips: sequential` sets it
 
     @classmethod
     def from_section(cls, decoding: dict[str, Any], **overrides: Any) -> DecodeOptions:
@@ -127,7 +136,10 @@ class Transcriber:
         self.kind = AutoConfig.from_pretrained(location).model_type
         self.feature_extractor = AutoFeatureExtractor.from_pretrained(location)
         self.tokenizer = AutoTokenizer.from_pretrained(location)
-        self.model = self._load(location).to(self.device, self.dtype).eval()
+        self.model = self._load(location)
+        if self.kind in CTC_KINDS:
+            self._set_language()
+        self.model = self.model.to(self.device, self.dtype).eval()
         self.cache_cfg = cache
         self.encoder = Encoder(self.model, self.feature_extractor, self.device, self.dtype)
         self.decode_seconds = 0.0
@@ -154,9 +166,39 @@ class Transcriber:
             from transformers import SeamlessM4Tv2ForSpeechToText
 
             return SeamlessM4Tv2ForSpeechToText.from_pretrained(location)
+        if self.kind == "seamless_m4t":
+            from transformers import SeamlessM4TForSpeechToText
+
+            return SeamlessM4TForSpeechToText.from_pretrained(location)
+        if self.kind in CTC_KINDS:
+            from transformers import Wav2Vec2ForCTC
+
+            return Wav2Vec2ForCTC.from_pretrained(location)
         from transformers import AutoModelForSpeechSeq2Seq
 
         return AutoModelForSpeechSeq2Seq.from_pretrained(location)
+
+    @property
+    def ctc_language(self) -> str | None:
+        """The adapter and vocabulary code of the configured language (None: no language configured)."""
+        lang = self.options.language
+        return MMS_LANG.get(lang, lang) if lang else None
+
+    def _set_language(self) -> None:
+        """A CTC model with language adapters (MMS) loads the configured language's adapter, and a tokenizer
+        with one vocabulary per language switches to that language's; a model without either is left as is."""
+        code = self.ctc_language
+        nested = isinstance(getattr(self.tokenizer, "vocab", None), dict) and all(
+            isinstance(v, dict) for v in self.tokenizer.vocab.values())
+        has_adapters = getattr(self.model.config, "adapter_attn_dim", None) is not None
+        if code is None:
+            if has_adapters or nested:
+                raise ValueError("config key 'language': a CTC model with language adapters (MMS) needs one")
+            return
+        if nested:
+            self.tokenizer.set_target_lang(code)
+        if has_adapters:
+            self.model.load_adapter(code)
 
     # ---- features and encoder --------------------------------------------------------------------------------
 
@@ -180,7 +222,7 @@ class Transcriber:
             if self.model.generation_config.is_multilingual and o.language:
                 kw.update(language=o.language, task=o.task)
             kw["return_timestamps"] = o.return_timestamps
-        elif self.kind == "seamless_m4t_v2" and o.language:
+        elif self.kind in SEAMLESS_KINDS and o.language:
             kw["tgt_lang"] = SEAMLESS_LANG.get(o.language, o.language)
         return kw
 
@@ -188,13 +230,58 @@ class Transcriber:
     def _generate_batch(self, audios: Sequence[np.ndarray]) -> list[Hypothesis]:
         from transformers.modeling_outputs import BaseModelOutput
 
+        if self.kind in CTC_KINDS:
+            return self._ctc_batch(audios)
         kw = self._generate_kwargs()
+        if self.kind == "whisper" and self.options.long_form and max(len(a) for a in audios) > WINDOW_SAMPLES:
+            return self._long_form_batch(audios, kw)
         if self.kind == "whisper":
             states = self.encoder(audios)
             out = self.model.generate(encoder_outputs=BaseModelOutput(last_hidden_state=states), **kw)
         else:
             out = self.model.generate(input_features=self.features(audios), **kw)
         return self._hypotheses(out)
+
+    def _long_form_batch(self, audios: Sequence[np.ndarray], kw: dict[str, Any]) -> list[Hypothesis]:
+        """transformers' sequential long-form generation: the whole clip's features (not cut at 30 s), decoded
+        window after window with timestamps (which the long-form algorithm needs); the text is kept without
+        them. The encoder runs inside `generate` here, so no state is cached or counted."""
+        feats = self.feature_extractor(list(audios), sampling_rate=16000, return_tensors="pt", truncation=False,
+                                       padding="longest", return_attention_mask=True)
+        if feats["input_features"].shape[-1] < 3000:  # a batch shorter than one window: pad it to one
+            feats = self.feature_extractor(list(audios), sampling_rate=16000, return_tensors="pt",
+                                           return_attention_mask=True)
+        kw = {**kw, "return_timestamps": True, "condition_on_prev_tokens": False}
+        out = self.model.generate(input_features=feats["input_features"].to(self.device, self.dtype),
+                                  attention_mask=feats["attention_mask"].to(self.device), **kw)
+        sequences = out if isinstance(out, torch.Tensor) else out["sequences"]
+        texts = self.tokenizer.batch_decode(sequences.cpu(), skip_special_tokens=True)
+        hyps = []
+        for seq, text in zip(sequences.cpu().tolist(), texts, strict=True):
+            ids = [t for t in seq if t < self.tokenizer.eos_token_id]  # Whisper's text tokens precede its specials
+            hyps.append(Hypothesis(text=text.strip(), n_tokens=len(ids), token_ids=ids,
+                                   compression_ratio=compression_ratio(text.strip())))
+        return hyps
+
+    def _ctc_batch(self, audios: Sequence[np.ndarray]) -> list[Hypothesis]:
+        """Greedy CTC decoding: the most likely token per frame, repeats merged and blanks dropped."""
+        feats = self.feature_extractor(list(audios), sampling_rate=16000, return_tensors="pt", padding=True,
+                                       return_attention_mask=True)
+        mask = feats.get("attention_mask")
+        logits = self.model(feats["input_values"].to(self.device, self.dtype),
+                            attention_mask=None if mask is None else mask.to(self.device)).logits
+        best = logits.argmax(-1).cpu()
+        if mask is not None:  # frames of padding decode to the blank
+            frames = self.model._get_feat_extract_output_lengths(mask.sum(-1)).tolist()
+            for i, n in enumerate(frames):
+                best[i, int(n):] = self.tokenizer.pad_token_id
+        texts = self.tokenizer.batch_decode(best)
+        hyps = []
+        for row, text in zip(best.tolist(), texts, strict=True):
+            ids = [t for j, t in enumerate(row) if t != self.tokenizer.pad_token_id and (j == 0 or row[j - 1] != t)]
+            hyps.append(Hypothesis(text=text.strip(), n_tokens=len(ids), token_ids=ids,
+                                   compression_ratio=compression_ratio(text.strip())))
+        return hyps
 
     def _hypotheses(self, out) -> list[Hypothesis]:
         o = self.options

@@ -1,4 +1,10 @@
-"""Evaluate a model on a manifest: per-utterance hypotheses and corpus-level WER/CER with costs."""
+"""Evaluate a model on a manifest: per-utterance hypotheses and corpus-level WER/CER with costs.
+
+As the authors' evaluate.py, no clip need be dropped for its length: with `long_clips: first_window` a clip
+over 30 s is decoded on its first 30 s (what Whisper's feature extractor keeps) and counted as `truncated`;
+with `sequential` Whisper decodes it window after window. A set with a category column also gets the WER of
+each category (the paper's Table 3).
+"""
 
 from __future__ import annotations
 
@@ -11,7 +17,7 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from udistil.decoding import DecodeOptions, Transcriber
+from udistil.decoding import WINDOW_SAMPLES, DecodeOptions, Transcriber
 from udistil.fileio import write_json, write_parquet
 from udistil.manifest import read_clips, read_manifest
 from udistil.metrics import cer, wer
@@ -36,12 +42,28 @@ def score_hypotheses(refs: list[str], hyps: list[str], norm_kind: str) -> tuple[
     return table, {"wer": round(wer(nrefs, nhyps), 4), "cer": round(cer(nrefs, nhyps), 4)}
 
 
+def evaluation_decoding(*, decoding: dict, evaluation: dict, language: str | None, task: str) -> dict:
+    """DecodeOptions fields for evaluation: the `decoding` section with `evaluation.decoding`'s max_new_tokens
+    where set, Whisper's long-form generation for `long_clips: sequential`, and no timestamps in the text
+    (pseudo-labels may keep them; a hypothesis is scored on its words)."""
+    out = {**decoding, "language": language, "task": task, "return_timestamps": False,
+           "long_form": evaluation["long_clips"] == "sequential"}
+    if evaluation["max_new_tokens"] is not None:
+        out["max_new_tokens"] = evaluation["max_new_tokens"]
+    return out
+
+
 def evaluate(*, model: str, sets: list[EvalSet], options: DecodeOptions, norm_kind: str, device: str,
-             precision: str, cache: dict | None, extra: dict | None = None) -> list[dict]:
-    """Load the model once and evaluate it on every set (one process per model, not per set)."""
-    manifests = [_references(s.manifest) for s in sets]  # every reference is checked before the model loads
+             precision: str, cache: dict | None, long_clips: str, extra: dict | None = None) -> list[dict]:
+    """Load the model once and evaluate it on every set (one process per model, not per set).
+
+    `long_clips` is `evaluation.decoding.long_clips`: `sequential` decodes clips over 30 s whole (with
+    `options.long_form`), `drop` and `first_window` decode their first 30 s (a dropped clip is not in the
+    manifest)."""
+    manifests = [_references(s) for s in sets]  # every reference is checked before the model loads
     transcriber = Transcriber(model, options, device=device, precision=precision, cache=cache)
-    return [evaluate_set(transcriber, s, m, norm_kind, extra) for s, m in zip(sets, manifests, strict=True)]
+    return [evaluate_set(transcriber, s, m, norm_kind, extra, first_window=long_clips != "sequential")
+            for s, m in zip(sets, manifests, strict=True)]
 
 
 @dataclass
@@ -52,29 +74,58 @@ class EvalSet:
     table: str | Path
     metrics: str | Path
     tags: dict = field(default_factory=dict)
+    category: str | None = None  # a manifest column: WER per value too (`evaluation.categories`)
 
 
-def _references(manifest_path: str | Path) -> pd.DataFrame:
-    manifest = read_manifest(manifest_path)
+def _references(s: EvalSet | str | Path) -> pd.DataFrame:
+    """The set's manifest, checked for references and for its category column."""
+    s = s if isinstance(s, EvalSet) else EvalSet(manifest=s, table="", metrics="")
+    manifest = read_manifest(s.manifest)
     if manifest["text"].isna().any():
         missing = manifest.loc[manifest["text"].isna(), "id"].tolist()
-        raise ValueError(f"{manifest_path}: evaluation needs references; no text for {missing[:10]}")
+        raise ValueError(f"{s.manifest}: evaluation needs references; no text for {missing[:10]}")
+    if s.category is not None and s.category not in manifest.columns:
+        raise ValueError(f"{s.manifest}: no column '{s.category}' (config key 'evaluation.categories'; an hf "
+                         f"corpus copies a dataset column with 'meta_columns'); columns: {list(manifest.columns)}")
     return manifest
 
 
+def category_scores(table: pd.DataFrame, categories: pd.Series) -> dict[str, dict]:
+    """Corpus-level WER and CER (x100) of each category's utterances, from the normalised columns of `table`;
+    a missing category reads `(none)`."""
+    labels = categories.astype("object").where(categories.notna(), "(none)").astype(str).to_numpy()
+    out = {}
+    for value in sorted(set(labels)):
+        rows = table[labels == value]
+        refs, hyps = rows["reference_norm"].tolist(), rows["hypothesis_norm"].tolist()
+        out[value] = {"wer": round(wer(refs, hyps), 4), "cer": round(cer(refs, hyps), 4), "n": len(rows)}
+    return out
+
+
 def evaluate_set(transcriber: Transcriber, s: EvalSet, manifest: pd.DataFrame, norm_kind: str,
-                 extra: dict | None = None) -> dict:
+                 extra: dict | None = None, *, first_window: bool = True) -> dict:
     """Transcribe every clip of the set's manifest (read) and write the per-utterance table and metrics JSON
-    (`extra`, then the set's tags, copied into the metrics)."""
+    (`extra`, then the set's tags, copied into the metrics).
+
+    With `first_window`, a clip over 30 s is decoded on its first 30 s and counted in `truncated` (every model
+    sees the same window; Whisper's feature extractor would cut it there anyway); without, it is decoded whole
+    (Whisper's long-form generation). `long_clips` counts the clips over 30 s either way."""
     audios = read_clips(manifest["audio"], str(s.manifest))
+    long = [len(a) > WINDOW_SAMPLES for a in audios]
+    if first_window:
+        audios = [a[:WINDOW_SAMPLES] for a in audios]
     passes_before = transcriber.encoder_passes
     start = time.perf_counter()
     hyps = transcriber.transcribe(audios, desc=f"evaluate {Path(s.manifest).parent.name}/{Path(s.manifest).stem}")
     seconds = time.perf_counter() - start
     table, scores = score_hypotheses(manifest["text"].tolist(), [h.text for h in hyps], norm_kind)
     table.insert(0, "id", manifest["id"].values)
+    if s.category is not None:
+        table.insert(1, "category", manifest[s.category].values)
+        scores["by_category"] = category_scores(table, manifest[s.category])
     audio_s = float(manifest["duration_s"].sum())
-    metrics = {**scores, "n": len(manifest), "audio_seconds": round(audio_s, 3), "decode_seconds": round(seconds, 3),
+    metrics = {**scores, "n": len(manifest), "long_clips": sum(long), "truncated": sum(long) if first_window else 0,
+               "audio_seconds": round(audio_s, 3), "decode_seconds": round(seconds, 3),
                "rtf": round(seconds / audio_s, 5) if audio_s else None,
                "encoder_passes": transcriber.encoder_passes - passes_before,
                "params": sum(p.numel() for p in transcriber.model.parameters()),

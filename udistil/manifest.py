@@ -65,18 +65,28 @@ def load_samples(record: Record) -> np.ndarray:
     return read_audio(record.source if isinstance(record.source, bytes) else str(record.source))
 
 
-def rejection_reason(audio: np.ndarray) -> str | None:
+def length_limit(*, pool: bool, long_clips: str) -> float | None:
+    """The longest clip a manifest keeps: 30 s for a training pool (as distil-whisper) and for an evaluation set
+    whose long clips are dropped (`evaluation.decoding.long_clips: drop`); no limit for an evaluation set that
+    decodes them (`first_window`, `sequential`)."""
+    return MAX_SECONDS if pool or long_clips == "drop" else None
+
+
+def rejection_reason(audio: np.ndarray, max_seconds: float | None = MAX_SECONDS) -> str | None:
     if audio.size == 0:
         return "empty audio (zero samples)"
     seconds = audio.size / SAMPLE_RATE
-    if seconds > MAX_SECONDS:
-        return f"longer than {MAX_SECONDS:.0f} s ({seconds:.1f} s)"
+    if max_seconds is not None and seconds > max_seconds:
+        return f"longer than {max_seconds:.0f} s ({seconds:.1f} s)"
     return None
 
 
 def build_manifest(*, records: Iterable[Record], corpus: str, split: str, audio_dir: str | Path,
-                   manifest_path: str | Path, rejected_path: str | Path) -> tuple[int, int]:
-    """Convert records to 16 kHz mono WAVs under `audio_dir`; write the manifest and `rejected.tsv`."""
+                   manifest_path: str | Path, rejected_path: str | Path,
+                   max_seconds: float | None = MAX_SECONDS) -> tuple[int, int]:
+    """Convert records to 16 kHz mono WAVs under `audio_dir`; write the manifest and `rejected.tsv`.
+
+    Clips longer than `max_seconds` (None: no limit) are rejected, as are empty and unreadable ones."""
     records = list(records)
     check_records(records, f"corpus '{corpus}' split '{split}'")
     audio_dir = Path(audio_dir)
@@ -89,7 +99,7 @@ def build_manifest(*, records: Iterable[Record], corpus: str, split: str, audio_
             rejected.append({"id": rec.id, "source": rec.origin or str(rec.source)[:200],
                              "reason": f"unreadable: {type(exc).__name__}: {exc}"})
             continue
-        reason = rejection_reason(audio)
+        reason = rejection_reason(audio, max_seconds)
         if reason:
             rejected.append({"id": rec.id, "source": rec.origin or str(rec.source)[:200], "reason": reason})
             continue

@@ -44,6 +44,8 @@ def materialise(*, spec: dict[str, Any], out_dir: str | Path) -> Path:
         return random_whisper(spec, out_dir)
     if spec["random"] == "causal_lm":
         return random_causal_lm(spec, out_dir)
+    if spec["random"] == "ctc":
+        return random_ctc(spec, out_dir)
     raise ValueError(f"unknown random model kind '{spec['random']}'")
 
 
@@ -97,4 +99,41 @@ def random_causal_lm(spec: dict[str, Any], out_dir: str | Path) -> Path:
     tok.save_pretrained(out_dir)
     (out_dir / "udistil.json").write_text(json.dumps({"source": f"random:causal_lm seed={spec['seed']}"}) + "\n")
     write_card(out_dir, model_name(out_dir))
+    return out_dir
+
+
+CTC_CHARACTERS = list("abcdefghijklmnopqrstuvwxyz'")
+"""The letters of a random CTC model's vocabulary (beside <pad> = the CTC blank, <unk> and the word delimiter |)."""
+
+
+def random_ctc(spec: dict[str, Any], out_dir: str | Path) -> Path:
+    """A tiny wav2vec2 CTC model with random weights, shaped like MMS: a per-language vocabulary (nested
+    vocab.json) and a language adapter per language (`adapter.{lang}.safetensors`), both for the languages in
+    the spec's `config.adapters` (default `[ara]`)."""
+    from safetensors.torch import save_file
+    from transformers import Wav2Vec2Config, Wav2Vec2CTCTokenizer, Wav2Vec2FeatureExtractor, Wav2Vec2ForCTC
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    cfg = {"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 64,
+           "conv_dim": [16, 16], "conv_stride": [5, 4], "conv_kernel": [10, 8], "num_conv_pos_embeddings": 16,
+           "num_conv_pos_embedding_groups": 2, "adapter_attn_dim": 8, "feat_extract_norm": "layer",
+           "do_stable_layer_norm": True, **spec["config"]}  # MMS's layer norms (it pads with an attention mask)
+    langs = cfg.pop("adapters", ["ara"])
+    letters = {c: i + 3 for i, c in enumerate(CTC_CHARACTERS)}
+    vocab = {"<pad>": 0, "<unk>": 1, "|": 2, **letters}
+    (out_dir / "vocab.json").write_text(json.dumps({lang: vocab for lang in langs}))
+    tok = Wav2Vec2CTCTokenizer(str(out_dir / "vocab.json"), target_lang=langs[0])
+    torch.manual_seed(int(spec["seed"]))
+    model = Wav2Vec2ForCTC(Wav2Vec2Config(vocab_size=len(vocab), pad_token_id=0, ctc_loss_reduction="mean",
+                                          **cfg)).eval()
+    for i, lang in enumerate(langs):  # each language its own adapter weights, none equal to the initial ones
+        generator = torch.Generator().manual_seed(int(spec["seed"]) + 1 + i)
+        adapter = {k: torch.randn(v.shape, generator=generator) for k, v in model._get_adapters().items()}
+        save_file(adapter, str(out_dir / f"adapter.{lang}.safetensors"))
+    model.save_pretrained(out_dir)
+    tok.save_pretrained(out_dir)
+    Wav2Vec2FeatureExtractor(feature_size=1, sampling_rate=16000, padding_value=0.0, do_normalize=True,
+                             return_attention_mask=True).save_pretrained(out_dir)
+    (out_dir / "udistil.json").write_text(json.dumps({"source": f"random:ctc seed={spec['seed']}"}) + "\n")
     return out_dir

@@ -28,21 +28,92 @@ def paper_row_name(model: str, group: str, arch: str, pool: str, filt: str, cfg:
     return base if group in ("no-filter", "supervised") else f"{base} {filt.rstrip('*')}"
 
 
-def side_by_side(matrix: pd.DataFrame, published: pd.DataFrame, cfg: dict[str, Any]) -> pd.DataFrame:
-    """Published vs reproduced WER for every cell that both have, with the difference."""
-    columns = cfg.get("columns", {})
+def published_table3(path: str | Path = PAPER_DIR / "table3.csv") -> pd.DataFrame:
+    return pd.read_csv(path).set_index("model")
+
+
+SIDE_BY_SIDE = ["model", "paper_row", "set", "paper_column", "published_wer", "reproduced_wer", "difference"]
+TABLE1_LABELS = ("group", "size_b")
+
+
+def published_only(published: pd.DataFrame, reproduced: set[str], ours: dict[str, str]) -> list[dict]:
+    """Every published cell of the rows that no model of the run reproduces (no public weights, or not in the
+    config): model and reproduced WER empty, `set` the run's set of that column (`ours`) where it has one."""
     rows = []
+    for name in published.index:
+        if name in reproduced:
+            continue
+        for col in published.columns:
+            if col not in TABLE1_LABELS and pd.notna(published.loc[name, col]):
+                rows.append({"model": "", "paper_row": name, "set": ours.get(col, ""), "paper_column": col,
+                             "published_wer": float(published.loc[name, col]), "reproduced_wer": float("nan"),
+                             "difference": float("nan")})
+    return rows
+
+
+def side_by_side(matrix: pd.DataFrame, published: pd.DataFrame, cfg: dict[str, Any]) -> pd.DataFrame:
+    """Published vs reproduced WER for every cell that both have, with the difference; then the paper's rows
+    that the run does not reproduce, published only (when the config maps any column to the paper's)."""
+    columns = cfg.get("columns", {})
+    rows, reproduced = [], set()
     for _, r in matrix.iterrows():
         name = paper_row_name(r["model"], r["group"], r["arch"], r["pool"], r["filter"], cfg)
         if not name or name not in published.index:
             continue
+        reproduced.add(name)
         for ours, theirs in columns.items():
             if ours in matrix.columns and theirs in published.columns and pd.notna(published.loc[name, theirs]):
                 pub, rep = float(published.loc[name, theirs]), float(r[ours])
                 rows.append({"model": r["model"], "paper_row": name, "set": ours, "paper_column": theirs,
                              "published_wer": pub, "reproduced_wer": rep, "difference": round(rep - pub, 2)})
-    return pd.DataFrame(rows, columns=["model", "paper_row", "set", "paper_column", "published_wer",
-                                       "reproduced_wer", "difference"])
+    if columns:
+        rows += published_only(published, reproduced, {theirs: mine for mine, theirs in columns.items()})
+    return pd.DataFrame(rows, columns=SIDE_BY_SIDE)
+
+
+def wer_by_category(metrics: dict[tuple[str, str, str], dict], models: list[str]) -> pd.DataFrame:
+    """One row per model, set, split and category from the metrics' `by_category` (evaluation.categories)."""
+    rows = []
+    for (model, corpus, split), m in sorted(metrics.items(), key=lambda kv: (models.index(kv[0][0]), kv[0][1:])):
+        for category, c in sorted(m["by_category"].items()):
+            rows.append({"model": model, "set": corpus, "split": split, "category": category, "n": c["n"],
+                         "wer": c["wer"], "cer": c["cer"]})
+    return pd.DataFrame(rows, columns=["model", "set", "split", "category", "n", "wer", "cer"])
+
+
+def side_by_side_table3(by_category: pd.DataFrame, published: pd.DataFrame, rows: list[dict],
+                        cfg: dict[str, Any], category_set: str) -> pd.DataFrame:
+    """The paper's Table 3 (per-category WER of `category_set`, SADA's, test split) beside the run's, through
+    `paper.categories` (category value -> Table 3 column); then Table 3's rows the run does not reproduce,
+    published only."""
+    categories = cfg.get("categories", {})
+    test = by_category[(by_category["split"] == "test") & (by_category["set"] == category_set)]
+    out, reproduced = [], set()
+    for r in rows:
+        name = paper_row_name(r["model"], r["group"], r["arch"], r["pool"], r["filter"], cfg)
+        if not name or name not in published.index:
+            continue
+        reproduced.add(name)
+        for _, c in test[test["model"] == r["model"]].iterrows():
+            theirs = categories.get(c["category"])
+            if theirs in published.columns and pd.notna(published.loc[name, theirs]):
+                pub, rep = float(published.loc[name, theirs]), float(c["wer"])
+                out.append({"model": r["model"], "paper_row": name, "set": c["set"], "paper_column": theirs,
+                            "published_wer": pub, "reproduced_wer": rep, "difference": round(rep - pub, 2)})
+    out += published_only(published, reproduced, {theirs: category_set for theirs in categories.values()})
+    return pd.DataFrame(out, columns=SIDE_BY_SIDE)
+
+
+def run_category_tables(*, metric_paths: list[str], rows: list[dict], table3_csv: str, cfg: dict[str, Any],
+                        category_set: str, out_csv: str, out_side_by_side: str) -> None:
+    """wer_by_category.csv (every model, set with categories, split) and the paper's Table 3 (of
+    `category_set`) beside it."""
+    from udistil.tables import load_metrics, write_csv
+
+    by_category = wer_by_category(load_metrics(metric_paths), [r["model"] for r in rows])
+    write_csv(by_category, out_csv)
+    write_csv(side_by_side_table3(by_category, published_table3(table3_csv), rows, cfg, category_set),
+              out_side_by_side)
 
 
 CLOSE = 1.0

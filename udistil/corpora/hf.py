@@ -7,8 +7,8 @@ from udistil.manifest import ManifestError, Record
 
 def hf_records(path: str, split: str, name: str | None = None, from_disk: bool = False,
                audio_column: str = "audio", text_column: str | None = "text", id_column: str | None = None,
-               max_rows: int | None = None) -> list[Record]:
-    """Records of one split; ids from `id_column` or `{split}-{row:06d}`."""
+               max_rows: int | None = None, meta_columns: list[str] | tuple[str, ...] = ()) -> list[Record]:
+    """Records of one split; ids from `id_column` or `{split}-{row:06d}`; `meta_columns` go into the manifest."""
     import datasets
 
     where = f"dataset '{path}'" + (f" config '{name}'" if name else "") + f" split '{split}'"
@@ -21,6 +21,7 @@ def hf_records(path: str, split: str, name: str | None = None, from_disk: bool =
     else:
         ds = datasets.load_dataset(path, name, split=split)
     wanted = {"audio_column": audio_column, "text_column": text_column, "id_column": id_column}
+    wanted.update({f"meta_columns[{i}]": c for i, c in enumerate(meta_columns)})
     missing = [f"{k}={v!r}" for k, v in wanted.items() if v is not None and v not in ds.column_names]
     if missing:
         raise ManifestError(f"{where}: missing configured column(s) {', '.join(missing)}; "
@@ -36,5 +37,6 @@ def hf_records(path: str, split: str, name: str | None = None, from_disk: bool =
             raise ManifestError(f"{where} row {i}: audio has neither bytes nor path")
         utt_id = str(row[id_column]) if id_column else f"{split}-{i:06d}"
         text = row[text_column] if text_column else None
-        records.append(Record(id=utt_id, source=source, text=text, origin=f"{where} row {i}"))
+        records.append(Record(id=utt_id, source=source, text=text, meta={c: row[c] for c in meta_columns},
+                              origin=f"{where} row {i}"))
     return records

@@ -7,4 +7,4 @@ with snakemake_job(smk):
     corpus, split = smk.wildcards.corpus, smk.wildcards.split
     build_manifest(records=corpus_records(name=corpus, spec=smk.params.spec, split=split, seed=smk.params.seed),
                    corpus=corpus, split=split, audio_dir=smk.output.audio, manifest_path=smk.output.manifest,
-                   rejected_path=smk.output.rejected)
+                   rejected_path=smk.output.rejected, max_seconds=smk.params.max_seconds)
