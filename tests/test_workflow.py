@@ -150,7 +150,7 @@ def test_slurm_profile_maps_resources_for_the_paper_config(tmp_path):
     out = snakemake("-n", "-d", str(tmp_path), "--configfile", str(ROOT / "configs" / "paper.yaml"),
                     "--workflow-profile", str(ROOT / "profiles" / "slurm")).stdout
     distill = out.split("rule distill:")[1].split("\n\n")[0]
-    assert "gpu=1" in distill and "mem_mb=128000" in distill and "runtime=2880" in distill
+    assert "gpu=8" in distill and "mem_mb=128000" in distill and "runtime=2880" in distill  # torchrun x 8
     manifest_job = out.split("rule manifest:")[1].split("\n\n")[0]
     assert "gpu=" not in manifest_job.split("resources:")[1].split("\n")[0]
 
