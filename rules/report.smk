@@ -22,6 +22,7 @@ rule result_matrix:
         resamples=config["uncertainty"]["resamples"],
         confidence=config["uncertainty"]["confidence"],
         seed=config["seed"],
+        description=config["description"],
     log:
         "logs/report/result_matrix.log",
     conda:
@@ -73,6 +74,7 @@ rule paper_comparison:
     params:
         paper=config["paper"],
         confidence=config["uncertainty"]["confidence"],
+        description=config["description"],
     log:
         "logs/report/paper_comparison.log",
     conda:

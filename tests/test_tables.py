@@ -42,11 +42,12 @@ def test_rows_follow_the_papers_grouping():
     assert rows[6].model == "student-32-16-p-none"
 
 
-def matrix(paths, rows, sets, benchmark, splits, stand_ins, out):
+def matrix(paths, rows, sets, benchmark, splits, stand_ins, out, description=None):
     return build_matrix_outputs(metric_paths=paths, table_paths=[p.replace(".json", ".parquet") for p in paths],
                                 rows=rows, sets=sets, benchmark=benchmark, splits=splits, stand_ins=stand_ins,
                                 resamples=200, confidence=0.95, seed=3, out_csv=out["csv"], out_md=out["md"],
-                                out_tex=out["tex"], out_comparisons_csv=out["ccsv"], out_comparisons_md=out["cmd"])
+                                out_tex=out["tex"], out_comparisons_csv=out["ccsv"], out_comparisons_md=out["cmd"],
+                                description=description)
 
 
 def outputs(tmp, stem="m"):
@@ -74,6 +75,17 @@ def test_matrix_layout_averages_bold_stand_in_and_intervals(grid):
     first = {p: p.read_bytes() for p in out.values()}
     matrix(paths, rows, sets, ["a", "b"], splits, {"conf": "stand-in"}, out)
     assert {p: p.read_bytes() for p in out.values()} == first  # byte-identical rebuild, intervals included
+
+
+def test_matrix_opens_with_the_runs_description_and_shows_the_filtering_effect(grid):
+    tmp, rows, sets, splits, paths = grid
+    out = outputs(tmp, "described")
+    matrix(paths, rows, sets, ["a", "b"], splits, {}, out, description="A quick demo:\n  plumbing-sized.")
+    md = out["md"].read_text()
+    assert md.startswith("> A quick demo: plumbing-sized.\n\n### WER (%)")
+    assert "### Filtering against no filtering, bench_test" in md and "| 6-3 | pool | student-6-3-pool-" in md
+    matrix(paths, rows, sets, ["a", "b"], splits, {}, out)
+    assert out["md"].read_text().startswith("### WER (%)")
 
 
 def test_comparisons_pair_each_student_with_its_baselines(grid):

@@ -208,8 +208,13 @@ def claims_markdown(items: list[dict], confidence: float) -> str:
     return "\n".join(lines) + "\n"
 
 
+def preface(description: str | None) -> str:
+    """The config's `description` as a quoted paragraph that opens a table file (nothing without one)."""
+    return f"> {' '.join(description.split())}\n\n" if description else ""
+
+
 def run_comparison(*, matrix_csv: str, comparisons_csv: str, table1_csv: str, cfg: dict[str, Any],
-                   confidence: float, out_claims: str, out_side_by_side: str) -> None:
+                   confidence: float, out_claims: str, out_side_by_side: str, description: str | None) -> None:
     from udistil.fileio import write_text
     from udistil.tables import write_csv
 
@@ -217,4 +222,4 @@ def run_comparison(*, matrix_csv: str, comparisons_csv: str, table1_csv: str, cf
     matrix[["arch", "pool", "filter"]] = matrix[["arch", "pool", "filter"]].fillna("")
     write_csv(side_by_side(matrix, published_table1(table1_csv), cfg), out_side_by_side)
     pairs = pd.read_csv(comparisons_csv, keep_default_na=False, na_values=[""], dtype={"set": str, "split": str})
-    write_text(claims_markdown(claims(matrix, pairs), confidence), out_claims)
+    write_text(preface(description) + claims_markdown(claims(matrix, pairs), confidence), out_claims)

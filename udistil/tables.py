@@ -205,11 +205,13 @@ def load_metrics(paths: list[str]) -> dict[tuple[str, str, str], dict]:
 def build_matrix_outputs(*, metric_paths: list[str], table_paths: list[str], rows: list[Row], sets: list[str],
                          benchmark: list[str], splits: list[str], stand_ins: dict[str, str], resamples: int,
                          confidence: float, seed: int, out_csv: str, out_md: str, out_tex: str,
-                         out_comparisons_csv: str, out_comparisons_md: str) -> pd.DataFrame:
+                         out_comparisons_csv: str, out_comparisons_md: str, description: str | None = None
+                         ) -> pd.DataFrame:
     """The result matrix with bootstrap intervals as CSV, Markdown and LaTeX (booktabs, WER then CER), and the
     paired comparisons of every student with its baselines."""
     from udistil.comparisons import comparisons, comparisons_markdown, filtering_effect
     from udistil.fileio import write_text
+    from udistil.paper import preface
 
     boot = Bootstrap(load_tables(table_paths), resamples, seed)
     matrix = result_matrix(load_metrics(metric_paths), rows, sets, benchmark, splits, stand_ins)
@@ -219,7 +221,8 @@ def build_matrix_outputs(*, metric_paths: list[str], table_paths: list[str], row
     write_text(comparisons_markdown(pairs, confidence), out_comparisons_md)
     write_csv(matrix, out_csv)
     effect = filtering_effect(matrix, pairs, splits[0], confidence)
-    write_text(matrix_markdown(matrix, stand_ins, confidence) + (f"\n{effect}" if effect else ""), out_md)
+    write_text(preface(description) + matrix_markdown(matrix, stand_ins, confidence) + (f"\n{effect}" if effect
+                                                                                           else ""), out_md)
     note = f", [lo, hi]: {confidence:.0%} bootstrap interval over utterances\n"
     write_text("% WER (%)" + note + matrix_latex(matrix, "wer") + "\n% CER (%)" + note + matrix_latex(matrix, "cer"),
                out_tex)

@@ -9,4 +9,4 @@ with snakemake_job(smk):
                          splits=list(p.splits), stand_ins=dict(p.stand_ins), resamples=p.resamples,
                          confidence=p.confidence, seed=p.seed, out_csv=smk.output.csv, out_md=smk.output.md,
                          out_tex=smk.output.tex, out_comparisons_csv=smk.output.comparisons,
-                         out_comparisons_md=smk.output.comparisons_md)
+                         out_comparisons_md=smk.output.comparisons_md, description=p.description)
