@@ -124,10 +124,13 @@ def results_text(matrix: pd.DataFrame, name: str) -> str:
 
 
 def release(*, model_dir: str | Path, matrix_csv: str | Path, name: str, out_dir: str | Path) -> None:
-    """A shareable copy of a model folder (files hard-linked, no extra disk) whose card has its results."""
+    """A shareable copy of a model folder (files hard-linked, no extra disk) whose card has its results.
+
+    Hidden files are left out: a hard link to Snakemake's `.snakemake_timestamp` would let the release folder's
+    timestamp move the model's, so a rerun would evaluate every student again."""
     with atomic_dir(out_dir) as tmp:
         for f in sorted(Path(model_dir).iterdir()):
-            if f.is_file() and f.name != "README.md":
+            if f.is_file() and f.name != "README.md" and not f.name.startswith("."):  # not Snakemake's markers
                 try:
                     os.link(f, tmp / f.name)
                 except OSError:  # another filesystem: copy
