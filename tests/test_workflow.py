@@ -136,7 +136,8 @@ def test_smoke_run_end_to_end_and_tables_regenerate_identically(tmp_path):
     assert model_file.samefile(tmp_path / "results/students/student-2-1-pool-proxy/model/model.safetensors") \
         or model_file.read_bytes() == (tmp_path / "results/students/student-2-1-pool-proxy/model/"
                                        "model.safetensors").read_bytes()
-    assert not list(released.glob(".*"))  # Snakemake's timestamp marker stays the model's own
+    marker = tmp_path / "results/students/student-2-1-pool-proxy/model/.snakemake_timestamp"
+    assert not (released / ".snakemake_timestamp").samefile(marker)  # each folder keeps its own timestamp
     rerun = snakemake("-n", "--cores", "2", "-d", str(tmp_path), "--configfile", str(ROOT / "configs" / "smoke.yaml"))
     assert "Nothing to be done" in rerun.stdout + rerun.stderr  # a finished run stays finished
     before = digest(sorted(tables.glob("*")) + sorted((tmp_path / "results" / "plots").glob("*.png")))
