@@ -277,11 +277,14 @@ class Transcriber:
 
     def _on_the_fly(self) -> bool:
         """Whether the token statistics are gathered during generation (`StepStats`): greedy search on a model
-        with an output layer. Beam search returns every step's logits instead and picks the winners' steps."""
+        with an output layer; otherwise they come from every step's logits (`output_logits`)."""
         return self.options.num_beams == 1 and self.model.get_output_embeddings() is not None
 
     def _step_stats(self) -> StepStats | None:
         """A fresh `StepStats` hooked to the output layer when statistics are asked for and gathered on the fly."""
+        if self.options.with_stats and self.options.num_beams > 1 and self.kind == "whisper":
+            raise ValueError("decoding: token statistics (pseudo-labels) need num_beams: 1 with Whisper "
+                             "(transformers' Whisper returns no per-beam logits)")
         if self.options.with_stats and self._on_the_fly():
             return StepStats(self.model.get_output_embeddings())
         return None
@@ -401,11 +404,12 @@ class Transcriber:
 
     @staticmethod
     def _stats_from_logits(out: Any, *, eos: int, pad: int) -> dict[str, torch.Tensor]:
-        """The statistics from every step's logits (`output_logits`), the winning beam's steps with beams."""
+        """The statistics from every step's logits (`output_logits`), the winning beam's steps with beams (where the
+        logits are still one row per beam)."""
         logits = torch.stack(out.logits, dim=1)  # (B*beams, T, V): one entry per generated step
         steps = logits.shape[1]
         generated = out.sequences[:, -steps:]
-        if getattr(out, "beam_indices", None) is not None:
+        if getattr(out, "beam_indices", None) is not None and logits.shape[0] != generated.shape[0]:
             idx = out.beam_indices[:, :steps].clamp(min=0)
             logits = logits[idx, torch.arange(steps, device=logits.device).expand_as(idx)]
         return token_stats(logits, generated, output_mask(generated, eos, pad))
