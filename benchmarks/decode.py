@@ -11,40 +11,15 @@ before). Each variant runs `--repeats` times, interleaved; the best time counts.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 
-from common import demo_config, parse_args, synthetic_clips, teacher_dir
-
-
-class Replay:
-    """Stands in for the Transcriber's encoder: the states computed before timing, looked up by first clip."""
-
-    cache = None
-
-    def __init__(self, states: dict[int, object]):
-        self.states = states
-
-    def __call__(self, audios, keys=None):
-        return self.states[id(audios[0])]
+from common import Replay, best_of, demo_config, parse_args, synthetic_clips, teacher_dir
 
 
 def batches(clips: list, size: int) -> list[list]:
     """The Transcriber's length-sorted batches."""
     order = sorted(range(len(clips)), key=lambda i: -len(clips[i]))
     return [[clips[i] for i in order[b:b + size]] for b in range(0, len(order), size)]
-
-
-def best_of(runs: dict[str, Callable[[], list[list[int]]]], repeats: int) -> tuple[dict[str, float], dict]:
-    """Each variant `repeats` times, interleaved: best seconds and its token ids per variant."""
-    seconds = {name: float("inf") for name in runs}
-    tokens = {}
-    for _ in range(repeats):
-        for name, run in runs.items():
-            start = time.perf_counter()
-            tokens[name] = run()
-            seconds[name] = min(seconds[name], time.perf_counter() - start)
-    return seconds, tokens
 
 
 def main() -> None:
