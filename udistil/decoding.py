@@ -172,7 +172,7 @@ class StepStats:
     def __call__(self, input_ids: torch.Tensor, scores: Any = None, **kwargs: Any) -> torch.Tensor:
         if self.logits is None:
             raise RuntimeError("StepStats: a generation step ran without the output layer")
-        tokens = input_ids[:, -1]
+        tokens = input_ids[:, -1].clone()  # generate may reuse its buffer
         chosen, entropy = step_stats(self.logits, tokens)
         self.tokens.append(tokens)
         self.chosen.append(chosen)
