@@ -8,7 +8,7 @@
   (seconds per step x the card's dense bf16 peak);
 - teacher targets for a batch: one forward pass for the batch against one per clip (the store left out).
 
-    .venv/bin/python benchmarks/gpu.py [--tokens 48] [--distill-batch 32] [--steps 3]   # about 3 minutes
+    .venv/bin/python benchmarks/gpu.py [--tokens 48] [--distill-batch 32] [--steps 3]   # sized for under 5 minutes
     .venv/bin/python benchmarks/gpu.py --tiny   # the same code at toy shapes, on any device: a check of the script
 
 Without a CUDA GPU (and without --tiny) it says so and exits 0.
