@@ -1,47 +1,76 @@
-"""Decoding engine (batched, length-sorted) against one-utterance-at-a-time `generate` (the paper's
-evaluate.py), same model, same clips, one run. Prints clips/s of both and the ratio.
+"""The Transcriber with token statistics on against plain `model.generate`, whisper-base on the CPU, one run.
 
-    .venv/bin/python benchmarks/decode.py [--clips 32] [--batch-size 16] [--threads 2]
+Both decode the same length-sorted batches from the same encoder states (computed once, before timing), with
+the same generation settings, so they generate the same tokens: the difference is the wrapper and the
+statistics. Rows: plain `generate`; the Transcriber without statistics; with statistics gathered during
+generation (the default); with statistics from every step's full-vocabulary logits (`output_logits`, the way
+before). Each variant runs `--repeats` times, interleaved; the best time counts. Prints clips/s and ratios.
+
+    .venv/bin/python benchmarks/decode.py [--clips 32] [--batch-size 16] [--threads 2] [--repeats 3]
 """
 
+from __future__ import annotations
 
-from common import demo_config, parse_args, synthetic_clips, teacher_dir, timed
+from collections.abc import Callable
+
+from common import Replay, best_of, demo_config, parse_args, synthetic_clips, teacher_dir
+
+
+def batches(clips: list, size: int) -> list[list]:
+    """The Transcriber's length-sorted batches."""
+    order = sorted(range(len(clips)), key=lambda i: -len(clips[i]))
+    return [[clips[i] for i in order[b:b + size]] for b in range(0, len(order), size)]
 
 
 def main() -> None:
-    args = parse_args(__doc__, clips=32, batch_size=16)
+    args = parse_args(__doc__, clips=32, batch_size=16, repeats=3)
 
     import torch
-    from transformers import WhisperForConditionalGeneration, WhisperProcessor
+    from transformers.modeling_outputs import BaseModelOutput
 
     from udistil.decoding import DecodeOptions, Transcriber
 
-    folder = teacher_dir()
     clips = [a for a, _ in synthetic_clips(args.clips)]
-    times: dict[str, float] = {}
+    section = {**demo_config()["decoding"], "language": "en", "task": "transcribe"}
 
-    proc = WhisperProcessor.from_pretrained(folder)
-    model = WhisperForConditionalGeneration.from_pretrained(folder).eval()
-    plain = []
-    with timed("one at a time", times), torch.inference_mode():
-        for audio in clips:
-            feats = proc(audio, sampling_rate=16000, return_tensors="pt").input_features
-            ids = model.generate(feats, language="en", task="transcribe", max_new_tokens=64)
-            plain.append(proc.batch_decode(ids, skip_special_tokens=True)[0].strip())
+    def transcriber(with_stats: bool, on_the_fly: bool = True) -> Transcriber:
+        options = DecodeOptions.from_section(section, batch_size=args.batch_size, with_stats=with_stats)
+        t = Transcriber(teacher_dir(), options, device="cpu", precision="fp32", cache=None)
+        if not on_the_fly:
+            t._on_the_fly = lambda: False
+        return t
 
-    demo = demo_config()
-    options = DecodeOptions.from_section({**demo["decoding"], "language": "en", "task": "transcribe"},
-                                         batch_size=args.batch_size, max_new_tokens=64)
-    engine = Transcriber(folder, options, device="cpu", precision="fp32", cache=None)
-    with timed("engine", times):
-        hyps = engine.transcribe(clips)
+    stats = transcriber(True)
+    groups = batches(clips, args.batch_size)
+    with torch.inference_mode():
+        states = {id(g[0]): stats.encoder.run(g) for g in groups}
+    model, eos = stats.model, stats.tokenizer.eos_token_id  # plain generate: same weights and settings
+    plain_kw = transcriber(False)._generate_kwargs()
+    variants = {"stats (on the fly)": stats, "no stats": transcriber(False),
+                "stats (all logits)": transcriber(True, on_the_fly=False)}
+    for t in variants.values():
+        t.encoder = Replay(states)
 
-    same = sum(h.text == p for h, p in zip(hyps, plain, strict=True))
-    print(f"{args.clips} clips, whisper-base, {args.threads} threads, batch {args.batch_size}")
-    for label, seconds in times.items():
-        print(f"  {label:14s} {seconds:7.1f} s  {args.clips / seconds:6.2f} clips/s")
-    print(f"  speed-up (engine / one at a time): {times['one at a time'] / times['engine']:.2f}x")
-    print(f"  identical transcripts: {same}/{args.clips}")
+    @torch.inference_mode()
+    def plain() -> list[list[int]]:
+        out = []
+        for g in groups:
+            seqs = model.generate(encoder_outputs=BaseModelOutput(last_hidden_state=states[id(g[0])]), **plain_kw)
+            out += [[t for t in s if t < eos] for s in seqs.tolist()]  # text tokens precede the specials
+        return out
+
+    def engine(t: Transcriber) -> Callable[[], list[list[int]]]:
+        return lambda: [h.token_ids for g in groups for h in t.transcribe(g, desc="")]
+
+    runs = {"plain generate": plain, **{name: engine(t) for name, t in variants.items()}}
+    seconds, tokens = best_of(runs, args.repeats)
+    n_tokens = sum(len(s) for s in tokens["plain generate"])
+    print(f"{args.clips} clips, whisper-base, CPU, {args.threads} threads, batch {args.batch_size}, "
+          f"best of {args.repeats}, decoding from stored encoder states; {n_tokens} text tokens")
+    for name, s in seconds.items():
+        same = "same tokens" if tokens[name] == tokens["plain generate"] else "DIFFERENT tokens"
+        print(f"  {name:20s} {s:6.2f} s  {args.clips / s:6.2f} clips/s  "
+              f"{seconds['plain generate'] / s:5.2f}x of plain  ({same})")
 
 
 if __name__ == "__main__":

@@ -40,6 +40,82 @@ def test_conf_and_entropy_match_direct_computation(tiny_random_whisper):
         assert 0 < h.conf <= 1 and h.entropy >= 0
 
 
+def stats_of(hyps) -> list[tuple[list[int], float, float, float]]:
+    return [(h.token_ids, h.mean_logprob, h.conf, h.entropy) for h in hyps]
+
+
+@pytest.mark.parametrize("batch_size", [1, 3])
+def test_stats_on_the_fly_equal_stats_from_every_steps_logits(tiny_random_whisper, monkeypatch, batch_size):
+    """Bitwise, on two threads (a lone row, the last batch of 3, is where torch would split a sum)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        t = cpu(tiny_random_whisper, decode_options(with_stats=True, max_new_tokens=7, batch_size=batch_size,
+                                                    repetition_guard=False))
+        calls = []
+        real = t.model.generate
+
+        def spy(**kw):
+            calls.append(kw)
+            return real(**kw)
+
+        monkeypatch.setattr(t.model, "generate", spy)
+        clips = noise_clips(4, seed=3)
+        on_the_fly = t.transcribe(clips)
+        monkeypatch.setattr(t, "_on_the_fly", lambda: False)
+        from_logits = t.transcribe(clips)
+    finally:
+        torch.set_num_threads(threads)
+    assert stats_of(on_the_fly) == stats_of(from_logits)
+    assert all(h.n_tokens == 7 and np.isfinite(h.entropy) for h in on_the_fly)
+    n = len(calls) // 2
+    assert not any(kw.get("output_logits") for kw in calls[:n]) and all(kw["output_logits"] for kw in calls[n:])
+    assert not t.model.get_output_embeddings()._forward_hooks  # the hook goes with its generate call
+
+
+def test_step_stats_follow_the_end_token(tiny_random_whisper):
+    """A clip that ends early: its steps after the end token (padding) are not counted."""
+    from udistil.decoding import StepStats, token_stats
+
+    t = cpu(tiny_random_whisper, decode_options(max_new_tokens=5))
+    head = t.model.get_output_embeddings()
+    stats = StepStats(head)
+    eos, pad = t._end_tokens()
+    logits = torch.randn(2, 3, head.out_features)
+    tokens = torch.tensor([[5, eos, pad], [7, 8, 9]])
+    for step in range(3):
+        head(torch.zeros(2, 1, head.in_features))  # the hook keeps this step's raw logits
+        assert stats.logits.shape == (2, head.out_features)
+        stats.logits = logits[:, step]  # known logits instead
+        stats(tokens[:, :step + 1])
+    stats.close()
+    mask = torch.tensor([[True, True, False], [True, True, True]])
+    expected = token_stats(logits, tokens, mask)
+    got = stats.means(eos=eos, pad=pad)
+    assert all(torch.equal(got[k], expected[k]) for k in expected)
+    assert not head._forward_hooks
+
+
+def test_beam_search_with_statistics_is_refused_for_whisper(tiny_random_whisper):
+    """transformers' Whisper hands back one clip's beams as two clips' logits: no statistics from them."""
+    t = cpu(tiny_random_whisper, decode_options(with_stats=True, max_new_tokens=4, num_beams=2, batch_size=2))
+    with pytest.raises(ValueError, match="num_beams: 1"):
+        t.transcribe(noise_clips(2))
+
+
+def test_a_lone_rows_sum_does_not_depend_on_its_neighbours():
+    from udistil.decoding import row_sums
+
+    x = torch.randn(3, 51865, generator=torch.Generator().manual_seed(0))
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        assert all(torch.equal(row_sums(x[i:i + 1]), row_sums(x)[i:i + 1]) for i in range(3))
+        assert row_sums(x[None, :1]).shape == (1, 1)
+    finally:
+        torch.set_num_threads(threads)
+
+
 def test_batched_length_sorted_equals_one_at_a_time(tiny_random_whisper):
     clips = noise_clips(5, seed=1)
     batched = cpu(tiny_random_whisper, decode_options(max_new_tokens=5, batch_size=4))

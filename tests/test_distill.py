@@ -186,6 +186,36 @@ def test_teacher_targets_are_computed_once_per_clip_and_shared_between_runs(trai
     assert (tmp_path / "a" / "loss.csv").read_text() == (tmp_path / "b" / "loss.csv").read_text()
 
 
+@pytest.mark.parametrize("batched", [False, True])
+def test_teacher_targets_batched_or_per_clip_agree(tiny_random_whisper, tmp_path, batched):
+    """A batch's missing targets in one forward pass (a GPU's way) equal those of one clip at a time (a CPU's)
+    within float tolerance; a target already stored, or repeated in the batch, is not computed again."""
+    from transformers import WhisperForConditionalGeneration
+
+    from udistil.encoder_cache import NpyStore
+    from udistil.teacher_targets import TeacherTargets
+
+    model = WhisperForConditionalGeneration.from_pretrained(tiny_random_whisper).eval()
+    gen = torch.Generator().manual_seed(0)
+    states = torch.randn(4, 1500, model.config.d_model, generator=gen)
+    lengths = [5, 3, 6, 3]
+    ids = torch.randint(0, 50000, (4, 6), generator=gen)
+    ids[3] = ids[1]  # clip 3 repeats clip 1 (same audio key, same ids)
+    states[3] = states[1]
+    keys = ["a", "b", "c", "b"]
+    reference = torch.zeros(4, 6, model.config.vocab_size)
+    with torch.no_grad():
+        for i, n in enumerate(lengths):
+            reference[i, :n] = model(encoder_outputs=(states[i:i + 1],), decoder_input_ids=ids[i:i + 1, :n]).logits[0]
+    targets = TeacherTargets(model, NpyStore(tmp_path, "t"), batched=batched)
+    targets(states[:1], ids[:1], lengths[:1], keys[:1])  # clip a stored first
+    out = targets(states, ids, lengths, keys)
+    assert targets.forwards == 3  # a once, b once, c once
+    assert torch.allclose(out, reference, atol=1e-5)
+    assert torch.equal(out[0], reference[0]) and torch.equal(out[1], out[3])
+    assert torch.equal(TeacherTargets(model, NpyStore(tmp_path, "t"))(states, ids, lengths, keys), out)
+
+
 def test_ledger_counts_a_pass_whose_save_was_killed(tmp_path, monkeypatch):
     from udistil import encoder_cache
 

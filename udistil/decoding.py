@@ -107,19 +107,87 @@ def compression_ratio(text: str) -> float:
     return len(raw) / len(gzip.compress(raw)) if raw else 0.0
 
 
+def step_stats(logits: torch.Tensor, tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The chosen tokens' log-probabilities and the entropies of the distributions, over the last dimension.
+
+    `logits` (..., V) are raw logits, `tokens` (...) the tokens chosen there."""
+    logp = torch.log_softmax(logits.float(), dim=-1)
+    chosen = logp.gather(-1, tokens.unsqueeze(-1)).squeeze(-1)
+    return chosen, -row_sums(logp.exp() * logp)
+
+
+def row_sums(x: torch.Tensor) -> torch.Tensor:
+    """Sums over the last dimension, each row summed whole by one thread, so that a row's sum never depends on
+    the rows beside it: a CPU torch sums a lone row in pieces on several threads, which rounds differently
+    (a lone row is summed here as one of two identical rows: `expand` copies nothing)."""
+    flat = x.reshape(-1, x.shape[-1])
+    if flat.shape[0] == 1:
+        return flat.expand(2, -1).sum(-1)[:1].reshape(x.shape[:-1])
+    return x.sum(-1)
+
+
+def masked_means(chosen: torch.Tensor, entropy: torch.Tensor, mask: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Per row of (B, T) steps, the means over the masked steps of the log-probability, probability and entropy."""
+    m = mask.float()
+    n = m.sum(-1).clamp(min=1)
+    return {"mean_logprob": (chosen * m).sum(-1) / n, "conf": (chosen.exp() * m).sum(-1) / n,
+            "entropy": (entropy * m).sum(-1) / n}
+
+
+def output_mask(generated: torch.Tensor, eos: int, pad: int) -> torch.Tensor:
+    """Which generated steps (B, T) belong to the output: those up to and including the first end token."""
+    is_end = generated == eos
+    after_end = torch.cumsum(is_end.int(), dim=1) - is_end.int() > 0
+    return ~after_end & ((generated != pad) | is_end)
+
+
 def token_stats(logits: torch.Tensor, tokens: torch.Tensor, mask: torch.Tensor) -> dict[str, torch.Tensor]:
     """Mean log-probability, probability and entropy of the chosen tokens, per row.
 
     `logits` (B, T, V) are the model's raw logits at each generated step, `tokens` (B, T) the tokens
     chosen there, `mask` (B, T) which steps belong to the output (text tokens and the end token).
     """
-    logp = torch.log_softmax(logits.float(), dim=-1)
-    chosen = logp.gather(-1, tokens.unsqueeze(-1)).squeeze(-1)
-    entropy = -(logp.exp() * logp).sum(-1)
-    m = mask.float()
-    n = m.sum(-1).clamp(min=1)
-    return {"mean_logprob": (chosen * m).sum(-1) / n, "conf": (chosen.exp() * m).sum(-1) / n,
-            "entropy": (entropy * m).sum(-1) / n}
+    return masked_means(*step_stats(logits, tokens), mask)
+
+
+class StepStats:
+    """The token statistics of a greedy `generate`, gathered step by step instead of from every step's logits.
+
+    A forward hook on the output layer keeps the newest step's raw logits (what `output_logits` returns: the last
+    position, before any logits processor). Passed as a stopping criterion, which `generate` calls once the step's
+    token is appended, it reduces them to the chosen token's log-probability and the step's entropy, B numbers
+    each, and lets them go. Only greedy search: beams reorder their histories (see `Transcriber._on_the_fly`).
+    """
+
+    def __init__(self, head: torch.nn.Module):
+        self.logits: torch.Tensor | None = None
+        self.tokens: list[torch.Tensor] = []
+        self.chosen: list[torch.Tensor] = []
+        self.entropy: list[torch.Tensor] = []
+        self._hook = head.register_forward_hook(self._keep)
+
+    def _keep(self, module: torch.nn.Module, args: Any, output: torch.Tensor) -> None:
+        self.logits = output[:, -1]
+
+    def __call__(self, input_ids: torch.Tensor, scores: Any = None, **kwargs: Any) -> torch.Tensor:
+        if self.logits is None:
+            raise RuntimeError("StepStats: a generation step ran without the output layer")
+        tokens = input_ids[:, -1].clone()  # generate may reuse its buffer
+        chosen, entropy = step_stats(self.logits, tokens)
+        self.tokens.append(tokens)
+        self.chosen.append(chosen)
+        self.entropy.append(entropy)
+        self.logits = None
+        return torch.zeros(input_ids.shape[0], dtype=torch.bool, device=input_ids.device)
+
+    def close(self) -> None:
+        self._hook.remove()
+
+    def means(self, *, eos: int, pad: int) -> dict[str, torch.Tensor]:
+        """`token_stats` of the steps seen, with the same mask and the same (B, T) reductions."""
+        tokens = torch.stack(self.tokens, dim=1)
+        return masked_means(torch.stack(self.chosen, dim=1), torch.stack(self.entropy, dim=1),
+                            output_mask(tokens, eos, pad))
 
 
 class Transcriber:
@@ -207,16 +275,31 @@ class Transcriber:
 
     # ---- generation -------------------------------------------------------------------------------------------
 
-    def _generate_kwargs(self) -> dict[str, Any]:
+    def _on_the_fly(self) -> bool:
+        """Whether the token statistics are gathered during generation (`StepStats`): greedy search on a model
+        with an output layer; otherwise they come from every step's logits (`output_logits`)."""
+        return self.options.num_beams == 1 and self.model.get_output_embeddings() is not None
+
+    def _step_stats(self) -> StepStats | None:
+        """A fresh `StepStats` hooked to the output layer when statistics are asked for and gathered on the fly."""
+        if self.options.with_stats and self.options.num_beams > 1 and self.kind == "whisper":
+            raise ValueError("decoding: token statistics (pseudo-labels) need num_beams: 1 with Whisper "
+                             "(transformers' Whisper returns no per-beam logits)")
+        if self.options.with_stats and self._on_the_fly():
+            return StepStats(self.model.get_output_embeddings())
+        return None
+
+    def _generate_kwargs(self, stats: StepStats | None = None) -> dict[str, Any]:
         o = self.options
         kw: dict[str, Any] = {"num_beams": o.num_beams, "max_new_tokens": o.max_new_tokens}
         if o.no_repeat_ngram_size:
             kw["no_repeat_ngram_size"] = o.no_repeat_ngram_size
-        if o.repetition_guard:
+        criteria = ([RepetitionGuard()] if o.repetition_guard else []) + ([stats] if stats is not None else [])
+        if criteria:
             from transformers import StoppingCriteriaList
 
-            kw["stopping_criteria"] = StoppingCriteriaList([RepetitionGuard()])
-        if o.with_stats:
+            kw["stopping_criteria"] = StoppingCriteriaList(criteria)
+        if o.with_stats and stats is None:
             kw.update(return_dict_in_generate=True, output_logits=True)
         if self.kind == "whisper":
             if self.model.generation_config.is_multilingual and o.language:
@@ -232,15 +315,17 @@ class Transcriber:
 
         if self.kind in CTC_KINDS:
             return self._ctc_batch(audios)
-        kw = self._generate_kwargs()
         if self.kind == "whisper" and self.options.long_form and max(len(a) for a in audios) > WINDOW_SAMPLES:
-            return self._long_form_batch(audios, kw)
-        if self.kind == "whisper":
-            states = self.encoder(audios)
-            out = self.model.generate(encoder_outputs=BaseModelOutput(last_hidden_state=states), **kw)
-        else:
-            out = self.model.generate(input_features=self.features(audios), **kw)
-        return self._hypotheses(out)
+            return self._long_form_batch(audios, self._generate_kwargs())
+        inputs = ({"encoder_outputs": BaseModelOutput(last_hidden_state=self.encoder(audios))}
+                  if self.kind == "whisper" else {"input_features": self.features(audios)})
+        stats = self._step_stats()
+        try:
+            out = self.model.generate(**inputs, **self._generate_kwargs(stats))
+        finally:
+            if stats is not None:
+                stats.close()
+        return self._hypotheses(out, stats)
 
     def _long_form_batch(self, audios: Sequence[np.ndarray], kw: dict[str, Any]) -> list[Hypothesis]:
         """transformers' sequential long-form generation: the whole clip's features (not cut at 30 s), decoded
@@ -283,9 +368,11 @@ class Transcriber:
                                    compression_ratio=compression_ratio(text.strip())))
         return hyps
 
-    def _hypotheses(self, out) -> list[Hypothesis]:
+    def _hypotheses(self, out: Any, stats: StepStats | None = None) -> list[Hypothesis]:
+        """Hypotheses from `generate`'s output, with the token statistics from `stats` (gathered on the fly) or
+        from the output's logits (with `with_stats` and no `stats`)."""
         o = self.options
-        sequences = out.sequences if o.with_stats else out
+        sequences = out.sequences if o.with_stats and stats is None else out
         if isinstance(sequences, dict):
             sequences = sequences["sequences"]
         sequences = sequences.cpu()
@@ -301,24 +388,34 @@ class Transcriber:
             hyps.append(Hypothesis(text=text, n_tokens=len(text_ids), token_ids=text_ids,
                                    compression_ratio=compression_ratio(text)))
         if o.with_stats:
-            self._attach_stats(out, hyps)
+            self._attach_stats(self._stats_from(out, stats), hyps)
         return hyps
 
-    def _attach_stats(self, out, hyps: list[Hypothesis]) -> None:
+    def _end_tokens(self) -> tuple[int, int]:
+        """The generation config's end token (the first, where it lists several) and padding token."""
+        eos = self.model.generation_config.eos_token_id
+        return (eos[0] if isinstance(eos, list) else eos), self.model.generation_config.pad_token_id
+
+    def _stats_from(self, out: Any, stats: StepStats | None) -> dict[str, torch.Tensor]:
+        eos, pad = self._end_tokens()
+        if stats is not None:
+            return stats.means(eos=eos, pad=pad)
+        return self._stats_from_logits(out, eos=eos, pad=pad)
+
+    @staticmethod
+    def _stats_from_logits(out: Any, *, eos: int, pad: int) -> dict[str, torch.Tensor]:
+        """The statistics from every step's logits (`output_logits`), the winning beam's steps with beams (where the
+        logits are still one row per beam)."""
         logits = torch.stack(out.logits, dim=1)  # (B*beams, T, V): one entry per generated step
         steps = logits.shape[1]
         generated = out.sequences[:, -steps:]
-        if getattr(out, "beam_indices", None) is not None:
+        if getattr(out, "beam_indices", None) is not None and logits.shape[0] != generated.shape[0]:
             idx = out.beam_indices[:, :steps].clamp(min=0)
             logits = logits[idx, torch.arange(steps, device=logits.device).expand_as(idx)]
-        eos = self.model.generation_config.eos_token_id
-        eos = eos[0] if isinstance(eos, list) else eos
-        pad = self.model.generation_config.pad_token_id
-        # steps up to and including the first end token belong to the output
-        is_end = generated == eos
-        after_end = torch.cumsum(is_end.int(), dim=1) - is_end.int() > 0
-        mask = ~after_end & ((generated != pad) | is_end)
-        stats = token_stats(logits, generated, mask)
+        return token_stats(logits, generated, output_mask(generated, eos, pad))
+
+    @staticmethod
+    def _attach_stats(stats: dict[str, torch.Tensor], hyps: list[Hypothesis]) -> None:
         for i, h in enumerate(hyps):
             h.mean_logprob = float(stats["mean_logprob"][i])
             h.conf = float(stats["conf"][i])

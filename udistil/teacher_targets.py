@@ -2,10 +2,12 @@
 epochs and students.
 
 A target depends only on the teacher's weights, the clip's audio and the decoder input ids, so it is stored
-under a hash of the three. With the store on, each target is computed for one clip at a time, so its value
+under a hash of the three. With the store on, a CPU computes each target for one clip at a time, so its value
 never depends on the batch it first came in (every student reads bit-identical targets whichever job computed
-them). With the store off (paper scale: 100K clips x 51,865-way logits do not fit on disk) the batch is one
-teacher forward pass, as in distil-whisper.
+them); a GPU computes a batch's missing targets in one forward pass (its kernels depend on the batch shape
+anyway: targets agree across batches within float tolerance, not bit for bit). With the store off (paper
+scale: 100K clips x 51,865-way logits do not fit on disk) the batch is one teacher forward pass, as in
+distil-whisper.
 """
 
 from __future__ import annotations
@@ -28,8 +30,9 @@ def target_key(audio_key: str, decoder_ids: Sequence[int]) -> str:
 class TeacherTargets:
     """Teacher logits for a batch of (encoder states, decoder ids), read from a store where it is on."""
 
-    def __init__(self, model: torch.nn.Module, store: NpyStore | None = None):
-        self.model, self.store = model, store
+    def __init__(self, model: torch.nn.Module, store: NpyStore | None = None, *, batched: bool | None = None):
+        """`batched`: compute a batch's missing targets in one forward pass (None: on a GPU, not on a CPU)."""
+        self.model, self.store, self.batched = model, store, batched
         self.forwards = 0  # clips the teacher decoder ran on in this process
 
     def _logits(self, states: torch.Tensor, decoder_ids: torch.Tensor) -> torch.Tensor:
@@ -43,20 +46,33 @@ class TeacherTargets:
         if self.store is None:
             self.forwards += len(lengths)
             return self._logits(states, decoder_ids)
-        rows = []
-        for i, n in enumerate(lengths):
-            ids = decoder_ids[i, :n]
-            key = target_key(audio_keys[i], ids.tolist())
-            found = self.store.load(key)
-            if found is None:
-                logits = self._logits(states[i:i + 1], ids[None])[0]
-                self.store.save(key, logits.to("cpu", torch.float32).numpy())
-                self.forwards += 1
-            else:
-                logits = torch.from_numpy(found)
-            rows.append(logits.to(states.device, torch.float32))
+        keys = [target_key(audio_keys[i], decoder_ids[i, :n].tolist()) for i, n in enumerate(lengths)]
+        found = {i: self.store.load(key) for i, key in enumerate(keys)}
+        first: dict[str, int] = {}  # a missing target is computed once, where it first appears in the batch
+        for i, f in found.items():
+            if f is None:
+                first.setdefault(keys[i], i)
+        computed = self._missing(states, decoder_ids, lengths, list(first.values()))
+        for i, logits in computed.items():
+            self.store.save(keys[i], logits.to("cpu", torch.float32).numpy())
+        rows = [(torch.from_numpy(f) if f is not None else computed[first[keys[i]]]).to(states.device, torch.float32)
+                for i, f in found.items()]
         out = torch.nn.utils.rnn.pad_sequence(rows, batch_first=True)
         return torch.nn.functional.pad(out, (0, 0, 0, decoder_ids.shape[1] - out.shape[1]))
+
+    def _missing(self, states: torch.Tensor, decoder_ids: torch.Tensor, lengths: Sequence[int],
+                 missing: list[int]) -> dict[int, torch.Tensor]:
+        """The (length, vocab) targets of the `missing` rows: one forward pass over them where batched (the
+        decoder is causal, so a row's padding does not reach its positions), else one pass per clip."""
+        self.forwards += len(missing)
+        batched = states.device.type == "cuda" if self.batched is None else self.batched
+        if not missing:
+            return {}
+        if not batched or len(missing) == 1:
+            return {i: self._logits(states[i:i + 1], decoder_ids[i:i + 1, :lengths[i]])[0] for i in missing}
+        width = max(lengths[i] for i in missing)
+        logits = self._logits(states[missing], decoder_ids[missing, :width])
+        return {i: logits[j, :lengths[i]] for j, i in enumerate(missing)}
 
 
 def teacher_hash(model: torch.nn.Module, encoder_hash: str | None) -> str:

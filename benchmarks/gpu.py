@@ -1,0 +1,268 @@
+"""The paper's shapes on one GPU, random weights (whisper-large-v2's config, no download), bf16, side by side.
+
+- decoding: the Transcriber with token statistics against plain `generate`, the same encoder states, settings
+  and tokens (`--tokens` new tokens each, the end token held off), at batch 16, 64 and 128: clips/s and ratio;
+- the encoder alone: clips/s;
+- a 32-16 distillation step (trainable encoder, the authors' recipe) at `--distill-batch`: steps/s with and
+  without gradient checkpointing, and MFU = the step's model FLOPs (counted once, without recomputation) /
+  (seconds per step x the card's dense bf16 peak);
+- teacher targets for a batch: one forward pass for the batch against one per clip (the store left out).
+
+    .venv/bin/python benchmarks/gpu.py [--tokens 48] [--distill-batch 32] [--steps 3]   # sized for under 5 minutes
+    .venv/bin/python benchmarks/gpu.py --tiny   # the same code at toy shapes, on any device: a check of the script
+
+Without a CUDA GPU (and without --tiny) it says so and exits 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from types import SimpleNamespace
+from typing import Any
+
+from common import Replay, best_of
+
+LARGE_V2 = {"d_model": 1280, "encoder_layers": 32, "decoder_layers": 32, "encoder_attention_heads": 20,
+            "decoder_attention_heads": 20, "encoder_ffn_dim": 5120, "decoder_ffn_dim": 5120,
+            "max_source_positions": 1500, "max_target_positions": 448, "num_mel_bins": 80}
+TINY = {**LARGE_V2, "d_model": 64, "encoder_layers": 2, "decoder_layers": 2, "encoder_attention_heads": 2,
+        "decoder_attention_heads": 2, "encoder_ffn_dim": 128, "decoder_ffn_dim": 128}
+PEAK_BF16 = [("H200", 989e12), ("H100 NVL", 835e12), ("H100 PCIe", 756e12), ("H100", 989e12)]
+"""Dense bf16 tensor-core peaks (NVIDIA's data sheets, without sparsity), by a part of the device name."""
+
+
+def parse() -> argparse.Namespace:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--tokens", type=int, default=48)
+    ap.add_argument("--distill-batch", type=int, default=32)
+    ap.add_argument("--steps", type=int, default=3)
+    ap.add_argument("--tiny", action="store_true")
+    return ap.parse_args()
+
+
+def peak_flops(name: str) -> float | None:
+    return next((peak for part, peak in PEAK_BF16 if part in name), None)
+
+
+def build(shape: dict[str, int], *, decoder_layers: int, device: Any, dtype: Any, seed: int):
+    """A random Whisper of `shape` with `decoder_layers`, made on `device`, with the packaged multilingual tokenizer's
+    generation config (as the converted checkpoints carry it)."""
+    import torch
+    from transformers import WhisperConfig, WhisperForConditionalGeneration
+
+    from udistil.assets import PACKAGED_WHISPER, generation_config, package_file
+    from udistil.models import _tokenizer
+
+    tok = _tokenizer("whisper-base", 51865)  # large-v2's vocabulary is base's
+    end, start = tok.convert_tokens_to_ids(["<|endoftext|>", "<|startoftranscript|>"])
+    config = WhisperConfig(vocab_size=51865, pad_token_id=end, bos_token_id=end, eos_token_id=end,
+                           decoder_start_token_id=start, suppress_tokens=None, begin_suppress_tokens=None,
+                           **{**shape, "decoder_layers": decoder_layers})
+    torch.manual_seed(seed)
+    with torch.device(device):
+        model = WhisperForConditionalGeneration(config).to(dtype)
+    ct2 = json.loads(package_file(*PACKAGED_WHISPER["whisper-base"].ct2_config).read_text())
+    model.generation_config = generation_config(tok, ct2, config.max_target_positions)
+    return model.eval(), tok
+
+
+def noise(n: int, seconds: float = 10.0, seed: int = 0) -> list:
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    return [(rng.standard_normal(int(16000 * seconds)) * 0.1).astype(np.float32) for _ in range(n)]
+
+
+def decoding(model, tok, encoder, *, batch: int, tokens: int, sync) -> dict[str, Any]:
+    """Transcriber (statistics on) against plain generate on one batch from the same states, best of 2."""
+    import torch
+    from transformers.modeling_outputs import BaseModelOutput
+
+    from udistil.decoding import DecodeOptions, Transcriber
+
+    def options(with_stats: bool) -> DecodeOptions:
+        return DecodeOptions(language="en", task="transcribe", batch_size=batch, num_beams=1, max_new_tokens=tokens,
+                             no_repeat_ngram_size=0, repetition_guard=False, return_timestamps=False,
+                             with_stats=with_stats)
+
+    model.generation_config.min_new_tokens = tokens  # random weights: hold the end token off, every clip decodes
+    clips = noise(batch, seed=batch)                  # the same number of tokens
+    with torch.inference_mode():
+        states = encoder.run(clips)
+    engine = Transcriber.around(model, encoder, tok, options(True))
+    engine.encoder = Replay({id(clips[0]): states})
+    kw = Transcriber.around(model, encoder, tok, options(False))._generate_kwargs()
+
+    @torch.inference_mode()
+    def plain() -> list[list[int]]:
+        seqs = model.generate(encoder_outputs=BaseModelOutput(last_hidden_state=states), **kw)
+        return [[t for t in s if t < tok.eos_token_id] for s in seqs.tolist()]
+
+    runs = {"plain": plain, "transcriber": lambda: [h.token_ids for h in engine.transcribe(clips, desc="")]}
+    best_of(runs, 1, sync)  # warm-up
+    seconds, out = best_of(runs, 2, sync)
+    return {"batch": batch, **{k: batch / s for k, s in seconds.items()},
+            "ratio": seconds["plain"] / seconds["transcriber"], "same_tokens": out["plain"] == out["transcriber"],
+            "tokens": sum(map(len, out["plain"])) / batch}
+
+
+def encoder_speed(encoder, *, batch: int, sync) -> float:
+    import torch
+
+    feats = encoder.features(noise(batch))
+    step = encoder.model.get_encoder()
+    with torch.inference_mode():
+        seconds, _ = best_of({"enc": lambda: step(feats).last_hidden_state}, 3, sync)
+    return batch / seconds["enc"]
+
+
+def distill_batch(batch: int, tokens: int, device, seed: int = 0):
+    """Log-mel features of random clips, random decoder inputs (prompt + tokens) and their shifted labels."""
+    import torch
+
+    gen = torch.Generator().manual_seed(seed)
+    dec = torch.randint(0, 50000, (batch, tokens + 4), generator=gen)
+    labels = torch.cat([dec[:, 1:], torch.full((batch, 1), -100)], dim=1)
+    feats = _feature_extractor()(noise(batch, seed=seed), sampling_rate=16000, return_tensors="pt").input_features
+    return feats.to(device), dec.to(device), labels.to(device)
+
+
+def _feature_extractor():
+    from transformers import WhisperFeatureExtractor
+
+    return WhisperFeatureExtractor(feature_size=80)
+
+
+def distillation(teacher, student, *, batch: int, tokens: int, steps: int, checkpointing: bool, device,
+                 mixed: bool, sync) -> dict[str, Any]:
+    """Steps/s of full distillation steps (teacher encoder and decoder, student forward and backward, AdamW);
+    the model FLOPs of one step, counted without checkpointing."""
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from udistil.distill.loss import distill_loss
+
+    cfg = SimpleNamespace(temperature=2.0, ce_weight=0.8, kl_weight=1.0)  # distil-whisper's defaults
+    feats, dec, labels = distill_batch(batch, tokens, device)
+    opt = torch.optim.AdamW(student.parameters(), lr=1e-5, fused=device.type == "cuda")
+    student.train()
+    if checkpointing:
+        student.gradient_checkpointing_enable()
+
+    def step() -> None:
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=mixed):
+            with torch.no_grad():
+                states = teacher.get_encoder()(feats.to(teacher.dtype)).last_hidden_state
+                t_logits = teacher(encoder_outputs=(states,), decoder_input_ids=dec, use_cache=False).logits
+            s_logits = student(input_features=feats, decoder_input_ids=dec, use_cache=False).logits
+            loss = distill_loss(s_logits, t_logits, labels, cfg)["loss"]
+        loss.backward()
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+
+    try:
+        step()  # warm-up
+        flops = None
+        if not checkpointing:
+            with FlopCounterMode(display=False) as counter:
+                step()
+            flops = counter.get_total_flops()
+        seconds, _ = best_of({"step": lambda: [step() for _ in range(steps)]}, 1, sync)
+    except torch.cuda.OutOfMemoryError:
+        return {"checkpointing": checkpointing, "oom": True}
+    finally:
+        student.gradient_checkpointing_disable()
+        opt.zero_grad(set_to_none=True)
+        if device.type == "cuda":
+            torch.cuda.empty_cache()
+    return {"checkpointing": checkpointing, "steps_per_s": steps / seconds["step"], "flops": flops}
+
+
+def teacher_targets(teacher, encoder, *, batch: int, tokens: int, device, sync) -> dict[str, float]:
+    """Targets of one batch (lengths spread over prompt + 1 .. prompt + tokens), batched against per clip."""
+    import torch
+
+    from udistil.teacher_targets import TeacherTargets
+
+    class NoStore:
+        def load(self, key):
+            return None
+
+        def save(self, key, array):
+            pass
+
+    _, dec, _ = distill_batch(batch, tokens, device, seed=1)
+    lengths = [5 + (i * tokens) // batch for i in range(batch)]
+    keys = [f"clip{i}" for i in range(batch)]
+    with torch.inference_mode():
+        states = encoder.run(noise(batch, seed=1))
+    targets = {mode: TeacherTargets(teacher, NoStore(), batched=mode == "batched") for mode in ("batched", "per clip")}
+    runs = {mode: (lambda t=t: t(states, dec, lengths, keys)) for mode, t in targets.items()}
+    best_of(runs, 1, sync)
+    seconds, out = best_of(runs, 2, sync)
+    diff = float((out["batched"] - out["per clip"]).abs().max())
+    return {**{k: batch / s for k, s in seconds.items()}, "ratio": seconds["per clip"] / seconds["batched"],
+            "diff": diff}
+
+
+def report(name: str, rows: dict[str, Any], peak: float | None, args: argparse.Namespace) -> None:
+    print(f"{name}; random weights at {'toy' if args.tiny else 'whisper-large-v2'} shapes; {args.tokens} new tokens")
+    print("decoding, Transcriber (statistics on) vs plain generate, same states and tokens:")
+    for r in rows["decode"]:
+        print(f"  batch {r['batch']:4d}: transcriber {r['transcriber']:7.1f} clips/s, plain {r['plain']:7.1f} clips/s, "
+              f"ratio {r['ratio']:.2f}, {r['tokens']:.0f} tokens/clip, same tokens: {r['same_tokens']}")
+    print(f"encoder alone: {rows['encoder']:.1f} clips/s")
+    print(f"distillation step, {rows['student']} student (trainable encoder), batch {args.distill_batch}:")
+    flops = next((r["flops"] for r in rows["distill"] if r.get("flops")), None)
+    for r in rows["distill"]:
+        label = "with checkpointing" if r["checkpointing"] else "without checkpointing"
+        if r.get("oom"):
+            print(f"  {label}: out of GPU memory")
+            continue
+        mfu = f", MFU {flops * r['steps_per_s'] / peak:.1%}" if flops and peak else ""
+        print(f"  {label}: {r['steps_per_s']:.2f} steps/s{mfu}")
+    if flops:
+        peak_text = f"{peak / 1e12:.0f} TFLOP/s" if peak else "unknown for this device"
+        print(f"  model FLOPs per step: {flops / 1e12:.2f} TFLOP; dense bf16 peak {peak_text}")
+    t = rows["targets"]
+    print(f"teacher targets, batch {args.distill_batch}: batched {t['batched']:.1f} clips/s, per clip "
+          f"{t['per clip']:.1f} clips/s, ratio {t['ratio']:.2f}; max difference {t['diff']:.3g}")
+
+
+def main() -> int:
+    args = parse()
+    import torch
+
+    from udistil.encoder_cache import Encoder
+
+    cuda = torch.cuda.is_available()
+    if not cuda and not args.tiny:
+        print("benchmarks/gpu.py: no CUDA GPU here, nothing measured (--tiny checks the script on this device)")
+        return 0
+    device = torch.device("cuda" if cuda else "cpu")
+    dtype = torch.bfloat16 if cuda else torch.float32
+    name = torch.cuda.get_device_name(0) if cuda else "CPU"
+    sync = torch.cuda.synchronize if cuda else (lambda: None)
+    if args.tiny:
+        args.tokens, args.distill_batch, args.steps = min(args.tokens, 4), min(args.distill_batch, 2), 1
+    shape = TINY if args.tiny else LARGE_V2
+    teacher, tok = build(shape, decoder_layers=shape["decoder_layers"], device=device, dtype=dtype, seed=0)
+    encoder = Encoder(teacher, _feature_extractor(), device, dtype)
+    sizes = (2, 4) if args.tiny else (16, 64, 128)
+    rows: dict[str, Any] = {"decode": [decoding(teacher, tok, encoder, batch=b, tokens=args.tokens, sync=sync)
+                                       for b in sizes]}
+    rows["encoder"] = encoder_speed(encoder, batch=sizes[-1] // 2, sync=sync)
+    rows["targets"] = teacher_targets(teacher, encoder, batch=args.distill_batch, tokens=args.tokens, device=device,
+                                      sync=sync)
+    student, _ = build(shape, decoder_layers=shape["decoder_layers"] // 2, device=device, dtype=torch.float32, seed=1)
+    rows["student"] = f"{student.config.encoder_layers}-{student.config.decoder_layers}"
+    rows["distill"] = [distillation(teacher, student, batch=args.distill_batch, tokens=args.tokens, steps=args.steps,
+                                    checkpointing=c, device=device, mixed=cuda, sync=sync) for c in (False, True)]
+    report(name, rows, peak_flops(name) if cuda else None, args)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
