@@ -9,13 +9,16 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
 from udistil.fileio import SAMPLE_RATE, read_audio, write_parquet, write_tsv, write_wav
+
+if TYPE_CHECKING:
+    from udistil.clips import Clips
 
 log = logging.getLogger(__name__)
 
@@ -128,6 +131,13 @@ def read_manifest(path: str | Path) -> pd.DataFrame:
     if dupes:
         raise ManifestError(f"{path}: duplicate ids {dupes[:10]}")
     return df
+
+
+def manifest_clips(manifest: pd.DataFrame, desc: str, *, max_samples: int | None = None) -> Clips:
+    """The clips of a manifest's rows, unread: a job reads them batch by batch (`udistil.clips`)."""
+    from udistil.clips import Clips
+
+    return Clips.of(manifest["audio"], manifest["duration_s"], desc, max_samples=max_samples).check()
 
 
 def read_clips(paths: Iterable[str], desc: str) -> list[np.ndarray]:
