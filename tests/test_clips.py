@@ -28,7 +28,12 @@ class ReadLog:
     def __init__(self, monkeypatch):
         self.reads: list[str] = []
         real = clips_module.read_clip
-        monkeypatch.setattr(clips_module, "read_clip", lambda path, desc: (self.reads.append(path), real(path, desc))[1])
+
+        def read(path, desc):
+            self.reads.append(path)
+            return real(path, desc)
+
+        monkeypatch.setattr(clips_module, "read_clip", read)
 
 
 def test_lazy_clips_read_nothing_until_asked_and_cut_to_max_samples(manifest, monkeypatch):

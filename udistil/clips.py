@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar, overload
@@ -113,17 +113,22 @@ def subset(audios: Sequence[np.ndarray], indices: Sequence[int]) -> Sequence[np.
     return audios.subset(indices) if isinstance(audios, Clips) else [audios[i] for i in indices]
 
 
+def ordered_map(pool: Executor, fn: Callable[[T], R], items: Iterable[T], *, ahead: int) -> Iterator[R]:
+    """`fn(item)` for each item in order, computed by `pool` at most `ahead` items ahead of the consumer (never
+    the whole input at once, unlike `Executor.map`)."""
+    pending: deque[Future[R]] = deque()
+    for item in items:
+        pending.append(pool.submit(fn, item))
+        if len(pending) > ahead:
+            yield pending.popleft().result()
+    while pending:
+        yield pending.popleft().result()
+
+
 def prefetched(fn: Callable[[T], R], items: Iterable[T], *, depth: int) -> Iterator[R]:
     """`fn(item)` for each item in order, computed by one thread at most `depth` items ahead of the consumer."""
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="prefetch") as pool:
-        pending: deque[Future[R]] = deque()
-        items = iter(items)
-        for item in items:
-            pending.append(pool.submit(fn, item))
-            if len(pending) > depth:
-                yield pending.popleft().result()
-        while pending:
-            yield pending.popleft().result()
+        yield from ordered_map(pool, fn, items, ahead=depth)
 
 
 def batches(audios: Sequence[np.ndarray], order: Sequence[Sequence[int]], *, workers: int
