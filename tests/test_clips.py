@@ -87,3 +87,38 @@ def test_a_missing_file_is_named_before_anything_is_read(manifest, tmp_path):
     with pytest.raises(ManifestError, match=r"gone.wav \(files\) does not exist"):
         Clips.from_files(m["audio"], "files")
     assert Clips.from_files(m["audio"][:2], "files").durations == (0.5, 1.5)
+
+
+def test_sonar_reads_a_chunk_of_clips_when_it_embeds_it(manifest, monkeypatch):
+    import sys
+    import types
+
+    from udistil.scores import sonar
+
+    log = ReadLog(monkeypatch)
+    chunks: list[int] = []
+
+    class Speech:
+        def __init__(self, **kw):
+            pass
+
+        def predict(self, waves, batch_size):
+            chunks.append(len(log.reads))  # clips read when this chunk is embedded
+            return np.array([[float(w.abs().mean()), len(w[0]) / 16000] for w in waves])
+
+    class Text(Speech):
+        def predict(self, texts, source_lang, batch_size):
+            return np.array([[0.1, float(len(t))] for t in texts])
+
+    monkeypatch.setitem(sys.modules, "sonar.inference_pipelines.speech", types.SimpleNamespace(
+        SpeechToEmbeddingModelPipeline=Speech))
+    monkeypatch.setitem(sys.modules, "sonar.inference_pipelines.text", types.SimpleNamespace(
+        TextToEmbeddingModelPipeline=Text))
+    m = read_manifest(manifest)
+    labels = pd.DataFrame({"id": m["id"], "pseudo_label": ["a", "", "bb", "c", "dd", "e", "ff"]})
+    kw = dict(speech_encoder="s", text_encoder="t", text_lang="eng_Latn", device="cpu")
+    lazy = sonar.sonar_score(labels, manifest_clips(m, "m"), **kw)
+    assert chunks == [6]  # read for its chunk, and only the 6 clips with a pseudo-label
+    in_memory = sonar.sonar_score(labels, [manifest_clips(m, "m")[i] for i in range(7)], **kw)
+    assert lazy.equals(in_memory) and lazy["reason"].tolist()[1] == "empty pseudo-label"
+
