@@ -14,6 +14,7 @@ rule manifest:
         "logs/corpora/{corpus}/{split}.log",
     benchmark:
         "results/benchmarks/corpora/{corpus}/{split}.tsv"
+    threads: lambda wc: CORPORA[wc.corpus].get("workers", 1)
     resources:
         mem_mb=4000,
     conda:

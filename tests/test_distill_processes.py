@@ -61,7 +61,7 @@ def validation_config():
     return ValidationConfig(every=2, patience=0, clips=2, normalizer="english",
                             decoding={"language": None, "task": "transcribe", "batch_size": 2, "num_beams": 1,
                                       "max_new_tokens": 4, "no_repeat_ngram_size": 0, "repetition_guard": True,
-                                      "return_timestamps": False})
+                                      "return_timestamps": False, "loader_workers": 0})
 
 
 def arguments(tmp: Path, teacher: Path, out: Path, cfg, stop_after=None) -> dict:

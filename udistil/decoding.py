@@ -21,6 +21,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from udistil.clips import batches, clip_length
 from udistil.encoder_cache import Encoder, make_cache
 
 SEAMLESS_LANG = {"en": "eng", "ar": "arb", "fr": "fra", "de": "deu", "es": "spa", "sw": "swh"}
@@ -43,6 +44,7 @@ class DecodeOptions:
     no_repeat_ngram_size: int
     repetition_guard: bool
     return_timestamps: bool
+    loader_workers: int  # DataLoader processes reading lazy clips ahead (0: one prefetch thread)
     with_stats: bool = False  # not a config key: pseudo-labelling asks for the token statistics
     long_form: bool = False  # not a `decoding` key: evaluation's `long_clips: sequential` sets it
 
@@ -426,20 +428,22 @@ class Transcriber:
                    skip: set[int] | None = None) -> list[Hypothesis | None]:
         """Transcribe clips in length-sorted batches; results come back in input order.
 
+        `audios` are clips in memory or lazy `udistil.clips.Clips`: those are sorted by their manifest duration
+        and read batch by batch, a few batches ahead (`loader_workers`), so only a window of audio is held.
         `on_batch(indices, hypotheses)` is called after each batch (for flushing); indices in `skip` are
         not decoded (already done by an earlier, interrupted run) and come back as None.
         """
         skip = skip or set()
         if self.cache_cfg is not None and self.encoder.cache is None and self.kind == "whisper":
             self.encoder.cache = make_cache(cfg=self.cache_cfg, model=self.model, n_clips=len(audios))
-        order = sorted((i for i in range(len(audios)) if i not in skip), key=lambda i: -len(audios[i]))
+        order = sorted((i for i in range(len(audios)) if i not in skip), key=lambda i: -clip_length(audios, i))
         results: list[Hypothesis | None] = [None] * len(audios)
         bs = self.options.batch_size
         start = time.perf_counter()
         with tqdm(total=len(order), desc=desc, unit="clip", mininterval=5) as bar:
-            for b in range(0, len(order), bs):
-                idx = order[b:b + bs]
-                hyps = self._generate_batch([audios[i] for i in idx])
+            plan = [order[b:b + bs] for b in range(0, len(order), bs)]
+            for idx, batch in batches(audios, plan, workers=self.options.loader_workers):
+                hyps = self._generate_batch(batch)
                 for i, h in zip(idx, hyps, strict=True):
                     results[i] = h
                 if on_batch:

@@ -28,14 +28,14 @@ def _measure(location: str, paths: list[str], options: dict, threads: int, devic
     """Decode the clips once (after a one-clip warm-up); runs in the child process."""
     import torch
 
+    from udistil.clips import Clips
     from udistil.decoding import Transcriber
-    from udistil.manifest import read_clips
 
     torch.set_num_threads(threads)
-    audios = read_clips(paths, "efficiency clips")
+    audios = Clips.from_files(paths, "efficiency clips")  # read batch by batch while decoding
     baseline = _rss_mb()  # the interpreter, torch and transformers, before any weights
     t = Transcriber(location, DecodeOptions(**options), device=device, precision=precision, cache=None)
-    t.transcribe(audios[:1], desc="warm-up")
+    t.transcribe([audios[0]], desc="warm-up")
     if t.device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(t.device)
     start = time.perf_counter()

@@ -18,8 +18,8 @@ import pandas as pd
 import torch
 
 from udistil.decoding import WINDOW_SAMPLES, DecodeOptions, Transcriber
-from udistil.fileio import write_json, write_parquet
-from udistil.manifest import read_clips, read_manifest
+from udistil.fileio import SAMPLE_RATE, write_json, write_parquet
+from udistil.manifest import manifest_clips, read_manifest
 from udistil.metrics import cer, wer
 from udistil.normalize import normalizer
 
@@ -110,10 +110,8 @@ def evaluate_set(transcriber: Transcriber, s: EvalSet, manifest: pd.DataFrame, n
     With `first_window`, a clip over 30 s is decoded on its first 30 s and counted in `truncated` (every model
     sees the same window; Whisper's feature extractor would cut it there anyway); without, it is decoded whole
     (Whisper's long-form generation). `long_clips` counts the clips over 30 s either way."""
-    audios = read_clips(manifest["audio"], str(s.manifest))
-    long = [len(a) > WINDOW_SAMPLES for a in audios]
-    if first_window:
-        audios = [a[:WINDOW_SAMPLES] for a in audios]
+    audios = manifest_clips(manifest, str(s.manifest), max_samples=WINDOW_SAMPLES if first_window else None)
+    long = int((manifest["duration_s"] > WINDOW_SAMPLES / SAMPLE_RATE).sum())  # duration_s: 4 decimals, exact here
     passes_before = transcriber.encoder_passes
     start = time.perf_counter()
     hyps = transcriber.transcribe(audios, desc=f"evaluate {Path(s.manifest).parent.name}/{Path(s.manifest).stem}")
@@ -124,7 +122,7 @@ def evaluate_set(transcriber: Transcriber, s: EvalSet, manifest: pd.DataFrame, n
         table.insert(1, "category", manifest[s.category].values)
         scores["by_category"] = category_scores(table, manifest[s.category])
     audio_s = float(manifest["duration_s"].sum())
-    metrics = {**scores, "n": len(manifest), "long_clips": sum(long), "truncated": sum(long) if first_window else 0,
+    metrics = {**scores, "n": len(manifest), "long_clips": long, "truncated": long if first_window else 0,
                "audio_seconds": round(audio_s, 3), "decode_seconds": round(seconds, 3),
                "rtf": round(seconds / audio_s, 5) if audio_s else None,
                "encoder_passes": transcriber.encoder_passes - passes_before,

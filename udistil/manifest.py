@@ -6,16 +6,20 @@ import hashlib
 import logging
 import re
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
 from udistil.fileio import SAMPLE_RATE, read_audio, write_parquet, write_tsv, write_wav
+
+if TYPE_CHECKING:
+    from udistil.clips import Clips
 
 log = logging.getLogger(__name__)
 
@@ -73,40 +77,114 @@ def length_limit(*, pool: bool, long_clips: str) -> float | None:
 
 
 def rejection_reason(audio: np.ndarray, max_seconds: float | None = MAX_SECONDS) -> str | None:
-    if audio.size == 0:
+    return length_reason(audio.size, max_seconds)
+
+
+def length_reason(samples: int, max_seconds: float | None = MAX_SECONDS) -> str | None:
+    """Why a clip of `samples` samples at 16 kHz is rejected (empty, too long), or None."""
+    if samples == 0:
         return "empty audio (zero samples)"
-    seconds = audio.size / SAMPLE_RATE
+    seconds = samples / SAMPLE_RATE
     if max_seconds is not None and seconds > max_seconds:
         return f"longer than {max_seconds:.0f} s ({seconds:.1f} s)"
     return None
 
 
 def build_manifest(*, records: Iterable[Record], corpus: str, split: str, audio_dir: str | Path,
-                   manifest_path: str | Path, rejected_path: str | Path,
-                   max_seconds: float | None = MAX_SECONDS) -> tuple[int, int]:
+                   manifest_path: str | Path, rejected_path: str | Path, max_seconds: float | None = MAX_SECONDS,
+                   link_audio: bool = False, workers: int = 1) -> tuple[int, int]:
     """Convert records to 16 kHz mono WAVs under `audio_dir`; write the manifest and `rejected.tsv`.
 
-    Clips longer than `max_seconds` (None: no limit) are rejected, as are empty and unreadable ones."""
-    records = list(records)
-    check_records(records, f"corpus '{corpus}' split '{split}'")
+    Records are converted as they come (by `workers` processes), each written at once: only a few clips are
+    held, however many records there are. With `link_audio`, a source file that is already 16 kHz mono
+    WAV/FLAC is not copied: the manifest points at it. Clips longer than `max_seconds` (None: no limit) are
+    rejected, as are empty and unreadable ones."""
+    where = f"corpus '{corpus}' split '{split}'"
+    if isinstance(records, list):  # records at hand (e.g. file paths) are checked before any conversion
+        check_records(records, where)
     audio_dir = Path(audio_dir)
     audio_dir.mkdir(parents=True, exist_ok=True)
+    convert = partial(convert_record, audio_dir=audio_dir, max_seconds=max_seconds, link_audio=link_audio)
     rows, rejected = [], []
-    for rec in tqdm(records, desc=f"{corpus}/{split}", unit="clip", mininterval=5):
+    for kept, entry in tqdm(_converted(convert, unique_records(records, where), workers),
+                            desc=f"{corpus}/{split}", unit="clip", mininterval=5):
+        if kept:
+            meta = entry.pop("meta")
+            rows.append({**entry, "corpus": corpus, "split": split, **meta})
+        else:
+            rejected.append(entry)
+    return _write_manifest(rows, rejected, corpus, split, manifest_path, rejected_path)
+
+
+def _converted(convert: Callable[[Record], tuple[bool, dict]], records: Iterable[Record], workers: int
+               ) -> Iterator[tuple[bool, dict]]:
+    """Each record converted, in order: here, or by `workers` processes a bounded number of records ahead."""
+    if workers <= 1:
+        yield from map(convert, records)
+        return
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    from udistil.clips import ordered_map
+
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("forkserver")) as pool:
+        yield from ordered_map(pool, convert, records, ahead=4 * workers)
+
+
+def unique_records(records: Iterable[Record], where: str) -> Iterator[Record]:
+    """The records, failing on an id seen before or a missing file as they come (a streamed source is never
+    held whole)."""
+    seen: set[str] = set()
+    for rec in records:
+        if rec.id in seen:
+            raise ManifestError(f"{where}: duplicate ids: {rec.id}")
+        seen.add(rec.id)
+        if isinstance(rec.source, str | Path) and not Path(rec.source).exists():
+            raise ManifestError(f"{where}: missing audio files: {rec.source}")
+        yield rec
+
+
+def linkable(source: str | Path | bytes | np.ndarray) -> int | None:
+    """The sample count of a source file that is already 16 kHz mono WAV/FLAC (a manifest may point at it);
+    None for anything else (converted as usual)."""
+    if not isinstance(source, str | Path):
+        return None
+    import soundfile as sf
+
+    try:
+        info = sf.info(str(source))
+    except Exception:  # noqa: BLE001 - unreadable: the conversion says why
+        return None
+    ok = info.samplerate == SAMPLE_RATE and info.channels == 1 and info.format in ("WAV", "FLAC")
+    return int(info.frames) if ok else None
+
+
+def convert_record(rec: Record, *, audio_dir: Path, max_seconds: float | None, link_audio: bool
+                   ) -> tuple[bool, dict]:
+    """(True, manifest row without corpus and split, its `meta` apart) for a kept record; (False, rejected
+    row) otherwise. Runs in a worker process when the import is parallel."""
+    source = rec.origin or str(rec.source)[:200]
+    frames = linkable(rec.source) if link_audio else None
+    if frames is not None:
+        reason = length_reason(frames, max_seconds)
+        path = str(rec.source)
+    else:
         try:
             audio = load_samples(rec)
         except Exception as exc:  # noqa: BLE001 - any decoder failure means unreadable
-            rejected.append({"id": rec.id, "source": rec.origin or str(rec.source)[:200],
-                             "reason": f"unreadable: {type(exc).__name__}: {exc}"})
-            continue
-        reason = rejection_reason(audio, max_seconds)
-        if reason:
-            rejected.append({"id": rec.id, "source": rec.origin or str(rec.source)[:200], "reason": reason})
-            continue
-        path = audio_dir / audio_filename(rec.id)
-        write_wav(audio, path)
-        rows.append({"id": rec.id, "audio": str(path), "duration_s": round(audio.size / SAMPLE_RATE, 4),
-                     "text": rec.text, "corpus": corpus, "split": split, **rec.meta})
+            return False, {"id": rec.id, "source": source, "reason": f"unreadable: {type(exc).__name__}: {exc}"}
+        frames, reason = audio.size, rejection_reason(audio, max_seconds)
+        path = str(audio_dir / audio_filename(rec.id))
+        if not reason:
+            write_wav(audio, path)
+    if reason:
+        return False, {"id": rec.id, "source": source, "reason": reason}
+    return True, {"id": rec.id, "audio": path, "duration_s": round(frames / SAMPLE_RATE, 4), "text": rec.text,
+                  "meta": rec.meta}
+
+
+def _write_manifest(rows: list[dict], rejected: list[dict], corpus: str, split: str, manifest_path: str | Path,
+                    rejected_path: str | Path) -> tuple[int, int]:
     manifest = pd.DataFrame(rows, columns=None if rows else COLUMNS)
     manifest["text"] = manifest["text"].astype("string")
     write_parquet(manifest, manifest_path)
@@ -128,6 +206,13 @@ def read_manifest(path: str | Path) -> pd.DataFrame:
     if dupes:
         raise ManifestError(f"{path}: duplicate ids {dupes[:10]}")
     return df
+
+
+def manifest_clips(manifest: pd.DataFrame, desc: str, *, max_samples: int | None = None) -> Clips:
+    """The clips of a manifest's rows, unread: a job reads them batch by batch (`udistil.clips`)."""
+    from udistil.clips import Clips
+
+    return Clips.of(manifest["audio"], manifest["duration_s"], desc, max_samples=max_samples).check()
 
 
 def read_clips(paths: Iterable[str], desc: str) -> list[np.ndarray]:

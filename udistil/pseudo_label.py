@@ -13,7 +13,7 @@ import pandas as pd
 
 from udistil.decoding import DecodeOptions, Hypothesis, Transcriber
 from udistil.fileio import write_json, write_parquet
-from udistil.manifest import read_clips, read_manifest
+from udistil.manifest import manifest_clips, read_manifest
 
 log = logging.getLogger(__name__)
 
@@ -28,8 +28,10 @@ def shard_rows(manifest: pd.DataFrame, shard: int, n_shards: int) -> pd.DataFram
 
 
 def fingerprint(model: str, options: DecodeOptions, ids: list[str]) -> str:
-    """What a partial result depends on; a partial file with another fingerprint is not resumed."""
-    blob = json.dumps({"model": model, "options": asdict(options), "ids": ids}, sort_keys=True)
+    """What a partial result depends on (not how clips are read); a partial file with another fingerprint is not
+    resumed."""
+    decoding = {k: v for k, v in asdict(options).items() if k != "loader_workers"}
+    blob = json.dumps({"model": model, "options": decoding, "ids": ids}, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
@@ -67,7 +69,7 @@ def pseudo_label_shard(*, manifest_path: str | Path, model: str, options: Decode
     key = fingerprint(model, options, ids)
     done = {r["id"]: r for r in load_partial(output, key)}
     rows_path, meta_path = partial_paths(output)
-    audios = read_clips(rows_df["audio"], f"{Path(manifest_path).name} shard {shard + 1}/{n_shards}")
+    audios = manifest_clips(rows_df, f"{Path(manifest_path).name} shard {shard + 1}/{n_shards}")
     transcriber = Transcriber(model, options, device=device, precision=precision, cache=cache)
     pending: list[dict] = []
     flushes = 0
@@ -121,7 +123,7 @@ def transcribe_manifest(*, manifest_path: str | Path, model: str, options: Decod
     manifest = read_manifest(manifest_path)
     ids = manifest["id"].tolist()
     transcriber = Transcriber(model, options, device=device, precision=precision, cache=cache)
-    hyps = transcriber.transcribe(read_clips(manifest["audio"], str(manifest_path)), desc="transcribe")
+    hyps = transcriber.transcribe(manifest_clips(manifest, str(manifest_path)), desc="transcribe")
     df = pd.DataFrame({"id": ids, "text": [h.text for h in hyps]})
     write_parquet(df, output)
     return df

@@ -29,9 +29,15 @@ def corpus_records(*, name: str, spec: dict[str, Any], split: str, seed: int) ->
         return hf_records(spec["path"], spec["splits"][split], name=spec["name"], from_disk=spec["from_disk"],
                           audio_column=spec["audio_column"], text_column=spec["text_column"],
                           id_column=spec["id_column"], max_rows=spec["max_rows"],
-                          meta_columns=spec["meta_columns"])
+                          meta_columns=spec["meta_columns"], streaming=spec["streaming"])
     if kind == "packaged":
         from udistil.corpora.packaged import packaged_records
 
         return packaged_records(name, spec["datasets"], spec["splits"], split)
     raise ValueError(f"corpus '{name}': unknown type '{kind}'")
+
+
+def manifest_options(spec: dict[str, Any]) -> dict[str, Any]:
+    """`build_manifest`'s `workers` and `link_audio` for the corpus configured as `spec` (defaults filled): a
+    synthetic or packaged corpus converts in this process and has no files of its own to point at."""
+    return {"workers": spec.get("workers", 1), "link_audio": spec.get("link_audio", False)}

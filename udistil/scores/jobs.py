@@ -12,10 +12,10 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
-from udistil.manifest import read_clips, read_manifest
+from udistil.clips import Clips
+from udistil.manifest import manifest_clips, read_manifest
 from udistil.scores import SCORES, TEACHER_STATS, write_score
 from udistil.timestamps import strip_timestamps
 
@@ -96,14 +96,15 @@ def run_nnll(*, labels: str, cfg: dict[str, Any], model: str, device: str, out: 
             {**cfg, "location": str(model), "device": device})
 
 
-def pool_audio(labels: pd.DataFrame, manifest: str | Path) -> list[np.ndarray]:
-    """The clip of each pseudo-label, in the labels' order, read from the pool's manifest."""
+def pool_audio(labels: pd.DataFrame, manifest: str | Path) -> Clips:
+    """The clip of each pseudo-label, in the labels' order, from the pool's manifest: unread (a score reads
+    them one by one, or chunk by chunk)."""
     m = read_manifest(manifest).set_index("id")
     missing = [u for u in labels["id"] if u not in m.index]
     if missing:
         raise ValueError(f"{manifest}: no manifest row for pseudo-label ids {missing[:10]}"
                          + (f" (and {len(missing) - 10} more)" if len(missing) > 10 else ""))
-    return read_clips(m.loc[labels["id"], "audio"], str(manifest))
+    return manifest_clips(m.loc[labels["id"]], str(manifest))
 
 
 def _needed(value: str | None, what: str, backend: str) -> str:

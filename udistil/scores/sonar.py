@@ -17,6 +17,7 @@ import pandas as pd
 import torch
 from tqdm import tqdm
 
+from udistil.clips import subset
 from udistil.scores import is_empty, worst
 
 
@@ -29,18 +30,19 @@ def cosine(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 def sonar_embeddings(audios: Sequence[np.ndarray], texts: Sequence[str], *, speech_encoder: str, text_encoder: str,
                      text_lang: str, device: str, batch_size: int = 16) -> tuple[np.ndarray, np.ndarray]:
-    """SONAR speech embeddings of 16 kHz clips and text embeddings of texts (sonar-space pipelines)."""
+    """SONAR speech embeddings of 16 kHz clips and text embeddings of texts (sonar-space pipelines); lazy clips
+    (`udistil.clips.Clips`) are read chunk by chunk."""
     from sonar.inference_pipelines.speech import SpeechToEmbeddingModelPipeline
     from sonar.inference_pipelines.text import TextToEmbeddingModelPipeline
 
     dev = torch.device(device)
     speech = SpeechToEmbeddingModelPipeline(encoder=speech_encoder, device=dev)
     text = TextToEmbeddingModelPipeline(encoder=text_encoder, tokenizer=text_encoder, device=dev)
-    waves = [torch.from_numpy(np.asarray(a, dtype=np.float32)).unsqueeze(0) for a in audios]
-    step = batch_size * 8  # the pipelines batch inside each chunk; chunks give progress
+    step = batch_size * 8  # the pipelines batch inside each chunk; one chunk of audio is read at a time
     s, t = [], []
-    for b in tqdm(range(0, len(waves), step), desc="sonar", unit="chunk", mininterval=5):
-        s.append(_numpy(speech.predict(waves[b:b + step], batch_size=batch_size)))
+    for b in tqdm(range(0, len(audios), step), desc="sonar", unit="chunk", mininterval=5):
+        waves = [torch.from_numpy(np.asarray(a, dtype=np.float32)).unsqueeze(0) for a in audios[b:b + step]]
+        s.append(_numpy(speech.predict(waves, batch_size=batch_size)))
         t.append(_numpy(text.predict(list(texts[b:b + step]), source_lang=text_lang, batch_size=batch_size)))
     return (np.concatenate(s), np.concatenate(t)) if s else (np.zeros((0, 1)), np.zeros((0, 1)))
 
@@ -78,7 +80,7 @@ def sonar_score(labels: pd.DataFrame, audios: Sequence[np.ndarray], *, speech_en
                 text_lang: str, device: str) -> pd.DataFrame:
     """The paper's SONAR similarity between each clip and its pseudo-label."""
     keep = [i for i, t in enumerate(labels["pseudo_label"]) if not is_empty(t)]
-    s, t = sonar_embeddings([audios[i] for i in keep], [labels["pseudo_label"].iloc[i] for i in keep],
+    s, t = sonar_embeddings(subset(audios, keep), [labels["pseudo_label"].iloc[i] for i in keep],
                             speech_encoder=speech_encoder, text_encoder=text_encoder, text_lang=text_lang,
                             device=device)
     sims = dict(zip(keep, cosine(s, t).tolist(), strict=True))

@@ -1,4 +1,4 @@
-from udistil.corpora import corpus_records
+from udistil.corpora import corpus_records, manifest_options
 from udistil.logs import snakemake_job
 from udistil.manifest import build_manifest
 
@@ -7,4 +7,5 @@ with snakemake_job(smk):
     corpus, split = smk.wildcards.corpus, smk.wildcards.split
     build_manifest(records=corpus_records(name=corpus, spec=smk.params.spec, split=split, seed=smk.params.seed),
                    corpus=corpus, split=split, audio_dir=smk.output.audio, manifest_path=smk.output.manifest,
-                   rejected_path=smk.output.rejected, max_seconds=smk.params.max_seconds)
+                   rejected_path=smk.output.rejected, max_seconds=smk.params.max_seconds,
+                   **manifest_options(smk.params.spec))
