@@ -106,15 +106,24 @@ def run_job(job: str, work: Path, threads: int) -> dict:
 
         run_pesq(labels=str(out / "labels.parquet"), manifest=str(manifest), out=str(out / "pesq.parquet"),
                  cfg={"voice": "en-us", "rate": 170, "mode": "wb", "align": "stretch"})
-    elif job == "efficiency":
+    elif job == "efficiency":  # what efficiency's own child process runs
+        from dataclasses import asdict
+
         import pandas as pd
 
-        from udistil.efficiency import measure
+        from udistil.efficiency import _measure
 
-        paths = pd.read_parquet(manifest)["audio"].tolist()
-        peak = measure(model, paths, options, threads=threads, device="cpu", precision="fp32")["peak_rss_mb"]
-        return {"peak_rss_mb": peak}  # the grandchild that decoded
-    return {"peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+        _measure(model, pd.read_parquet(manifest)["audio"].tolist(), asdict(options), threads, "cpu", "fp32")
+    return {"peak_rss_mb": peak_rss_mb()}
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident memory: VmHWM, which starts afresh at exec (ru_maxrss keeps the parent's peak
+    at fork time on Linux, which would hide a child's own)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def child(job: str, work: Path, threads: int, code: Path) -> float:
