@@ -22,7 +22,10 @@ def hf_records(path: str, split: str, name: str | None = None, from_disk: bool =
     import datasets
 
     where = f"dataset '{path}'" + (f" config '{name}'" if name else "") + f" split '{split}'"
-    ds = _load(path, split, name, from_disk, streaming, where)
+    if from_disk:
+        return _saved_records(SavedSplit(path, split, where), split, where, audio_column, text_column, id_column,
+                              max_rows, tuple(meta_columns))
+    ds = _load(path, split, name, streaming, where)
     wanted = {"audio_column": audio_column, "text_column": text_column, "id_column": id_column}
     wanted.update({f"meta_columns[{i}]": c for i, c in enumerate(meta_columns)})
     columns = ds.column_names if ds.column_names is not None else list(next(iter(ds)))
@@ -37,18 +40,64 @@ def hf_records(path: str, split: str, name: str | None = None, from_disk: bool =
     return _rows(ds, split, where, audio_column, text_column, id_column, tuple(meta_columns))
 
 
-def _load(path: str, split: str, name: str | None, from_disk: bool, streaming: bool, where: str) -> Any:
-    """The split as a Dataset, or an IterableDataset with `streaming` (a saved folder is streamed from disk)."""
+def _load(path: str, split: str, name: str | None, streaming: bool, where: str) -> Any:
+    """The split as a Dataset, or an IterableDataset with `streaming`."""
     import datasets
 
-    if not from_disk:
-        return datasets.load_dataset(path, name, split=split, streaming=streaming)
-    ds = datasets.load_from_disk(path)
-    if isinstance(ds, datasets.DatasetDict):
-        if split not in ds:
-            raise ManifestError(f"{where}: no such split; found {list(ds)}")
-        ds = ds[split]
-    return ds.to_iterable_dataset() if streaming else ds
+    return datasets.load_dataset(path, name, split=split, streaming=streaming)
+
+
+class SavedSplit:
+    """A `save_to_disk` split read record batch by record batch from its Arrow files, not memory-mapped: a
+    memory-mapped file's pages stay resident once read, so reading every row would hold the whole split."""
+
+    def __init__(self, path: str, split: str, where: str):
+        import json
+        from pathlib import Path
+
+        folder = Path(path)
+        if (folder / "dataset_dict.json").exists():
+            splits = json.loads((folder / "dataset_dict.json").read_text())["splits"]
+            if split not in splits:
+                raise ManifestError(f"{where}: no such split; found {splits}")
+            folder = folder / split
+        state = folder / "state.json"
+        if not state.exists():
+            raise ManifestError(f"{where}: {folder} is not a save_to_disk folder (no state.json)")
+        self.files = [folder / f["filename"] for f in json.loads(state.read_text())["_data_files"]]
+        self.column_names = self._schema().names
+
+    def _schema(self):
+        import pyarrow as pa
+
+        with pa.OSFile(str(self.files[0])) as f:
+            return pa.ipc.open_stream(f).schema
+
+    def batches(self, columns: list[str] | None = None) -> Iterator[list[dict]]:
+        """Rows, one stored record batch at a time (only `columns` kept when given)."""
+        import pyarrow as pa
+
+        for path in self.files:
+            with pa.OSFile(str(path)) as f:
+                for batch in pa.ipc.open_stream(f):
+                    yield (batch.select(columns) if columns else batch).to_pylist()
+
+
+def _saved_records(saved: SavedSplit, split: str, where: str, audio_column: str, text_column: str | None,
+                   id_column: str | None, max_rows: int | None, meta_columns: tuple[str, ...]) -> Iterator[Record]:
+    """Records of a saved split; columns and (one column read) duplicate ids are checked before any row."""
+    from itertools import chain, islice
+
+    wanted = {"audio_column": audio_column, "text_column": text_column, "id_column": id_column}
+    wanted.update({f"meta_columns[{i}]": c for i, c in enumerate(meta_columns)})
+    missing = [f"{k}={v!r}" for k, v in wanted.items() if v is not None and v not in saved.column_names]
+    if missing:
+        raise ManifestError(f"{where}: missing configured column(s) {', '.join(missing)}; found {saved.column_names}")
+    if id_column:
+        ids = (str(r[id_column]) for b in saved.batches([id_column]) for r in b)
+        _check_unique(list(islice(ids, max_rows)), where)
+    rows = islice(chain.from_iterable(saved.batches()), max_rows)
+    return _rows(rows, split, where, audio_column, text_column, id_column, meta_columns)
 
 
 def _check_unique(ids: list[str], where: str) -> None:
