@@ -6,6 +6,7 @@ Jobs: manifest (a local transcript table of 22.05 kHz WAVs, converted; and a sav
 tiny random Whisper (as the tests build it): the point is the audio a job holds, not the model.
 
     .venv/bin/python benchmarks/memory.py [--clips 30] [--seconds 10] [--threads 1] [--baseline /other/checkout]
+                                          [--jobs manifest_hf,pesq]   # a subset of the jobs
 
 `--baseline` also runs every job with another checkout's `udistil` (e.g. before streaming), side by side.
 """
@@ -145,6 +146,14 @@ def main() -> None:
         i = sys.argv.index("--baseline")
         codes["baseline"] = Path(sys.argv[i + 1]).resolve()
         del sys.argv[i:i + 2]
+    jobs = JOBS
+    if "--jobs" in sys.argv:
+        i = sys.argv.index("--jobs")
+        jobs = [j for j in sys.argv[i + 1].split(",") if j]
+        unknown = sorted(set(jobs) - set(JOBS))
+        if unknown:
+            raise SystemExit(f"--jobs: unknown {unknown}; jobs: {JOBS}")
+        del sys.argv[i:i + 2]
     args = parse_args(__doc__, clips=30, seconds=10, threads=1)
     sizes = {"N": args.clips, "10N": 10 * args.clips}
     with tempfile.TemporaryDirectory(prefix="udistil-memory-") as tmp:
@@ -154,12 +163,12 @@ def main() -> None:
                 shutil.rmtree(Path(tmp) / label, ignore_errors=True)
                 prepare(Path(tmp) / label, n, args.seconds)
             peaks[name] = {job: {label: child(job, Path(tmp) / label, args.threads, code) for label in sizes}
-                           for job in JOBS}
+                           for job in jobs}
     print(f"peak RSS (MB) of each job at N = {args.clips} and 10N = {10 * args.clips} clips of {args.seconds} s, "
           f"{args.threads} thread(s), each in a fresh process")
     print("| job | " + " | ".join(f"{c}: N | 10N | ratio" for c in codes) + " |")
     print("|---|" + "---|---|---|" * len(codes))
-    for job in JOBS:
+    for job in jobs:
         cells = [f"{p[job]['N']:.0f} | {p[job]['10N']:.0f} | {p[job]['10N'] / p[job]['N']:.2f}" for p in peaks.values()]
         print(f"| {job} | " + " | ".join(cells) + " |")
 
