@@ -84,7 +84,7 @@ def decoding(model, tok, encoder, *, batch: int, tokens: int, sync) -> dict[str,
 
     def options(with_stats: bool) -> DecodeOptions:
         return DecodeOptions(language="en", task="transcribe", batch_size=batch, num_beams=1, max_new_tokens=tokens,
-                             no_repeat_ngram_size=0, repetition_guard=False, return_timestamps=False,
+                             no_repeat_ngram_size=0, repetition_guard=False, return_timestamps=False, loader_workers=0,
                              with_stats=with_stats)
 
     model.generation_config.min_new_tokens = tokens  # random weights: hold the end token off, every clip decodes
