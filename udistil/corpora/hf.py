@@ -26,12 +26,8 @@ def hf_records(path: str, split: str, name: str | None = None, from_disk: bool =
         return _saved_records(SavedSplit(path, split, where), split, where, audio_column, text_column, id_column,
                               max_rows, tuple(meta_columns))
     ds = _load(path, split, name, streaming, where)
-    wanted = {"audio_column": audio_column, "text_column": text_column, "id_column": id_column}
-    wanted.update({f"meta_columns[{i}]": c for i, c in enumerate(meta_columns)})
     columns = ds.column_names if ds.column_names is not None else list(next(iter(ds)))
-    missing = [f"{k}={v!r}" for k, v in wanted.items() if v is not None and v not in columns]
-    if missing:
-        raise ManifestError(f"{where}: missing configured column(s) {', '.join(missing)}; found {columns}")
+    _check_columns(columns, where, audio_column, text_column, id_column, meta_columns)
     ds = ds.cast_column(audio_column, datasets.Audio(decode=False))
     if max_rows is not None:
         ds = ds.take(max_rows) if streaming else ds.select(range(min(max_rows, len(ds))))
@@ -88,16 +84,22 @@ def _saved_records(saved: SavedSplit, split: str, where: str, audio_column: str,
     """Records of a saved split; columns and (one column read) duplicate ids are checked before any row."""
     from itertools import chain, islice
 
-    wanted = {"audio_column": audio_column, "text_column": text_column, "id_column": id_column}
-    wanted.update({f"meta_columns[{i}]": c for i, c in enumerate(meta_columns)})
-    missing = [f"{k}={v!r}" for k, v in wanted.items() if v is not None and v not in saved.column_names]
-    if missing:
-        raise ManifestError(f"{where}: missing configured column(s) {', '.join(missing)}; found {saved.column_names}")
+    _check_columns(saved.column_names, where, audio_column, text_column, id_column, meta_columns)
     if id_column:
         ids = (str(r[id_column]) for b in saved.batches([id_column]) for r in b)
         _check_unique(list(islice(ids, max_rows)), where)
     rows = islice(chain.from_iterable(saved.batches()), max_rows)
     return _rows(rows, split, where, audio_column, text_column, id_column, meta_columns)
+
+
+def _check_columns(columns: list[str], where: str, audio_column: str, text_column: str | None,
+                   id_column: str | None, meta_columns: tuple[str, ...] | list[str]) -> None:
+    """Every configured column is in the split, or an error naming each missing one and the columns found."""
+    wanted = {"audio_column": audio_column, "text_column": text_column, "id_column": id_column}
+    wanted.update({f"meta_columns[{i}]": c for i, c in enumerate(meta_columns)})
+    missing = [f"{k}={v!r}" for k, v in wanted.items() if v is not None and v not in columns]
+    if missing:
+        raise ManifestError(f"{where}: missing configured column(s) {', '.join(missing)}; found {columns}")
 
 
 def _check_unique(ids: list[str], where: str) -> None:
