@@ -89,14 +89,15 @@ def run_job(job: str, work: Path, threads: int) -> dict:
                        split="x", audio_dir=work / f"audio_{job}", manifest_path=work / name,
                        rejected_path=work / f"{name}.rejected.tsv")
     elif job == "pseudo_label":
-        from udistil.pseudo_label import pseudo_label_shard
+        from udistil.pseudo_label import transcribe_shard
 
-        pseudo_label_shard(manifest_path=manifest, output=out / "labels.parquet", shard=0, n_shards=1,
-                           flush_every=2, **common)
+        transcribe_shard(manifest_path=manifest, output=out / "labels.parquet", shard=0, n_shards=1,
+                         flush_every=2, **common)
     elif job == "transcribe":
-        from udistil.pseudo_label import transcribe_manifest
+        from udistil.pseudo_label import transcribe_shard
 
-        transcribe_manifest(manifest_path=manifest, output=out / "proxy.parquet", **common)
+        transcribe_shard(manifest_path=manifest, output=out / "proxy.parquet", shard=0, n_shards=1, flush_every=2,
+                         statistics=False, **common)
     elif job == "evaluate":
         from udistil.evaluate import EvalSet, evaluate
 

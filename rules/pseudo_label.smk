@@ -1,4 +1,5 @@
 # The teacher transcribes each pool in shards (pseudo-labels + token statistics), gathered per pool.
+# The proxy model's transcripts use the same two steps (rules/scores.smk).
 
 
 rule pseudo_label_shard:
@@ -10,6 +11,7 @@ rule pseudo_label_shard:
     params:
         model=model_param(lambda wc: TEACHER),
         decoding={**DECODING, "return_timestamps": config["pseudo_label"]["return_timestamps"]},
+        statistics=True,
         device=config["device"],
         precision=config["precision"],
         cache=config["encoder_cache"],
@@ -21,7 +23,7 @@ rule pseudo_label_shard:
     benchmark:
         "results/benchmarks/pseudo_label/{pool}/shard{shard}.tsv"
     threads: 1
-    priority: 10
+    priority: 10  # first: every score waits for the pseudo-labels
     resources:
         mem_mb=6000,
         runtime=240,
@@ -29,7 +31,7 @@ rule pseudo_label_shard:
     conda:
         "../envs/udistil.yaml"
     script:
-        "../workflow/scripts/pseudo_label.py"
+        "../workflow/scripts/transcribe_shard.py"
 
 
 rule gather_pseudo_labels:
@@ -37,13 +39,14 @@ rule gather_pseudo_labels:
         manifest=lambda wc: manifest(wc.pool, POOL_SPLIT),
         shards=expand("results/pseudo_labels/{{pool}}/shard{shard}.parquet", shard=range(N_SHARDS)),
     output:
-        labels="results/pseudo_labels/{pool}.parquet",
+        transcripts="results/pseudo_labels/{pool}.parquet",
     log:
         "logs/pseudo_label/{pool}/gather.log",
+    priority: 10
     conda:
         "../envs/udistil.yaml"
     script:
-        "../workflow/scripts/gather_pseudo_labels.py"
+        "../workflow/scripts/gather_shards.py"
 
 
 rule pseudo_labels:

@@ -1,24 +1,30 @@
 # Label-free scores of each pool's pseudo-labels (one rule per score), plus the supervised WER baseline.
+# Priorities follow the critical path on a few cores: teacher shards 10, proxy shards 9, scores 8, subsets 7,
+# students 5; evaluations of the teacher and zero-shot models fill the gaps.
 
 
-rule transcribe_pool:
+rule transcribe_pool_shard:
     input:
         manifest=lambda wc: manifest(wc.pool, POOL_SPLIT),
         model=lambda wc: model_input(wc.model),
     output:
-        transcripts="results/transcripts/{pool}/{model}.parquet",
+        shard="results/transcripts/{pool}/{model}/shard{shard}.parquet",
     params:
         model=model_param(lambda wc: wc.model),
         decoding=DECODING,
+        statistics=False,
         device=config["device"],
         precision=config["precision"],
         cache=config["encoder_cache"],
+        shard=lambda wc: int(wc.shard),
+        n_shards=N_SHARDS,
+        flush_every=config["pseudo_label"]["flush_every"],
     log:
-        "logs/transcripts/{pool}/{model}.log",
+        "logs/transcripts/{pool}/{model}/shard{shard}.log",
     benchmark:
-        "results/benchmarks/transcripts/{pool}/{model}.tsv"
+        "results/benchmarks/transcripts/{pool}/{model}/shard{shard}.tsv"
     threads: 1
-    priority: 10
+    priority: 9  # after the teacher's shards, which every score waits for
     resources:
         mem_mb=6000,
         runtime=240,
@@ -26,7 +32,22 @@ rule transcribe_pool:
     conda:
         "../envs/udistil.yaml"
     script:
-        "../workflow/scripts/transcribe.py"
+        "../workflow/scripts/transcribe_shard.py"
+
+
+rule gather_transcripts:
+    input:
+        manifest=lambda wc: manifest(wc.pool, POOL_SPLIT),
+        shards=expand("results/transcripts/{{pool}}/{{model}}/shard{shard}.parquet", shard=range(N_SHARDS)),
+    output:
+        transcripts="results/transcripts/{pool}/{model}.parquet",
+    log:
+        "logs/transcripts/{pool}/{model}/gather.log",
+    priority: 8
+    conda:
+        "../envs/udistil.yaml"
+    script:
+        "../workflow/scripts/gather_shards.py"
 
 
 rule score_proxy:
@@ -39,6 +60,7 @@ rule score_proxy:
         normalizer=config["normalizer"],
     log:
         "logs/scores/{pool}/proxy.log",
+    priority: 8
     conda:
         "../envs/udistil.yaml"
     script:
@@ -54,6 +76,7 @@ rule score_teacher_stat:
         stat=_alternatives(TEACHER_STATS),
     log:
         "logs/scores/{pool}/{stat}.log",
+    priority: 8
     conda:
         "../envs/udistil.yaml"
     script:
@@ -79,6 +102,7 @@ rule score_nnll:
         mem_mb=6000,
         runtime=120,
         gpu=GPU,
+    priority: 8
     conda:
         "../envs/udistil.yaml"
     script:
@@ -103,6 +127,7 @@ rule score_sonar:
         mem_mb=8000,
         runtime=120,
         gpu=GPU,
+    priority: 8
     conda:
         "../envs/sonar.yaml"
     script:
@@ -125,6 +150,7 @@ rule score_pesq:
     resources:
         mem_mb=2000,
         runtime=120,
+    priority: 8
     conda:
         "../envs/udistil.yaml"
     script:
@@ -141,6 +167,7 @@ rule score_wer:
         normalizer=supervised_normalizer(),
     log:
         "logs/scores/{pool}/wer.log",
+    priority: 8
     conda:
         "../envs/udistil.yaml"
     script:

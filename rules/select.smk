@@ -13,6 +13,7 @@ rule select_subset:
         normalizer=config["normalizer"],
     log:
         "logs/select/{pool}/{filter}.log",
+    priority: 7
     conda:
         "../envs/udistil.yaml"
     script:

@@ -164,9 +164,9 @@ def shard(manifest, model, opts, out, k, n, after_flush=None):
     """One pseudo-label shard on the CPU with no encoder cache, flushing after every batch."""
     from udistil import pseudo_label as pl
 
-    return pl.pseudo_label_shard(manifest_path=manifest, model=str(model), options=opts, output=out, shard=k,
-                                 n_shards=n, flush_every=1, device="cpu", precision="fp32", cache=None,
-                                 after_flush=after_flush)
+    return pl.transcribe_shard(manifest_path=manifest, model=str(model), options=opts, output=out, shard=k,
+                               n_shards=n, flush_every=1, device="cpu", precision="fp32", cache=None,
+                               after_flush=after_flush)
 
 
 def test_interrupted_shard_resumes_to_identical_output(tiny_random_whisper, pool_manifest, tmp_path, monkeypatch):

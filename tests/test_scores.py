@@ -8,7 +8,7 @@ import pytest
 
 from tests.helpers import decode_options
 from udistil.manifest import Record, build_manifest
-from udistil.pseudo_label import transcribe_manifest
+from udistil.pseudo_label import transcribe_shard
 from udistil.scores import SCORES, badness, read_score, worst, write_score
 from udistil.scores.proxy import proxy_score, supervised_wer
 from udistil.scores.teacher import teacher_score
@@ -34,9 +34,10 @@ def pool(tmp_path_factory):
 @pytest.mark.parametrize("kind", ["seamless", "whisper"])
 def test_proxy_through_real_decoding_path(kind, pool, tmp_path, tiny_random_whisper):
     model = tiny_seamless_m4t_v2(tmp_path / "sm4t") if kind == "seamless" else tiny_random_whisper
-    transcripts = transcribe_manifest(manifest_path=pool, model=str(model),
-                                      options=decode_options(max_new_tokens=4, batch_size=2),
-                                      output=tmp_path / "t.parquet", device="cpu", precision="fp32", cache=None)
+    transcripts = transcribe_shard(manifest_path=pool, model=str(model), output=tmp_path / "t.parquet",
+                                   options=decode_options(max_new_tokens=4, batch_size=2), shard=0, n_shards=1,
+                                   flush_every=1, device="cpu", precision="fp32", cache=None, statistics=False)
+    assert list(transcripts.columns) == ["id", "text"]
     assert list(transcripts.id) == ["a", "b", "c"] and transcripts.text.map(lambda t: isinstance(t, str)).all()
     scores = proxy_score(LABELS, transcripts, "basic")
     assert scores.loc[1, "score"] == math.inf and scores.loc[1, "reason"] == "empty pseudo-label"

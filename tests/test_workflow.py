@@ -33,7 +33,7 @@ def test_default_dag_from_assets_to_matrix(tmp_path):
     n_models = 1 + len(cfg["evaluation"]["zero_shot"]) + n_students
     n_eval = len(cfg["evaluation"]["sets"]) * len(cfg["evaluation"]["splits"])
     assert counts["convert_model"] == 2 and counts["manifest"] == 1 + n_eval
-    assert counts["pseudo_label_shard"] == cfg["pseudo_label"]["shards"]
+    assert counts["pseudo_label_shard"] == counts["transcribe_pool_shard"] == cfg["pseudo_label"]["shards"]
     assert counts["distill"] == n_students == 8 and counts["select_subset"] == 8
     assert counts["evaluate"] == n_models  # one job per model over every set and split
     assert counts["result_matrix"] == 1 and counts["filter_analysis"] == 1
@@ -80,7 +80,7 @@ def test_user_config_does_not_inherit_the_demo(tmp_path):
     assert used["efficiency"]["clips"] != demo["efficiency"]["clips"]
     assert used["decoding"]["max_new_tokens"] != demo["decoding"]["max_new_tokens"]
     counts = job_counts(snakemake("-n", "-d", str(tmp_path), "--configfile", str(MINIMAL)).stdout)
-    assert "transcribe_pool" not in counts and "distill" not in counts and counts["convert_model"] == 1
+    assert "transcribe_pool_shard" not in counts and "distill" not in counts and counts["convert_model"] == 1
 
 
 def test_demo_runs_when_no_config_is_given(tmp_path):
@@ -178,10 +178,11 @@ def test_paper_config_dag_has_the_papers_students(tmp_path):
     assert zero_shot == 7 and counts["category_tables"] == 1
     assert counts["distill"] == counts["release_model"] == 22 and counts["init_student"] == 2
     assert counts["evaluate"] == 1 + zero_shot + 22
-    assert counts["pseudo_label_shard"] == 2 * cfg["pseudo_label"]["shards"] and counts["gather_pseudo_labels"] == 2
+    assert counts["pseudo_label_shard"] == counts["transcribe_pool_shard"] == 2 * cfg["pseudo_label"]["shards"]
+    assert counts["gather_pseudo_labels"] == 2
     assert counts["select_subset"] == 8 + 3  # the 100K pool's 8 filters, the 500K pool's 3
     # proxy, sonar and the supervised WER on both pools; the other label-free scores only on the 100K pool
-    assert counts["score_proxy"] == counts["score_sonar"] == counts["score_wer"] == counts["transcribe_pool"] == 2
+    assert counts["score_proxy"] == counts["score_sonar"] == counts["score_wer"] == counts["gather_transcripts"] == 2
     assert counts["score_teacher_stat"] == 2 and counts["score_nnll"] == counts["score_pesq"] == 1
     assert counts["manifest"] == 2 + len(sets) * len(splits)
     assert "convert_model" not in counts  # hub models: nothing to build

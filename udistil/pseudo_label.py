@@ -1,4 +1,5 @@
-"""Teacher pseudo-labels with token statistics, in shards that flush as they go and resume after a crash."""
+"""Teacher pseudo-labels with token statistics, and plain transcripts (the proxy model's), in shards that flush as
+they go and resume after a crash."""
 
 from __future__ import annotations
 
@@ -35,7 +36,13 @@ def fingerprint(model: str, options: DecodeOptions, ids: list[str]) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
-def hypothesis_row(utt_id: str, h: Hypothesis) -> dict:
+TEXT_COLUMNS = ["id", "text"]
+
+
+def hypothesis_row(utt_id: str, h: Hypothesis, statistics: bool = True) -> dict:
+    """A shard row: the pseudo-label with its token statistics, or the plain transcript."""
+    if not statistics:
+        return {"id": utt_id, "text": h.text}
     return {"id": utt_id, "pseudo_label": h.text, "mean_logprob": h.mean_logprob, "conf": h.conf,
             "entropy": h.entropy, "n_tokens": h.n_tokens, "compression_ratio": h.compression_ratio}
 
@@ -59,11 +66,13 @@ def load_partial(output: str | Path, key: str) -> list[dict]:
     return rows
 
 
-def pseudo_label_shard(*, manifest_path: str | Path, model: str, options: DecodeOptions, output: str | Path,
-                       shard: int, n_shards: int, flush_every: int, device: str, precision: str,
-                       cache: dict | None, after_flush: Callable[[int], None] | None = None) -> pd.DataFrame:
-    """Transcribe one shard of a pool with token statistics; flush every `flush_every` batches."""
-    options = DecodeOptions(**{**asdict(options), "with_stats": True})
+def transcribe_shard(*, manifest_path: str | Path, model: str, options: DecodeOptions, output: str | Path,
+                     shard: int, n_shards: int, flush_every: int, device: str, precision: str, cache: dict | None,
+                     statistics: bool = True, after_flush: Callable[[int], None] | None = None) -> pd.DataFrame:
+    """Transcribe one shard of a pool, flushing every `flush_every` batches: the teacher's pseudo-labels with
+    token statistics, or (`statistics=False`) plain transcripts (`id`, `text`), e.g. the proxy model's."""
+    options = DecodeOptions(**{**asdict(options), "with_stats": statistics})
+    columns = COLUMNS if statistics else TEXT_COLUMNS
     rows_df = shard_rows(read_manifest(manifest_path), shard, n_shards)
     ids = rows_df["id"].tolist()
     key = fingerprint(model, options, ids)
@@ -76,7 +85,7 @@ def pseudo_label_shard(*, manifest_path: str | Path, model: str, options: Decode
 
     def flush() -> None:
         nonlocal flushes
-        write_parquet(pd.DataFrame(list(done.values()), columns=COLUMNS), rows_path)
+        write_parquet(pd.DataFrame(list(done.values()), columns=columns), rows_path)
         write_json({"fingerprint": key, "done": len(done), "of": len(ids)}, meta_path)
         pending.clear()
         flushes += 1
@@ -85,15 +94,15 @@ def pseudo_label_shard(*, manifest_path: str | Path, model: str, options: Decode
 
     def on_batch(idx: list[int], hyps: list[Hypothesis]) -> None:
         for i, h in zip(idx, hyps, strict=True):
-            done[ids[i]] = hypothesis_row(ids[i], h)
+            done[ids[i]] = hypothesis_row(ids[i], h, statistics)
             pending.append(done[ids[i]])
         if len(pending) >= flush_every * options.batch_size:
             flush()
 
     skip = {i for i, u in enumerate(ids) if u in done}
-    transcriber.transcribe(audios, desc=f"pseudo-label shard {shard + 1}/{n_shards}",
-                           on_batch=on_batch, skip=skip)
-    result = pd.DataFrame([done[u] for u in ids], columns=COLUMNS)
+    what = "pseudo-label" if statistics else "transcribe"
+    transcriber.transcribe(audios, desc=f"{what} shard {shard + 1}/{n_shards}", on_batch=on_batch, skip=skip)
+    result = pd.DataFrame([done[u] for u in ids], columns=columns)
     write_parquet(result, output)
     rows_path.unlink(missing_ok=True)
     meta_path.unlink(missing_ok=True)
@@ -113,17 +122,5 @@ def gather_shards(*, shards: list[str | Path], manifest_path: str | Path, output
                          f"not in the manifest {ids[~ids.isin(want)].tolist()[:10]}, "
                          f"repeated {ids[ids.duplicated()].tolist()[:10]}")
     df = df.set_index("id").loc[manifest["id"]].reset_index()
-    write_parquet(df, output)
-    return df
-
-
-def transcribe_manifest(*, manifest_path: str | Path, model: str, options: DecodeOptions, output: str | Path,
-                        device: str, precision: str, cache: dict | None) -> pd.DataFrame:
-    """Plain transcripts (`id`, `text`) of every clip, e.g. the proxy model's view of a pool."""
-    manifest = read_manifest(manifest_path)
-    ids = manifest["id"].tolist()
-    transcriber = Transcriber(model, options, device=device, precision=precision, cache=cache)
-    hyps = transcriber.transcribe(manifest_clips(manifest, str(manifest_path)), desc="transcribe")
-    df = pd.DataFrame({"id": ids, "text": [h.text for h in hyps]})
     write_parquet(df, output)
     return df
