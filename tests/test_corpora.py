@@ -239,6 +239,20 @@ def test_hf_rows_are_written_as_they_are_read(local_folder, tmp_path):
     assert written_before == [[], ["k1.wav"], ["k1.wav", "k2.wav"], ["k1.wav", "k2.wav"]]  # k3 is empty
 
 
+def test_saved_split_reads_a_stored_batch_a_few_rows_at_a_time(local_folder, tmp_path):
+    from udistil.corpora.hf import SavedSplit
+
+    spec = saved_dataset(local_folder, tmp_path)  # four rows written as one stored record batch
+    saved = SavedSplit(spec["path"], "test", "ds", rows=3)
+    chunks = list(saved.batches(["key"]))
+    assert [[r["key"] for r in c] for c in chunks] == [["k1", "k2", "k3"], ["k4"]]
+    assert [r["sentence"] for c in saved.batches() for r in c] == ["one", "two", "three", "four"]
+    reader = saved.batches()
+    first = next(reader)
+    reader.close()  # a reader stopped mid-batch (e.g. max_rows) unmaps its file without an error
+    assert [r["key"] for r in first] == ["k1", "k2", "k3"]
+
+
 def test_hf_streaming_and_worker_processes_give_the_same_manifest(local_folder, tmp_path):
     spec = saved_dataset(local_folder, tmp_path)
     (_, plain), (_, streamed), (_, parallel) = (

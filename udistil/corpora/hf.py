@@ -44,10 +44,12 @@ def _load(path: str, split: str, name: str | None, streaming: bool, where: str) 
 
 
 class SavedSplit:
-    """A `save_to_disk` split read record batch by record batch from its Arrow files, not memory-mapped: a
-    memory-mapped file's pages stay resident once read, so reading every row would hold the whole split."""
+    """A `save_to_disk` split read a few rows at a time from its memory-mapped Arrow files. The pages read are
+    released after each slice (`madvise(MADV_DONTNEED)`): a mapped file's pages otherwise stay resident once read,
+    so reading every row would hold the whole split, and a stored record batch (often the whole split of a small
+    dataset) would be copied whole by a plain file read."""
 
-    def __init__(self, path: str, split: str, where: str):
+    def __init__(self, path: str, split: str, where: str, rows: int = 16):
         import json
         from pathlib import Path
 
@@ -61,6 +63,7 @@ class SavedSplit:
         if not state.exists():
             raise ManifestError(f"{where}: {folder} is not a save_to_disk folder (no state.json)")
         self.files = [folder / f["filename"] for f in json.loads(state.read_text())["_data_files"]]
+        self.rows = rows
         self.column_names = self._schema().names
 
     def _schema(self):
@@ -70,13 +73,31 @@ class SavedSplit:
             return pa.ipc.open_stream(f).schema
 
     def batches(self, columns: list[str] | None = None) -> Iterator[list[dict]]:
-        """Rows, one stored record batch at a time (only `columns` kept when given)."""
-        import pyarrow as pa
+        """Rows as dicts, `rows` at a time, in stored order (only `columns` kept when given)."""
+        import mmap
 
         for path in self.files:
-            with pa.OSFile(str(path)) as f:
-                for batch in pa.ipc.open_stream(f):
-                    yield (batch.select(columns) if columns else batch).to_pylist()
+            with open(path, "rb") as fh:
+                mapping = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+            try:
+                yield from self._mapped_rows(mapping, columns)
+            finally:
+                try:
+                    mapping.close()
+                except BufferError:  # Arrow views still alive (a reader stopped mid-batch): unmapped when collected
+                    pass
+
+    def _mapped_rows(self, mapping: Any, columns: list[str] | None) -> Iterator[list[dict]]:
+        import mmap
+
+        import pyarrow as pa
+
+        for batch in pa.ipc.open_stream(pa.BufferReader(pa.py_buffer(mapping))):  # zero-copy views of the mapping
+            batch = batch.select(columns) if columns else batch
+            for start in range(0, batch.num_rows, self.rows):
+                yield batch.slice(start, self.rows).to_pylist()
+                if hasattr(mapping, "madvise"):
+                    mapping.madvise(mmap.MADV_DONTNEED)  # drop the pages read so far (they stay in the page cache)
 
 
 def _saved_records(saved: SavedSplit, split: str, where: str, audio_column: str, text_column: str | None,
