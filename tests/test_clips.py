@@ -50,7 +50,7 @@ def test_batches_read_at_most_a_few_batches_ahead(manifest, monkeypatch):
     log = ReadLog(monkeypatch)
     clips = manifest_clips(read_manifest(manifest), "m")
     order = [[i] for i in range(7)]
-    for k, (idx, audio) in enumerate(batches(clips, order, workers=0)):
+    for k, (idx, audio, _) in enumerate(batches(clips, order, workers=0)):
         assert idx == [k] and len(audio) == 1
         assert len(log.reads) <= k + 1 + PREFETCH  # never the whole manifest ahead of the consumer
 
@@ -58,12 +58,23 @@ def test_batches_read_at_most_a_few_batches_ahead(manifest, monkeypatch):
 def test_worker_processes_give_the_same_batches_in_order(manifest):
     clips = manifest_clips(read_manifest(manifest), "m")
     order = [[3, 1], [0], [6, 5, 4], [2]]
-    threads = [(idx, [a.tolist() for a in audio]) for idx, audio in batches(clips, order, workers=0)]
-    workers = [(idx, [a.tolist() for a in audio]) for idx, audio in batches(clips, order, workers=2)]
-    assert workers == threads and [idx for idx, _ in threads] == order
+    threads = [(idx, [a.tolist() for a in audio], n) for idx, audio, n in batches(clips, order, workers=0, prepare=len)]
+    workers = [(idx, [a.tolist() for a in audio], n) for idx, audio, n in batches(clips, order, workers=2, prepare=len)]
+    assert workers == threads and [idx for idx, _, _ in threads] == order
+    assert [n for _, _, n in threads] == [2, 1, 3, 1]  # `prepare` ran on each batch's clips, in the workers too
 
 
-def test_transcriber_gives_the_same_results_from_lazy_clips(manifest, tiny_random_whisper):
+def test_transcriber_gives_the_same_results_from_lazy_clips(manifest, tiny_random_whisper, monkeypatch):
+    from udistil.encoder_cache import Encoder
+
+    featurised_ahead = []
+    plain_features = Encoder.features
+
+    def features(self, audios):
+        featurised_ahead.append(bool(self.ready) and all(id(a) in self.ready for a in audios))
+        return plain_features(self, audios)
+
+    monkeypatch.setattr(Encoder, "features", features)
     m = read_manifest(manifest)
     clips = manifest_clips(m, "m")
     in_memory = [clips[i] for i in range(len(clips))]
@@ -73,8 +84,10 @@ def test_transcriber_gives_the_same_results_from_lazy_clips(manifest, tiny_rando
         t = Transcriber(str(tiny_random_whisper), decode_options(max_new_tokens=4, batch_size=3, with_stats=True,
                                                                   loader_workers=workers),
                         device="cpu", precision="fp32", cache=None)
+        featurised_ahead.clear()
         hyps = t.transcribe(audios, on_batch=lambda idx, hyps, name=name: seen[name].append(idx))
         out[name] = [(h.token_ids, h.conf) for h in hyps]
+        assert featurised_ahead and featurised_ahead == [workers > 0] * len(featurised_ahead)  # by workers, or here
     assert out["lazy"] == out["memory"] == out["workers"]
     assert seen["lazy"] == seen["memory"] == seen["workers"] == [[1, 3, 6], [5, 2, 0], [4]]  # longest first
 

@@ -52,6 +52,19 @@ def test_snakemake_job_takes_the_log_and_offline_switch_from_the_job(tmp_path, o
     assert "without a log file" in capsys.readouterr().err and "HF_HUB_OFFLINE" not in os.environ
 
 
+def test_every_snakemake_job_runs_under_the_deterministic_setting(tmp_path, online):
+    import torch
+
+    before = torch.are_deterministic_algorithms_enabled()
+    for deterministic in (True, False):
+        log = tmp_path / f"{deterministic}.log"
+        smk = SimpleNamespace(log=[str(log)], config={"offline": True, "deterministic": deterministic})
+        with snakemake_job(smk):
+            assert torch.are_deterministic_algorithms_enabled() is (deterministic or before)
+        assert torch.are_deterministic_algorithms_enabled() is before  # restored when the job's work ends
+        assert ("cuBLAS workspace :4096:8" in log.read_text()) is deterministic
+
+
 def test_set_threads(monkeypatch):
     import torch
 

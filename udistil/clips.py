@@ -131,34 +131,40 @@ def prefetched(fn: Callable[[T], R], items: Iterable[T], *, depth: int) -> Itera
         yield from ordered_map(pool, fn, items, ahead=depth)
 
 
-def batches(audios: Sequence[np.ndarray], order: Sequence[Sequence[int]], *, workers: int
-            ) -> Iterator[tuple[list[int], list[np.ndarray]]]:
-    """`(indices, clips)` of each batch of `order`, in order. Lazy clips are read ahead of the consumer by a
-    thread (`workers` 0) or by DataLoader worker processes, at most a few batches; clips in memory are
-    handed out as they are."""
+def batches(audios: Sequence[np.ndarray], order: Sequence[Sequence[int]], *, workers: int,
+            prepare: Callable[[list[np.ndarray]], Any] | None = None
+            ) -> Iterator[tuple[list[int], list[np.ndarray], Any]]:
+    """`(indices, clips, prepared)` of each batch of `order`, in order. Lazy clips are read ahead of the consumer
+    by a thread (`workers` 0) or by DataLoader worker processes, at most a few batches; clips in memory are
+    handed out as they are. `prepare(clips)` (e.g. their features) runs beside the reading, in the workers;
+    `prepared` is None without it."""
     order = [list(idx) for idx in order]
+    reader = _BatchReader(audios, prepare)
     if not isinstance(audios, Clips):
         for idx in order:
-            yield idx, [audios[i] for i in idx]
+            yield idx, *reader[idx]
         return
     if workers == 0:
-        yield from zip(order, prefetched(audios.read_batch, order, depth=PREFETCH), strict=True)
+        for idx, (clips, prepared) in zip(order, prefetched(reader.__getitem__, order, depth=PREFETCH), strict=True):
+            yield idx, clips, prepared
         return
     from torch.utils.data import DataLoader
 
-    loader = DataLoader(_BatchReader(audios), batch_size=None, sampler=order, num_workers=workers,
-                        prefetch_factor=PREFETCH, collate_fn=_as_is)
-    yield from zip(order, loader, strict=True)
+    loader = DataLoader(reader, batch_size=None, sampler=order, num_workers=workers, prefetch_factor=PREFETCH,
+                        collate_fn=_as_is)
+    for idx, (clips, prepared) in zip(order, loader, strict=True):
+        yield idx, clips, prepared
 
 
 class _BatchReader:
-    """A map-style dataset whose items are whole batches (lists of indices) of lazy clips."""
+    """A map-style dataset whose items are whole batches (lists of indices): the clips, and `prepare(clips)`."""
 
-    def __init__(self, clips: Clips):
-        self.clips = clips
+    def __init__(self, clips: Sequence[np.ndarray], prepare: Callable[[list[np.ndarray]], Any] | None):
+        self.clips, self.prepare = clips, prepare
 
-    def __getitem__(self, indices: list[int]) -> list[np.ndarray]:
-        return self.clips.read_batch(indices)
+    def __getitem__(self, indices: list[int]) -> tuple[list[np.ndarray], Any]:
+        clips = [self.clips[i] for i in indices]
+        return clips, (self.prepare(clips) if self.prepare else None)
 
     def __len__(self) -> int:
         return len(self.clips)

@@ -15,6 +15,7 @@ import gzip
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -22,7 +23,7 @@ import torch
 from tqdm import tqdm
 
 from udistil.clips import batches, clip_length
-from udistil.encoder_cache import Encoder, make_cache
+from udistil.encoder_cache import Encoder, featurize, make_cache
 
 SEAMLESS_LANG = {"en": "eng", "ar": "arb", "fr": "fra", "de": "deu", "es": "spa", "sw": "swh"}
 MMS_LANG = {"en": "eng", "ar": "ara", "fr": "fra", "de": "deu", "es": "spa", "sw": "swh"}
@@ -275,6 +276,13 @@ class Transcriber:
     def features(self, audios: Sequence[np.ndarray]) -> torch.Tensor:
         return self.encoder.features(audios)
 
+    def _prepare(self) -> Callable[[list[np.ndarray]], torch.Tensor] | None:
+        """With `loader_workers`, the workers featurise each batch as they read it (not CTC models, whose
+        batches pad differently, nor long-form decoding, which featurises whole clips)."""
+        if not self.options.loader_workers or self.kind in CTC_KINDS or self.options.long_form:
+            return None
+        return partial(featurize, self.feature_extractor)
+
     # ---- generation -------------------------------------------------------------------------------------------
 
     def _on_the_fly(self) -> bool:
@@ -442,12 +450,16 @@ class Transcriber:
         start = time.perf_counter()
         with tqdm(total=len(order), desc=desc, unit="clip", mininterval=5) as bar:
             plan = [order[b:b + bs] for b in range(0, len(order), bs)]
-            for idx, batch in batches(audios, plan, workers=self.options.loader_workers):
+            for idx, batch, features in batches(audios, plan, workers=self.options.loader_workers,
+                                                prepare=self._prepare()):
+                if features is not None:
+                    self.encoder.use_features(batch, features)
                 hyps = self._generate_batch(batch)
                 for i, h in zip(idx, hyps, strict=True):
                     results[i] = h
                 if on_batch:
                     on_batch(idx, hyps)
                 bar.update(len(idx))
+        self.encoder.ready = {}
         self.decode_seconds += time.perf_counter() - start
         return results

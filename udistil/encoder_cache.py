@@ -42,18 +42,32 @@ def audio_hash(audio: np.ndarray) -> str:
     return hashlib.sha1(np.ascontiguousarray(audio, dtype=np.float32).tobytes()).hexdigest()
 
 
+def featurize(feature_extractor: Any, audios: Sequence[np.ndarray]) -> torch.Tensor:
+    """The model's input features of 16 kHz clips, on the CPU (run by DataLoader workers too)."""
+    out = feature_extractor(list(audios), sampling_rate=16000, return_tensors="pt")
+    return out["input_features" if "input_features" in out else next(iter(out))]
+
+
 class Encoder:
-    """A Whisper encoder with its feature extractor: 16 kHz clips to states, read from a cache where on."""
+    """A Whisper encoder with its feature extractor: 16 kHz clips to states, read from a cache where on.
+
+    Features computed ahead for the current batch (by DataLoader workers) are handed over with
+    `use_features` and found by the clip array's identity; any other clip is featurised here."""
 
     def __init__(self, model: torch.nn.Module, feature_extractor: Any, device: torch.device, dtype: torch.dtype,
                  cache: EncoderCache | None = None):
         self.model, self.fe, self.device, self.dtype, self.cache = model, feature_extractor, device, dtype, cache
         self.passes = 0
+        self.ready: dict[int, torch.Tensor] = {}
+
+    def use_features(self, audios: Sequence[np.ndarray], features: Sequence[torch.Tensor]) -> None:
+        """Features computed ahead for these clips (replacing the previous batch's)."""
+        self.ready = {id(a): f for a, f in zip(audios, features, strict=True)}
 
     def features(self, audios: Sequence[np.ndarray]) -> torch.Tensor:
-        out = self.fe(list(audios), sampling_rate=16000, return_tensors="pt")
-        key = "input_features" if "input_features" in out else next(iter(out))
-        return out[key].to(self.device, self.dtype)
+        if audios and all(id(a) in self.ready for a in audios):
+            return torch.stack([self.ready[id(a)] for a in audios]).to(self.device, self.dtype)
+        return featurize(self.fe, audios).to(self.device, self.dtype)
 
     @torch.no_grad()  # not inference_mode: distillation feeds these states into autograd
     def run(self, audios: Sequence[np.ndarray]) -> torch.Tensor:

@@ -47,10 +47,21 @@ def job_logging(log_path: str | None, offline: bool = True) -> Iterator[logging.
             handle.close()
 
 
-def snakemake_job(smk: Any) -> contextlib.AbstractContextManager[logging.Logger]:
-    """`job_logging` for a Snakemake `script:` job (log file and offline switch from the job)."""
+@contextlib.contextmanager
+def snakemake_job(smk: Any) -> Iterator[logging.Logger]:
+    """`job_logging` for a Snakemake `script:` job (log file and offline switch from the job), under the
+    config's `deterministic` setting: every job, decoding and scores included, not only distillation."""
     log = smk.log[0] if len(smk.log) else None
-    return job_logging(log, offline=bool(smk.config["offline"]))
+    with job_logging(log, offline=bool(smk.config["offline"])) as logger:
+        if not smk.config.get("deterministic"):
+            yield logger
+            return
+        from udistil.determinism import deterministic_mode  # imports torch: only where asked for
+
+        with deterministic_mode(True):
+            logger.info("deterministic: torch deterministic algorithms, cuBLAS workspace %s",
+                        os.environ["CUBLAS_WORKSPACE_CONFIG"])
+            yield logger
 
 
 def set_threads(n: int) -> None:

@@ -32,20 +32,6 @@ from udistil.teacher_targets import TeacherTargets, make_targets
 log = logging.getLogger(__name__)
 
 
-class PrefetchEncoder(Encoder):
-    """An Encoder that uses the log-mel features DataLoader workers computed for the clips of the current
-    micro-batch (`ready`, by the clip array's identity), and computes any others itself."""
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.ready: dict[int, torch.Tensor] = {}
-
-    def features(self, audios) -> torch.Tensor:
-        if audios and all(id(a) in self.ready for a in audios):
-            return torch.stack([self.ready[id(a)] for a in audios]).to(self.device, self.dtype)
-        return super().features(audios)
-
-
 @dataclass
 class Trainer:
     """One run's models, encoders, optimiser and data; `step` is one optimiser step over `accum` micro-batches on
@@ -89,7 +75,7 @@ class Trainer:
         if "features" in item:
             self.keys.update(zip(item["idx"], item["keys"], strict=True))
             for enc in {id(e): e for e in (self.t_encoder, self.s_encoder)}.values():
-                enc.ready = {id(a): f for a, f in zip(item["audios"], item["features"], strict=True)}
+                enc.use_features(item["audios"], item["features"])
         device = self.accelerator.device
         return item["dec"].to(device), item["labels"].to(device), item["lengths"], item["audios"], item["keys"]
 
@@ -306,11 +292,10 @@ def train(*, teacher: str, student_init: str, subset: str | Path, manifest: str 
     raw_student = accelerator.unwrap_model(student)
 
     dtype = torch.float32
-    enc_cls = PrefetchEncoder if cfg.dataloader_workers else Encoder
     cache = make_cache(cfg=cfg.cache, model=t_model, n_clips=len(data))
-    t_encoder = enc_cls(t_model, fe, accelerator.device, dtype, cache)
+    t_encoder = Encoder(t_model, fe, accelerator.device, dtype, cache)
     s_cache = make_cache(cfg=cfg.cache, model=raw_student, n_clips=len(data)) if frozen and not shared else None
-    s_encoder = t_encoder if shared else enc_cls(raw_student, fe, accelerator.device, dtype, s_cache)
+    s_encoder = t_encoder if shared else Encoder(raw_student, fe, accelerator.device, dtype, s_cache)
     label_tokens = int(data["pseudo_label"].map(builder.length).sum())
     targets = make_targets(cfg=cfg.cache, model=t_model, label_tokens=label_tokens,
                            encoder_hash=cache.encoder_hash if cache else None)
