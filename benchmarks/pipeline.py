@@ -47,6 +47,7 @@ def main() -> None:
         if (ROOT / folder).exists():
             shutil.move(ROOT / folder, ROOT / f"{folder}.before-bench-{stamp}")
             print(f"moved {folder}/ to {folder}.before-bench-{stamp}/")
+    unit_before = encoder_pass_seconds()  # the machine's speed drifts: measured before and after the run
     start = time.perf_counter()
     subprocess.run([sys.executable, "-m", "snakemake", "--cores", args.cores, "--configfile", args.configfile],
                    cwd=ROOT, check=True)
@@ -57,9 +58,11 @@ def main() -> None:
         stage = tsv.relative_to(ROOT / "results" / "benchmarks").parts[0]
         stages[stage] += float(pd.read_csv(tsv, sep="\t")["s"].iloc[0])
         counts[stage] += 1
-    unit = encoder_pass_seconds()
+    unit_after = encoder_pass_seconds()
+    unit = (unit_before + unit_after) / 2
     print(f"whole pipeline ({args.configfile}), {args.cores} cores: {wall / 60:.1f} min wall")
-    print(f"  = {wall / unit:.0f} whisper-base encoder passes (one pass on one thread: {unit:.3f} s, same run)")
+    print(f"  = {wall / unit:.0f} whisper-base encoder passes (one pass on one thread: {unit:.3f} s, the mean of "
+          f"{unit_before:.3f} s before and {unit_after:.3f} s after the run)")
     print("job seconds per stage (summed over its jobs; jobs run in parallel):")
     for stage, seconds in sorted(stages.items(), key=lambda kv: -kv[1]):
         print(f"  {stage:14s} {counts[stage]:3d} jobs {seconds:8.1f} s")
