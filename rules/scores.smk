@@ -3,7 +3,9 @@
 # students 5; evaluations of the teacher and zero-shot models fill the gaps.
 
 
-rule transcribe_pool_shard:
+# The proxy model transcribes each pool the way the teacher pseudo-labels it (rules/pseudo_label.smk): the same
+# shards, flushes and resources, plain transcripts instead of token statistics.
+use rule pseudo_label_shard as transcribe_pool_shard with:
     input:
         manifest=lambda wc: manifest(wc.pool, POOL_SPLIT),
         model=lambda wc: model_input(wc.model),
@@ -13,29 +15,14 @@ rule transcribe_pool_shard:
         model=model_param(lambda wc: wc.model),
         decoding=DECODING,
         statistics=False,
-        device=config["device"],
-        precision=config["precision"],
-        cache=config["encoder_cache"],
-        shard=lambda wc: int(wc.shard),
-        n_shards=N_SHARDS,
-        flush_every=config["pseudo_label"]["flush_every"],
     log:
         "logs/transcripts/{pool}/{model}/shard{shard}.log",
     benchmark:
         "results/benchmarks/transcripts/{pool}/{model}/shard{shard}.tsv"
-    threads: 1
     priority: 9  # after the teacher's shards, which every score waits for
-    resources:
-        mem_mb=6000,
-        runtime=240,
-        gpu=GPU,
-    conda:
-        "../envs/udistil.yaml"
-    script:
-        "../workflow/scripts/transcribe_shard.py"
 
 
-rule gather_transcripts:
+use rule gather_pseudo_labels as gather_transcripts with:
     input:
         manifest=lambda wc: manifest(wc.pool, POOL_SPLIT),
         shards=expand("results/transcripts/{{pool}}/{{model}}/shard{shard}.parquet", shard=range(N_SHARDS)),
@@ -44,10 +31,6 @@ rule gather_transcripts:
     log:
         "logs/transcripts/{pool}/{model}/gather.log",
     priority: 8
-    conda:
-        "../envs/udistil.yaml"
-    script:
-        "../workflow/scripts/gather_shards.py"
 
 
 rule score_proxy:
