@@ -1,16 +1,14 @@
 # uDistil-Whisper: label-free data filtering for Whisper distillation, raw corpora to result matrix.
-from pathlib import Path
-
 from snakemake.utils import min_version
+
+from udistil.summary import run_summary
 
 min_version("9.0")
 
 
-# The embedded demo runs when no --configfile is given. A config given with --configfile stands alone: it is not
-# merged onto config.yaml; what it leaves out takes the schema's default (rules/common.smk validates and fills).
-if not workflow.overwrite_configfiles:
-
-    configfile: Path(workflow.basedir) / "config.yaml"
+# No `configfile:` here: profiles/default/config.yaml gives `configfile: config.yaml` (the embedded demo), and a
+# --configfile on the command line replaces it (command-line options override profile values), so a given config
+# stands alone: what it leaves out takes the schema's default (rules/common.smk validates and fills).
 
 
 report: "report/workflow.rst"
@@ -31,5 +29,9 @@ include: "rules/release.smk"
 
 rule all:
     input:
-        final_outputs(),
+        plan.final_outputs(config, LAYOUT),
     default_target: True
+
+
+onsuccess:
+    print(run_summary(LAYOUT.root))

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from common import ROOT, demo_config, parse_args
 
-from udistil.config import student_name
+from udistil.plan import student_name
 
 
 def default_models(cfg: dict) -> dict[str, Path]:

@@ -7,9 +7,9 @@ rule convert_model:
     params:
         spec=lambda wc: MODELS[wc.model],
     log:
-        "logs/assets/{model}.log",
+        logs("assets/{model}.log"),
     benchmark:
-        "results/benchmarks/assets/{model}.tsv"
+        bench("assets/{model}.tsv")
     priority: 20  # first: pseudo-labelling waits for the teacher, and its shards should start together
     resources:
         mem_mb=4000,
@@ -22,4 +22,4 @@ rule convert_model:
 
 rule assets:
     input:
-        [model_dir(m) for m in materialised_models()],
+        [LAYOUT.model_dir(m) for m in plan.materialised_models(config)],

@@ -3,11 +3,11 @@
 
 rule run_config:
     output:
-        config="results/config.yaml",
+        config=res("config.yaml"),
     params:
-        config=config,
+        config={**config, "run": RUN},  # the run named, so that the file stands alone
     log:
-        "logs/config.log",
+        logs("config.log"),
     localrule: True
     conda:
         "../envs/udistil.yaml"

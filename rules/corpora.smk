@@ -3,17 +3,17 @@
 
 rule manifest:
     output:
-        manifest="results/manifests/{corpus}/{split}.parquet",
-        rejected="results/manifests/{corpus}/{split}.rejected.tsv",
-        audio=directory("results/audio/{corpus}/{split}"),
+        manifest=res("manifests/{corpus}/{split}.parquet"),
+        rejected=res("manifests/{corpus}/{split}.rejected.tsv"),
+        audio=directory(res("audio/{corpus}/{split}")),
     params:
         spec=lambda wc: CORPORA[wc.corpus],
         seed=config["seed"],
         max_seconds=lambda wc: manifest_length_limit(wc.corpus, wc.split),
     log:
-        "logs/corpora/{corpus}/{split}.log",
+        logs("corpora/{corpus}/{split}.log"),
     benchmark:
-        "results/benchmarks/corpora/{corpus}/{split}.tsv"
+        bench("corpora/{corpus}/{split}.tsv")
     threads: lambda wc: CORPORA[wc.corpus].get("workers", 1)
     resources:
         mem_mb=4000,
@@ -25,4 +25,4 @@ rule manifest:
 
 rule corpora:
     input:
-        pool_manifests() + eval_manifests(),
+        [manifest(p, POOL_SPLIT) for p in config["pools"]] + eval_manifests(),

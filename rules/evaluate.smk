@@ -11,7 +11,7 @@ rule evaluate:
         metrics=eval_outputs("json"),
     params:
         model=model_param(lambda wc: wc.model),
-        sets=eval_pairs(),
+        sets=plan.eval_pairs(config),
         normalizer=config["normalizer"],
         decoding=EVAL_DECODING,
         long_clips=EVAL["decoding"]["long_clips"],
@@ -20,9 +20,9 @@ rule evaluate:
         precision=EVAL["decoding"]["precision"] or config["precision"],
         cache=config["encoder_cache"],
     log:
-        "logs/evaluate/{model}.log",
+        logs("evaluate/{model}.log"),
     benchmark:
-        "results/benchmarks/evaluate/{model}.tsv"
+        bench("evaluate/{model}.tsv")
     threads: 1
     resources:
         mem_mb=6000,
@@ -36,4 +36,4 @@ rule evaluate:
 
 rule evaluation:
     input:
-        eval_metrics(),
+        EVAL_METRICS,

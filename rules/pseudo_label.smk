@@ -4,10 +4,10 @@
 
 rule pseudo_label_shard:
     input:
-        manifest=lambda wc: manifest(wc.pool, POOL_SPLIT),
+        manifest=pool_manifest,
         model=model_input(TEACHER),
     output:
-        shard="results/pseudo_labels/{pool}/shard{shard}.parquet",
+        shard=res("pseudo_labels/{pool}/shard{shard}.parquet"),
     params:
         model=model_param(lambda wc: TEACHER),
         decoding={**DECODING, "return_timestamps": config["pseudo_label"]["return_timestamps"]},
@@ -19,9 +19,9 @@ rule pseudo_label_shard:
         n_shards=N_SHARDS,
         flush_every=config["pseudo_label"]["flush_every"],
     log:
-        "logs/pseudo_label/{pool}/shard{shard}.log",
+        logs("pseudo_label/{pool}/shard{shard}.log"),
     benchmark:
-        "results/benchmarks/pseudo_label/{pool}/shard{shard}.tsv"
+        bench("pseudo_label/{pool}/shard{shard}.tsv")
     threads: 1
     priority: 10  # first: every score waits for the pseudo-labels
     resources:
@@ -36,12 +36,12 @@ rule pseudo_label_shard:
 
 rule gather_pseudo_labels:
     input:
-        manifest=lambda wc: manifest(wc.pool, POOL_SPLIT),
-        shards=expand("results/pseudo_labels/{{pool}}/shard{shard}.parquet", shard=range(N_SHARDS)),
+        manifest=pool_manifest,
+        shards=expand(res("pseudo_labels/{{pool}}/shard{shard}.parquet"), shard=range(N_SHARDS)),
     output:
-        transcripts="results/pseudo_labels/{pool}.parquet",
+        transcripts=res("pseudo_labels/{pool}.parquet"),
     log:
-        "logs/pseudo_label/{pool}/gather.log",
+        logs("pseudo_label/{pool}/gather.log"),
     priority: 10
     conda:
         "../envs/udistil.yaml"
@@ -51,4 +51,4 @@ rule gather_pseudo_labels:
 
 rule pseudo_labels:
     input:
-        expand("results/pseudo_labels/{pool}.parquet", pool=config["pools"]),
+        expand(res("pseudo_labels/{pool}.parquet"), pool=config["pools"]),

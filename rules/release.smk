@@ -3,12 +3,12 @@
 
 rule release_model:
     input:
-        model="results/students/{model}/model",
-        matrix="results/tables/result_matrix.csv",
+        model=res("students/{model}/model"),
+        matrix=res("tables/result_matrix.csv"),
     output:
-        folder=directory("results/release/{model}"),
+        folder=directory(res("release/{model}")),
     log:
-        "logs/release/{model}.log",
+        logs("release/{model}.log"),
     localrule: True
     conda:
         "../envs/udistil.yaml"

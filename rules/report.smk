@@ -3,20 +3,20 @@
 
 rule result_matrix:
     input:
-        metrics=eval_metrics(),
-        tables=eval_tables(),
+        metrics=EVAL_METRICS,
+        tables=plan.eval_files(config, LAYOUT, "parquet"),
     output:
-        csv=report("results/tables/result_matrix.csv", caption="../report/result_matrix.rst", category="Tables"),
-        md="results/tables/result_matrix.md",
-        tex="results/tables/result_matrix.tex",
+        csv=report(res("tables/result_matrix.csv"), caption="../report/result_matrix.rst", category="Tables"),
+        md=res("tables/result_matrix.md"),
+        tex=res("tables/result_matrix.tex"),
         comparisons=report(
-            "results/tables/comparisons.csv", caption="../report/comparisons.rst", category="Tables"
+            res("tables/comparisons.csv"), caption="../report/comparisons.rst", category="Tables"
         ),
-        comparisons_md="results/tables/comparisons.md",
+        comparisons_md=res("tables/comparisons.md"),
     params:
-        rows=lambda wc: matrix_rows_param(),
+        rows=MATRIX_ROWS,
         sets=EVAL["sets"],
-        benchmark=BENCHMARK,
+        benchmark=plan.benchmark_sets(config),
         splits=EVAL["splits"],
         stand_ins=STAND_INS,
         resamples=config["uncertainty"]["resamples"],
@@ -24,7 +24,7 @@ rule result_matrix:
         seed=config["seed"],
         description=config["description"],
     log:
-        "logs/report/result_matrix.log",
+        logs("report/result_matrix.log"),
     conda:
         "../envs/udistil.yaml"
     script:
@@ -34,22 +34,22 @@ rule result_matrix:
 rule efficiency:
     input:
         model=model_input(TEACHER),
-        students=[f"results/students/{s}/model" for s in efficiency_students()],
+        students=[LAYOUT.student(s, "model") for s in plan.efficiency_students(config)],
         manifest=manifest(EVAL["sets"][0], EVAL["splits"][0]),
     output:
-        csv=report("results/tables/efficiency.csv", caption="../report/efficiency.rst", category="Tables"),
-        md="results/tables/efficiency.md",
+        csv=report(res("tables/efficiency.csv"), caption="../report/efficiency.rst", category="Tables"),
+        md=res("tables/efficiency.md"),
     params:
         teacher=model_param(lambda wc: TEACHER),
-        names=[TEACHER] + efficiency_students(),
+        names=[TEACHER] + plan.efficiency_students(config),
         decoding=DECODING,
         device=config["device"],
         precision=config["precision"],
         clips=config["efficiency"]["clips"],
     log:
-        "logs/report/efficiency.log",
+        logs("report/efficiency.log"),
     benchmark:
-        "results/benchmarks/report/efficiency.tsv"
+        bench("report/efficiency.tsv")
     threads: 1
     resources:
         mem_mb=8000,
@@ -63,20 +63,20 @@ rule efficiency:
 
 rule paper_comparison:
     input:
-        matrix="results/tables/result_matrix.csv",
-        comparisons="results/tables/comparisons.csv",
+        matrix=res("tables/result_matrix.csv"),
+        comparisons=res("tables/comparisons.csv"),
         table1=PAPER_TABLE1,
     output:
-        claims=report("results/tables/paper_claims.md", caption="../report/paper_claims.rst", category="Tables"),
+        claims=report(res("tables/paper_claims.md"), caption="../report/paper_claims.rst", category="Tables"),
         side_by_side=report(
-            "results/tables/paper_vs_run.csv", caption="../report/paper_vs_run.rst", category="Tables"
+            res("tables/paper_vs_run.csv"), caption="../report/paper_vs_run.rst", category="Tables"
         ),
     params:
         paper=config["paper"],
         confidence=config["uncertainty"]["confidence"],
         description=config["description"],
     log:
-        "logs/report/paper_comparison.log",
+        logs("report/paper_comparison.log"),
     conda:
         "../envs/udistil.yaml"
     script:
@@ -85,23 +85,23 @@ rule paper_comparison:
 
 rule category_tables:
     input:
-        metrics=category_metrics(),
+        metrics=plan.eval_files(config, LAYOUT, "json", sets=CATEGORY_SETS),
         table3=PAPER_TABLE3,
     output:
         csv=report(
-            "results/tables/wer_by_category.csv", caption="../report/wer_by_category.rst", category="Tables"
+            res("tables/wer_by_category.csv"), caption="../report/wer_by_category.rst", category="Tables"
         ),
         side_by_side=report(
-            "results/tables/paper_vs_run_table3.csv",
+            res("tables/paper_vs_run_table3.csv"),
             caption="../report/paper_vs_run_table3.rst",
             category="Tables",
         ),
     params:
-        rows=lambda wc: matrix_rows_param(),
+        rows=MATRIX_ROWS,
         paper=config["paper"],
         category_set=CATEGORY_SETS[0] if CATEGORY_SETS else None,
     log:
-        "logs/report/category_tables.log",
+        logs("report/category_tables.log"),
     conda:
         "../envs/udistil.yaml"
     script:
@@ -110,22 +110,22 @@ rule category_tables:
 
 rule plots:
     input:
-        matrix="results/tables/result_matrix.csv",
-        efficiency="results/tables/efficiency.csv",
-        truth=expand("results/scores/{pool}/wer.parquet", pool=LABELLED_POOLS[:1]),
-        scores=expand("results/scores/{pool}/{score}.parquet", pool=LABELLED_POOLS[:1], score=LABEL_FREE_USED),
-        metrics=eval_metrics(),
+        matrix=res("tables/result_matrix.csv"),
+        efficiency=res("tables/efficiency.csv"),
+        truth=expand(res("scores/{pool}/wer.parquet"), pool=LABELLED_POOLS[:1]),
+        scores=expand(res("scores/{pool}/{score}.parquet"), pool=LABELLED_POOLS[:1], score=LABEL_FREE_USED),
+        metrics=EVAL_METRICS,
     output:
-        by_filter=report("results/plots/wer_by_filter.png", caption="../report/wer_by_filter.rst", category="Plots"),
+        by_filter=report(res("plots/wer_by_filter.png"), caption="../report/wer_by_filter.rst", category="Plots"),
         score_vs_wer=report(
-            "results/plots/score_vs_wer.png", caption="../report/score_vs_wer.rst", category="Plots"
+            res("plots/score_vs_wer.png"), caption="../report/score_vs_wer.rst", category="Plots"
         ),
-        speed=report("results/plots/wer_vs_speed.png", caption="../report/wer_vs_speed.rst", category="Plots"),
+        speed=report(res("plots/wer_vs_speed.png"), caption="../report/wer_vs_speed.rst", category="Plots"),
     params:
         sets=EVAL["sets"],
         stand_ins=STAND_INS,
     log:
-        "logs/report/plots.log",
+        logs("report/plots.log"),
     conda:
         "../envs/udistil.yaml"
     script:
@@ -134,16 +134,16 @@ rule plots:
 
 rule learning_curves:
     input:
-        curves=[f"results/students/{s}/validation.csv" for s in student_names()],
+        curves=[LAYOUT.student(s, "validation.csv") for s in STUDENT_NAMES],
     output:
         csv=report(
-            "results/tables/learning_curves.csv", caption="../report/learning_curves.rst", category="Tables"
+            res("tables/learning_curves.csv"), caption="../report/learning_curves.rst", category="Tables"
         ),
-        png=report("results/plots/learning_curves.png", caption="../report/learning_curves.rst", category="Plots"),
+        png=report(res("plots/learning_curves.png"), caption="../report/learning_curves.rst", category="Plots"),
     params:
-        students=student_names(),
+        students=STUDENT_NAMES,
     log:
-        "logs/report/learning_curves.log",
+        logs("report/learning_curves.log"),
     conda:
         "../envs/udistil.yaml"
     script:
@@ -152,26 +152,27 @@ rule learning_curves:
 
 rule tables:
     input:
-        "results/tables/result_matrix.csv",
-        "results/tables/efficiency.csv",
-        "results/tables/paper_claims.md",
+        res("tables/result_matrix.csv"),
+        res("tables/efficiency.csv"),
+        res("tables/paper_claims.md"),
 
 
 rule html_report:
     input:
         REPORTED,
+        config=res("config.yaml"),
     output:
-        html="results/report.html",
+        html=res("report.html"),
     params:
         python=sys.executable,
         snakefile=workflow.main_snakefile,
-        configfiles=[str(Path(p).resolve()) for p in workflow.overwrite_configfiles],
     log:
-        "logs/report/html_report.log",
+        logs("report/html_report.log"),
     localrule: True
     conda:
         "../envs/udistil.yaml"
     shell:
-        # the same report as `snakemake --report results/report.html`, built as the last job of the run
+        # the same report as `snakemake --report results/<run>/report.html --configfile results/<run>/config.yaml`
+        # (the run's filled config), built as the last job of the run
         "{params.python} -m snakemake -s {params.snakefile} --nolock --report {output.html}"
-        " $(for f in {params.configfiles:q}; do printf -- '--configfile %s ' \"$f\"; done) > {log} 2>&1"
+        " --configfile {input.config} > {log} 2>&1"

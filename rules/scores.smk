@@ -7,42 +7,42 @@
 # shards, flushes and resources, plain transcripts instead of token statistics.
 use rule pseudo_label_shard as transcribe_pool_shard with:
     input:
-        manifest=lambda wc: manifest(wc.pool, POOL_SPLIT),
+        manifest=pool_manifest,
         model=lambda wc: model_input(wc.model),
     output:
-        shard="results/transcripts/{pool}/{model}/shard{shard}.parquet",
+        shard=res("transcripts/{pool}/{model}/shard{shard}.parquet"),
     params:
         model=model_param(lambda wc: wc.model),
         decoding=DECODING,
         statistics=False,
     log:
-        "logs/transcripts/{pool}/{model}/shard{shard}.log",
+        logs("transcripts/{pool}/{model}/shard{shard}.log"),
     benchmark:
-        "results/benchmarks/transcripts/{pool}/{model}/shard{shard}.tsv"
+        bench("transcripts/{pool}/{model}/shard{shard}.tsv")
     priority: 9  # after the teacher's shards, which every score waits for
 
 
 use rule gather_pseudo_labels as gather_transcripts with:
     input:
-        manifest=lambda wc: manifest(wc.pool, POOL_SPLIT),
-        shards=expand("results/transcripts/{{pool}}/{{model}}/shard{shard}.parquet", shard=range(N_SHARDS)),
+        manifest=pool_manifest,
+        shards=expand(res("transcripts/{{pool}}/{{model}}/shard{shard}.parquet"), shard=range(N_SHARDS)),
     output:
-        transcripts="results/transcripts/{pool}/{model}.parquet",
+        transcripts=res("transcripts/{pool}/{model}.parquet"),
     log:
-        "logs/transcripts/{pool}/{model}/gather.log",
+        logs("transcripts/{pool}/{model}/gather.log"),
     priority: 8
 
 
 rule score_proxy:
     input:
-        labels="results/pseudo_labels/{pool}.parquet",
+        labels=res("pseudo_labels/{pool}.parquet"),
         transcripts=lambda wc: proxy_transcripts(wc.pool),
     output:
-        score="results/scores/{pool}/proxy.parquet",
+        score=res("scores/{pool}/proxy.parquet"),
     params:
         normalizer=config["normalizer"],
     log:
-        "logs/scores/{pool}/proxy.log",
+        logs("scores/{pool}/proxy.log"),
     priority: 8
     conda:
         "../envs/udistil.yaml"
@@ -52,13 +52,13 @@ rule score_proxy:
 
 rule score_teacher_stat:
     input:
-        labels="results/pseudo_labels/{pool}.parquet",
+        labels=res("pseudo_labels/{pool}.parquet"),
     output:
-        score="results/scores/{pool}/{stat}.parquet",
+        score=res("scores/{pool}/{stat}.parquet"),
     wildcard_constraints:
         stat=_alternatives(TEACHER_STATS),
     log:
-        "logs/scores/{pool}/{stat}.log",
+        logs("scores/{pool}/{stat}.log"),
     priority: 8
     conda:
         "../envs/udistil.yaml"
@@ -68,18 +68,18 @@ rule score_teacher_stat:
 
 rule score_nnll:
     input:
-        labels="results/pseudo_labels/{pool}.parquet",
+        labels=res("pseudo_labels/{pool}.parquet"),
         model=lambda wc: model_input(SCORE_CFG["nnll"]["model"]),
     output:
-        score="results/scores/{pool}/nnll.parquet",
+        score=res("scores/{pool}/nnll.parquet"),
     params:
         cfg=lambda wc: SCORE_CFG["nnll"],
         model=model_param(lambda wc: SCORE_CFG["nnll"]["model"]),
         device=config["device"],
     log:
-        "logs/scores/{pool}/nnll.log",
+        logs("scores/{pool}/nnll.log"),
     benchmark:
-        "results/benchmarks/scores/{pool}/nnll.tsv"
+        bench("scores/{pool}/nnll.tsv")
     threads: 1
     resources:
         mem_mb=6000,
@@ -96,15 +96,15 @@ rule score_sonar:
     input:
         unpack(sonar_inputs),
     output:
-        score="results/scores/{pool}/sonar.parquet",
+        score=res("scores/{pool}/sonar.parquet"),
     params:
         cfg=lambda wc: SCORE_CFG["sonar"],
         model=model_param(lambda wc: SCORE_CFG["sonar"]["model"] if SONAR_STAND_IN else None),
         device=config["device"],
     log:
-        "logs/scores/{pool}/sonar.log",
+        logs("scores/{pool}/sonar.log"),
     benchmark:
-        "results/benchmarks/scores/{pool}/sonar.tsv"
+        bench("scores/{pool}/sonar.tsv")
     threads: 1
     resources:
         mem_mb=8000,
@@ -119,16 +119,16 @@ rule score_sonar:
 
 rule score_pesq:
     input:
-        labels="results/pseudo_labels/{pool}.parquet",
-        manifest=lambda wc: manifest(wc.pool, POOL_SPLIT),
+        labels=res("pseudo_labels/{pool}.parquet"),
+        manifest=pool_manifest,
     output:
-        score="results/scores/{pool}/pesq.parquet",
+        score=res("scores/{pool}/pesq.parquet"),
     params:
         cfg=lambda wc: SCORE_CFG["pesq"],
     log:
-        "logs/scores/{pool}/pesq.log",
+        logs("scores/{pool}/pesq.log"),
     benchmark:
-        "results/benchmarks/scores/{pool}/pesq.tsv"
+        bench("scores/{pool}/pesq.tsv")
     threads: 1
     resources:
         mem_mb=2000,
@@ -142,14 +142,14 @@ rule score_pesq:
 
 rule score_wer:
     input:
-        labels="results/pseudo_labels/{pool}.parquet",
-        manifest=lambda wc: manifest(wc.pool, POOL_SPLIT),
+        labels=res("pseudo_labels/{pool}.parquet"),
+        manifest=pool_manifest,
     output:
-        score="results/scores/{pool}/wer.parquet",
+        score=res("scores/{pool}/wer.parquet"),
     params:
-        normalizer=supervised_normalizer(),
+        normalizer=plan.supervised_normalizer(config),
     log:
-        "logs/scores/{pool}/wer.log",
+        logs("scores/{pool}/wer.log"),
     priority: 8
     conda:
         "../envs/udistil.yaml"
@@ -159,4 +159,4 @@ rule score_wer:
 
 rule scores:
     input:
-        score_files(),
+        plan.score_files(config, LAYOUT),

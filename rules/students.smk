@@ -5,12 +5,12 @@ rule init_student:
     input:
         model=model_input(TEACHER),
     output:
-        model=directory("results/students/init-{arch}"),
+        model=directory(res("students/init-{arch}")),
     params:
         teacher=model_param(lambda wc: TEACHER),
-        maps=lambda wc: layer_map(wc.arch),
+        maps=lambda wc: plan.layer_map(config, wc.arch),
     log:
-        "logs/students/init-{arch}.log",
+        logs("students/init-{arch}.log"),
     resources:
         mem_mb=8000,
         runtime=30,
@@ -27,25 +27,25 @@ DISTILL_PROCESSES = STUDENTS["training"]["num_processes"]
 
 rule distill:
     input:
-        init="results/students/init-{arch}",
+        init=res("students/init-{arch}"),
         model=model_input(TEACHER),
-        subset="results/subsets/{pool}/{filter}.parquet",
-        manifest=lambda wc: manifest(wc.pool, POOL_SPLIT),
+        subset=res("subsets/{pool}/{filter}.parquet"),
+        manifest=pool_manifest,
         **validation_input(),
     output:
-        model=directory("results/students/student-{arch}-{pool}-{filter}/model"),
-        curve="results/students/student-{arch}-{pool}-{filter}/loss.csv",
-        run="results/students/student-{arch}-{pool}-{filter}/run.json",
-        validation="results/students/student-{arch}-{pool}-{filter}/validation.csv",
+        model=directory(res("students/student-{arch}-{pool}-{filter}/model")),
+        curve=res("students/student-{arch}-{pool}-{filter}/loss.csv"),
+        run=res("students/student-{arch}-{pool}-{filter}/run.json"),
+        validation=res("students/student-{arch}-{pool}-{filter}/validation.csv"),
     params:
         teacher=model_param(lambda wc: TEACHER),
-        training=lambda wc: {**training_config(), "deterministic": config["deterministic"]},
-        validation=validation_settings(),
+        training=plan.training_config(config),
+        validation=plan.validation_settings(config),
         checkpoints=lambda wc, output: str(Path(output.run).parent / "checkpoints"),
     log:
-        "logs/students/student-{arch}-{pool}-{filter}.log",
+        logs("students/student-{arch}-{pool}-{filter}.log"),
     benchmark:
-        "results/benchmarks/students/student-{arch}-{pool}-{filter}.tsv"
+        bench("students/student-{arch}-{pool}-{filter}.tsv")
     threads: DISTILL_PROCESSES
     priority: 5
     resources:
@@ -60,4 +60,4 @@ rule distill:
 
 rule students:
     input:
-        [f"results/students/{s}/run.json" for s in student_names()],
+        [LAYOUT.student(s, "run.json") for s in STUDENT_NAMES],

@@ -141,7 +141,7 @@ def test_print_config_shows_the_filled_config(tmp_path):
 
 
 def test_packaged_corpus_is_checked_and_labelled():
-    from udistil.config import has_text
+    from udistil.plan import has_text
 
     cfg = copy.deepcopy(MINIMAL)
     cfg["corpora"]["real"] = {"type": "packaged", "datasets": ["librivox-austen", "timit"],
@@ -153,7 +153,7 @@ def test_packaged_corpus_is_checked_and_labelled():
 
 
 def test_filters_per_pool_narrow_a_pools_students(default):
-    from udistil.config import pool_filters, student_grid
+    from udistil.plan import pool_filters, student_grid
 
     cfg = copy.deepcopy(default)
     cfg["pools"] = [*cfg["pools"], "clean"]
@@ -180,7 +180,8 @@ def test_filters_per_pool_errors_name_the_key(default, per_pool, message):
 
 
 def test_paper_config_trains_the_papers_students():
-    from udistil.config import filled, student_grid
+    from udistil.config import filled
+    from udistil.plan import student_grid
 
     cfg = filled(ROOT / "configs" / "paper.yaml")
     grid = student_grid(cfg)

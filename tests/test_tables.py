@@ -4,7 +4,8 @@ import pandas as pd
 import pytest
 
 from udistil.paper import claims, claims_markdown, paper_row_name, side_by_side
-from udistil.tables import build_matrix_outputs, matrix_rows
+from udistil.plan import matrix_rows
+from udistil.tables import build_matrix_outputs
 
 
 def write_eval(root, model, corpus, split, errors):

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import pandas as pd
 
+from udistil.filters import BASELINE_GROUPS, LABEL_FREE, NO_FILTER, STUDENT_GROUPS, TEACHER
 from udistil.intervals import FAILS, HOLDS, Bootstrap, interval, verdict
 
-STUDENT_GROUPS = ("no-filter", "supervised", "label-free")
 BENCH = "bench"
 COLUMNS = ["student", "other", "relation", "set", "split", "difference", "lo", "hi", "verdict"]
 
@@ -18,11 +18,11 @@ COLUMNS = ["student", "other", "relation", "set", "split", "difference", "lo", "
 def baselines(matrix: pd.DataFrame, row: pd.Series) -> list[tuple[str, str]]:
     """(other model, relation) pairs a student is compared with."""
     same = matrix[(matrix["arch"] == row["arch"]) & (matrix["pool"] == row["pool"]) & (matrix["model"] != row["model"])]
-    out = [(m, g) for m, g in zip(same["model"], same["group"], strict=True) if g in ("no-filter", "supervised")]
-    if row["group"] == "label-free":  # each pair of label-free students once
-        later = same[(same["group"] == "label-free") & (same.index > row.name)]
-        out += [(m, "label-free") for m in later["model"]]
-    out += [(m, "teacher") for m in matrix.loc[matrix["group"] == "teacher", "model"]]
+    out = [(m, g) for m, g in zip(same["model"], same["group"], strict=True) if g in BASELINE_GROUPS]
+    if row["group"] == LABEL_FREE:  # each pair of label-free students once
+        later = same[(same["group"] == LABEL_FREE) & (same.index > row.name)]
+        out += [(m, LABEL_FREE) for m in later["model"]]
+    out += [(m, TEACHER) for m in matrix.loc[matrix["group"] == TEACHER, "model"]]
     return out
 
 
@@ -78,7 +78,7 @@ def comparisons_markdown(pairs: pd.DataFrame, confidence: float) -> str:
              "or \"student worse\" only when the interval excludes 0. Every set, and the pairs of label-free "
              "students, are in comparisons.csv."]
     for split in dict.fromkeys(pairs["split"]):
-        shown = pairs[(pairs["relation"] != "label-free") & (pairs["set"] == BENCH) & (pairs["split"] == split)]
+        shown = pairs[(pairs["relation"] != LABEL_FREE) & (pairs["set"] == BENCH) & (pairs["split"] == split)]
         view = shown.assign(interval=[f"[{lo:.2f}, {hi:.2f}]" for lo, hi in zip(shown["lo"], shown["hi"],
                                                                                  strict=True)])
         table = to_markdown(view[["student", "other", "relation", "difference", "interval", "verdict"]])
@@ -93,7 +93,7 @@ def filtering_effect(matrix: pd.DataFrame, pairs: pd.DataFrame, split: str, conf
     bench = f"bench_{split}"
     students = matrix[matrix["group"].isin(STUDENT_GROUPS)]
     for (arch, pool), g in students.groupby(["arch", "pool"], sort=False):
-        none, filtered = g[g["group"] == "no-filter"], g[g["group"] != "no-filter"]
+        none, filtered = g[g["group"] == NO_FILTER], g[g["group"] != NO_FILTER]
         if none.empty or filtered.empty or bench not in g.columns:
             continue
         best = filtered.loc[filtered[bench].idxmin()]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import re
 from pathlib import Path
 from typing import Any
 
@@ -12,39 +11,14 @@ import yaml
 from udistil.corpora.conditions import condition_errors
 from udistil.corpora.packaged import dataset_errors
 from udistil.neural_tts import is_neural, voice_errors
+from udistil.plan import POOL_SPLIT, has_text, pool_filters
 from udistil.scores import CONFIGURED
 
 SCHEMA = Path(__file__).resolve().parent.parent / "schemas" / "config.schema.yaml"
-POOL_SPLIT = "train"
-STUDENT_RE = re.compile(r"^student-(?P<arch>[0-9]+-[0-9]+)-(?P<pool>[A-Za-z0-9][A-Za-z0-9_]*)-(?P<filter>[a-z]+)$")
 
 
 class ConfigError(ValueError):
     """A config that does not validate; the message names every offending key."""
-
-
-def student_name(arch: str, pool: str, filter_name: str) -> str:
-    """The name of the student distilled with architecture `arch` on `pool` filtered by `filter_name`."""
-    return f"student-{arch}-{pool}-{filter_name}"
-
-
-def pool_filters(config: dict[str, Any], pool: str) -> list[str]:
-    """The filters whose students `pool` trains: its `filters_per_pool` entry, else every filter in `filters`
-    (on a filled config; listed in the order of `filters`)."""
-    own = config["filters_per_pool"].get(pool)
-    return list(config["filters"]) if own is None else [f for f in config["filters"] if f in own]
-
-
-def student_grid(config: dict[str, Any]) -> list[tuple[str, str, str]]:
-    """(architecture, pool, filter) of every student of a filled config: each pool with its own filters."""
-    return [(arch, pool, f) for arch in config["students"]["architectures"] for pool in config["pools"]
-            for f in pool_filters(config, pool)]
-
-
-def parse_student_name(name: str) -> dict[str, str] | None:
-    """`arch`, `pool` and `filter` of a student's name (the inverse of student_name); None for other models."""
-    m = STUDENT_RE.match(name)
-    return m.groupdict() if m else None
 
 
 def _key(path) -> str:
@@ -76,15 +50,6 @@ def schema_errors(config: dict[str, Any], schema_path: str | Path = SCHEMA) -> l
         best = min(leaves, key=lambda e: len(e.absolute_path))
         errors.append(f"config key '{_key(err.absolute_path)}': {best.message}")
     return errors
-
-
-def has_text(corpus: dict[str, Any]) -> bool:
-    """Whether a corpus carries ground-truth transcripts (needed by the supervised baseline and analysis)."""
-    if corpus["type"] in ("synthetic", "packaged"):
-        return True
-    if corpus["type"] == "hf":
-        return corpus["text_column"] is not None
-    return corpus["text_column"] is not None and all(not Path(p).is_dir() for p in corpus["splits"].values())
 
 
 def reference_errors(config: dict[str, Any]) -> list[str]:

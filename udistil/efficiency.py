@@ -18,8 +18,8 @@ from pathlib import Path
 import pandas as pd
 from tqdm import tqdm
 
-from udistil.config import parse_student_name
 from udistil.decoding import DecodeOptions
+from udistil.plan import parse_student_name
 
 log = logging.getLogger(__name__)
 

@@ -8,6 +8,7 @@ from typing import Any
 import pandas as pd
 
 from udistil.comparisons import lookup
+from udistil.filters import LABEL_FREE, NO_FILTER, STUDENT_GROUPS, SUPERVISED, TEACHER, ZERO_SHOT, paper_row
 from udistil.intervals import FAILS, HOLDS, OPEN, verdict
 
 PAPER_DIR = Path(__file__).resolve().parent.parent / "paper"
@@ -19,13 +20,12 @@ def published_table1(path: str | Path = PAPER_DIR / "table1.csv") -> pd.DataFram
 
 def paper_row_name(model: str, group: str, arch: str, pool: str, filt: str, cfg: dict[str, Any]) -> str | None:
     """The Table 1 row a model reproduces: W-L-v2, DW-16-16, NoFilter DW-32-16, UDW-16-16++ proxy, ..."""
-    if group == "teacher":
+    if group == TEACHER:
         return cfg.get("teacher")
-    if group == "zero-shot":
+    if group == ZERO_SHOT:
         return cfg.get("zero_shot", {}).get(model)
     suffix = cfg.get("pools", {}).get(pool, "")
-    base = {"no-filter": "NoFilter DW-", "supervised": "DW-"}.get(group, "UDW-") + arch + suffix
-    return base if group in ("no-filter", "supervised") else f"{base} {filt.rstrip('*')}"
+    return paper_row(group, arch, suffix, filt)
 
 
 def published_table3(path: str | Path = PAPER_DIR / "table3.csv") -> pd.DataFrame:
@@ -134,7 +134,7 @@ def _claim(claim: str, scope: str, measured: str, diff: tuple[float, float, floa
 
 def _top_two(g: pd.DataFrame, pairs: pd.DataFrame, where: str) -> dict | None:
     """Whether proxy and sonar beat every other label-free filter: every such pair's interval below 0."""
-    lf = g[g["group"] == "label-free"]
+    lf = g[g["group"] == LABEL_FREE]
     named = lf[lf["filter"].str.rstrip("*").isin(["proxy", "sonar"])]
     rest = lf.drop(named.index)
     if len(named) < 2 or rest.empty:
@@ -154,14 +154,14 @@ def _top_two(g: pd.DataFrame, pairs: pd.DataFrame, where: str) -> dict | None:
 
 def _student_claims(g: pd.DataFrame, pairs: pd.DataFrame, where: str) -> list[dict]:
     """The best label-free student (by point estimate) against the no-filter and the supervised student."""
-    lf = g[g["group"] == "label-free"].set_index("model")["bench_test"]
+    lf = g[g["group"] == LABEL_FREE].set_index("model")["bench_test"]
     if lf.empty:
         return []
     best = lf.idxmin()
     name = g.set_index("model").loc[best, "filter"]
     out = []
-    for group, claim, boundary in (("no-filter", "the best label-free filter beats no filtering", 0.0),
-                                   ("supervised", f"the best label-free filter comes within {CLOSE:g} WER point "
+    for group, claim, boundary in ((NO_FILTER, "the best label-free filter beats no filtering", 0.0),
+                                   (SUPERVISED, f"the best label-free filter comes within {CLOSE:g} WER point "
                                                   "of supervised filtering, or beats it", CLOSE)):
         base = g[g["group"] == group]
         if not base.empty:
@@ -177,8 +177,8 @@ def claims(matrix: pd.DataFrame, pairs: pd.DataFrame) -> list[dict]:
     Efficiency claims are not checked here: measured times vary between runs, so they live in the efficiency
     tables only and this file stays byte-identical across reruns."""
     out = []
-    teacher = matrix.loc[matrix["group"] == "teacher", "model"]
-    students = matrix[matrix["group"].isin(["no-filter", "supervised", "label-free"])]
+    teacher = matrix.loc[matrix["group"] == TEACHER, "model"]
+    students = matrix[matrix["group"].isin(STUDENT_GROUPS)]
     for (arch, pool), g in students.groupby(["arch", "pool"], sort=False):
         where = f"students {arch}, pool {pool}"
         out += _student_claims(g, pairs, where)

@@ -10,6 +10,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from udistil.fileio import atomic_path  # noqa: E402
+from udistil.filters import STUDENT_GROUPS, TEACHER  # noqa: E402
 from udistil.scores import display_name  # noqa: E402
 
 SAVE_KW = {"dpi": 120, "metadata": {"Software": None}, "bbox_inches": "tight"}
@@ -50,11 +51,11 @@ def wer_by_filter(matrix, sets: list[str], path: str | Path) -> None:
     error bars show the bootstrap intervals where the matrix has them."""
     import numpy as np
 
-    students = matrix[matrix["group"].isin(["no-filter", "supervised", "label-free"])]
+    students = matrix[matrix["group"].isin(STUDENT_GROUPS)]
     groups = list(students.groupby(["arch", "pool"], sort=False))
     fig, axes = plt.subplots(len(groups) or 1, 1, figsize=(1.6 + 1.3 * len(sets) * 1.5, 3.4 * max(1, len(groups))),
                              squeeze=False)
-    teacher = matrix[matrix["group"] == "teacher"]
+    teacher = matrix[matrix["group"] == TEACHER]
     for ax, ((arch, pool), g) in zip(axes[:, 0], groups, strict=False):
         width = 0.8 / max(1, len(g))
         x = np.arange(len(sets))

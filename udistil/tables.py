@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from udistil.config import student_name
 from udistil.fileio import atomic_path
 from udistil.intervals import Bootstrap, interval
+from udistil.plan import Row
 from udistil.scores import display_name
 
 
@@ -48,36 +47,6 @@ def to_markdown(df: pd.DataFrame, digits: int = 2, bold: pd.DataFrame | None = N
 
 
 # ---- the result matrix -------------------------------------------------------------------------------------
-
-GROUP_ORDER = ["teacher", "zero-shot", "no-filter", "supervised", "label-free"]
-
-
-@dataclass(frozen=True)
-class Row:
-    model: str
-    group: str
-    arch: str = ""
-    pool: str = ""
-    filter: str = ""
-
-
-def student_group(filter_name: str) -> str:
-    return {"none": "no-filter", "supervised": "supervised"}.get(filter_name, "label-free")
-
-
-def matrix_rows(teacher: str, zero_shot: list[str], archs: list[str], pools: list[str], filters: list[str],
-                pool_filters: dict[str, list[str]] | None = None) -> list[Row]:
-    """Rows in the paper's order: teacher, zero-shot models, then per student architecture and pool the
-    no-filter and supervised baselines followed by each label-free filter (`pool_filters[pool]` where a pool
-    trains only some of `filters`)."""
-    rows = [Row(teacher, "teacher")] + [Row(m, "zero-shot") for m in zero_shot if m != teacher]
-    order = sorted(filters, key=lambda f: (GROUP_ORDER.index(student_group(f)), filters.index(f)))
-    for arch in archs:
-        for pool in pools:
-            own = (pool_filters or {}).get(pool, filters)
-            rows += [Row(student_name(arch, pool, f), student_group(f), arch, pool, f) for f in order if f in own]
-    return rows
-
 
 def result_matrix(metrics: dict[tuple[str, str, str], dict], rows: list[Row], sets: list[str],
                   benchmark: list[str], splits: list[str], stand_ins: dict[str, str]) -> pd.DataFrame:

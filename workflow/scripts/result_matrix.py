@@ -1,5 +1,6 @@
 from udistil.logs import snakemake_job
-from udistil.tables import Row, build_matrix_outputs
+from udistil.plan import Row
+from udistil.tables import build_matrix_outputs
 
 smk = snakemake  # noqa: F821 - injected by Snakemake
 with snakemake_job(smk):
