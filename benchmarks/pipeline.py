@@ -1,18 +1,26 @@
-"""The whole pipeline from an empty results/ (assets included, installation excluded): wall time, stage times
-summed from Snakemake's benchmark files, and the wall time in a machine-independent unit measured in the same
-run: one whisper-base encoder forward pass (a 30 s window) on one thread.
+"""The whole pipeline from an empty run folder (installation excluded): wall time, stage times summed from
+Snakemake's benchmark files, and the wall time in a machine-independent unit measured in the same run: one
+whisper-base encoder forward pass (a 30 s window) on one thread.
 
-    .venv/bin/python benchmarks/pipeline.py [--cores 2] [--configfile X]   # moves results/ and resources/ aside
+    .venv/bin/python benchmarks/pipeline.py [--cores 2] [--configfile X]
+
+The config runs under its own fresh name, `<run>-bench-<time>`, with its encoder cache inside that run's folder,
+so that no state of an earlier run (its outputs or cached encoder states) shortens the measurement, and nothing of
+another run is touched. Converted models in resources/ are shared: the stages show whether this run built them.
 """
 
 import argparse
-import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from collections import defaultdict
+from pathlib import Path
 
+import yaml
 from common import ROOT, teacher_dir
+
+from udistil.plan import run_name
 
 
 def encoder_pass_seconds(repeats: int = 5) -> float:
@@ -42,20 +50,24 @@ def main() -> None:
     args = ap.parse_args()
     import pandas as pd
 
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    for folder in ("results", "resources"):
-        if (ROOT / folder).exists():
-            shutil.move(ROOT / folder, ROOT / f"{folder}.before-bench-{stamp}")
-            print(f"moved {folder}/ to {folder}.before-bench-{stamp}/")
+    cfg = yaml.safe_load(Path(args.configfile).read_text()) or {}
+    run = f"{run_name(cfg, [args.configfile])}-bench-{time.strftime('%Y%m%d-%H%M%S')}"
+    cfg["run"] = run
+    cfg["encoder_cache"] = {**cfg.get("encoder_cache", {}), "dir": f"results/{run}/cache/encoder"}
+    with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as f:
+        yaml.safe_dump(cfg, f, sort_keys=False)
+    print(f"run {run}: outputs under results/{run}/")
     unit_before = encoder_pass_seconds()  # the machine's speed drifts: measured before and after the run
     start = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "snakemake", "--cores", args.cores, "--configfile", args.configfile],
+    subprocess.run([sys.executable, "-m", "snakemake", "--cores", args.cores, "--configfile", f.name],
                    cwd=ROOT, check=True)
     wall = time.perf_counter() - start
+    Path(f.name).unlink()
     stages: dict[str, float] = defaultdict(float)
     counts: dict[str, int] = defaultdict(int)
-    for tsv in (ROOT / "results" / "benchmarks").rglob("*.tsv"):
-        stage = tsv.relative_to(ROOT / "results" / "benchmarks").parts[0]
+    benchmarks = ROOT / "results" / run / "benchmarks"
+    for tsv in benchmarks.rglob("*.tsv"):
+        stage = tsv.relative_to(benchmarks).parts[0]
         stages[stage] += float(pd.read_csv(tsv, sep="\t")["s"].iloc[0])
         counts[stage] += 1
     unit_after = encoder_pass_seconds()

@@ -10,6 +10,8 @@ import pandas as pd
 import pytest
 import yaml
 
+from udistil.summary import claim_verdicts
+
 ROOT = Path(__file__).resolve().parent.parent
 SNAKEMAKE = [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile")]
 
@@ -59,23 +61,31 @@ def test_bad_config_fails_before_any_job_naming_the_key(tmp_path):
 
 
 MINIMAL = ROOT / "configs" / "minimal.yaml"
+SMOKE = ROOT / "configs" / "smoke.yaml"
 
 
 @pytest.mark.slow
 def test_minimal_config_runs_on_schema_defaults(tmp_path):
     snakemake("--cores", "2", "-d", str(tmp_path), "--configfile", str(MINIMAL))
-    matrix = pd.read_csv(tmp_path / "results" / "tables" / "result_matrix.csv")
+    matrix = pd.read_csv(tmp_path / "results" / "minimal" / "tables" / "result_matrix.csv")
     assert matrix["model"].tolist() == ["tiny-teacher"]  # no zero-shot rows, no students: nothing of the demo's
     assert sorted(p.name for p in (tmp_path / "resources" / "models").iterdir()) == ["tiny-teacher"]
-    assert {p.stem for p in (tmp_path / "results" / "subsets" / "pool").glob("*.json")} == {"none", "supervised"}
-    used = yaml.safe_load((tmp_path / "results" / "config.yaml").read_text())
+    subsets = tmp_path / "results" / "minimal" / "subsets" / "pool"
+    assert {p.stem for p in subsets.glob("*.json")} == {"none", "supervised"}
+    used = yaml.safe_load((tmp_path / "results" / "minimal" / "config.yaml").read_text())
     assert used["decoding"]["max_new_tokens"] == 128 and used["efficiency"]["clips"] == 16  # schema defaults
 
 
 def test_user_config_does_not_inherit_the_demo(tmp_path):
-    snakemake("results/config.yaml", "--cores", "1", "-d", str(tmp_path), "--configfile", str(MINIMAL))
-    used = yaml.safe_load((tmp_path / "results" / "config.yaml").read_text())
+    """A --configfile replaces profiles/default's `configfile: config.yaml` (a command-line option overrides the
+    profile's): keys that config.yaml sets and the given config lacks take the schema's default. A Snakemake that
+    merged the two again would fail here."""
+    snakemake("results/minimal/config.yaml", "--cores", "1", "-d", str(tmp_path), "--configfile", str(MINIMAL))
+    used = yaml.safe_load((tmp_path / "results" / "minimal" / "config.yaml").read_text())
     demo = yaml.safe_load((ROOT / "config.yaml").read_text())
+    assert "run" not in yaml.safe_load(MINIMAL.read_text()) and demo["run"] == "demo"
+    assert used["run"] == "minimal" and used["description"] is None and demo["description"]  # not the demo's
+    assert not (tmp_path / "results" / "demo").exists()
     assert set(used["models"]) == {"tiny-teacher"} and used["scores"] == {}
     assert used["efficiency"]["clips"] != demo["efficiency"]["clips"]
     assert used["decoding"]["max_new_tokens"] != demo["decoding"]["max_new_tokens"]
@@ -84,8 +94,8 @@ def test_user_config_does_not_inherit_the_demo(tmp_path):
 
 
 def test_demo_runs_when_no_config_is_given(tmp_path):
-    snakemake("--cores", "1", "-d", str(tmp_path), "results/config.yaml")
-    used = yaml.safe_load((tmp_path / "results" / "config.yaml").read_text())
+    snakemake("--cores", "1", "-d", str(tmp_path), "results/demo/config.yaml")
+    used = yaml.safe_load((tmp_path / "results" / "demo" / "config.yaml").read_text())
     assert used["teacher"] == "whisper-base" and used["efficiency"]["clips"] == 6
 
 
@@ -106,8 +116,9 @@ def digest(paths):
 
 @pytest.mark.slow
 def test_smoke_run_end_to_end_and_tables_regenerate_identically(tmp_path):
-    snakemake("--cores", "2", "-d", str(tmp_path), "--configfile", str(ROOT / "configs" / "smoke.yaml"))
-    tables = tmp_path / "results" / "tables"
+    done = snakemake("--cores", "2", "-d", str(tmp_path), "--configfile", str(SMOKE))
+    run = tmp_path / "results" / "smoke"
+    tables = run / "tables"
     matrix = pd.read_csv(tables / "result_matrix.csv")
     assert len(matrix) == 2 + 8 and set(matrix.group) == {"teacher", "zero-shot", "no-filter", "supervised",
                                                           "label-free"}
@@ -120,34 +131,61 @@ def test_smoke_run_end_to_end_and_tables_regenerate_identically(tmp_path):
     conditions = pd.read_csv(tables / "pool_conditions_pool.csv")
     assert conditions.set_index(["condition", "voice"]).loc[("all", "all"), "clips"] == 12
     for plot in ("filter_roc.png", "wer_by_filter.png", "score_vs_wer.png", "wer_vs_speed.png", "learning_curves.png"):
-        assert (tmp_path / "results" / "plots" / plot).read_bytes()[:4] == b"\x89PNG"
-    report = (tmp_path / "results" / "report.html").read_text(errors="replace")
+        assert (run / "plots" / plot).read_bytes()[:4] == b"\x89PNG"
+    report = (run / "report.html").read_text(errors="replace")
+    assert "claims: results/smoke/tables/paper_claims.md" in done.stdout + done.stderr  # onsuccess: the summary
+    verdicts = claim_verdicts((tables / "paper_claims.md").read_text())
+    assert verdicts and all(f"[{v}] {c} ({s})" in done.stdout + done.stderr for v, c, s in verdicts)
     assert "result_matrix.csv" in report and "filter_roc.png" in report  # snakemake --report, built in the run
-    auc_log = (tmp_path / "logs" / "select" / "filter_analysis.log").read_text()
+    auc_log = (tmp_path / "logs" / "smoke" / "select" / "filter_analysis.log").read_text()
     assert all(f" {s}" in auc_log for s in ("proxy", "conf", "entropy", "nnll", "pesq", "sonar*"))
-    run = yaml.safe_load((tmp_path / "results/students/student-2-1-pool-proxy/run.json").read_text())
-    assert run["teacher_encoder_passes_per_clip"] == 0.0  # states came from pseudo-labelling's cache
-    assert run["teacher_encoder_passes_per_clip_all_jobs"] == {"mean": 1.0, "max": 1}  # once in the whole run
-    released = tmp_path / "results" / "release" / "student-2-1-pool-proxy"
+    record = yaml.safe_load((run / "students/student-2-1-pool-proxy/run.json").read_text())
+    assert record["teacher_encoder_passes_per_clip"] == 0.0  # states came from pseudo-labelling's cache
+    assert record["teacher_encoder_passes_per_clip_all_jobs"] == {"mean": 1.0, "max": 1}  # once in the whole run
+    released = run / "release" / "student-2-1-pool-proxy"
     card = (released / "README.md").read_text()
     bench = matrix.set_index("model").loc["student-2-1-pool-proxy", "bench_test"]
     assert f"| bench_test | {bench:.2f} |" in card and "## Layer map" in card and "## Training" in card
     model_file = released / "model.safetensors"
-    assert model_file.samefile(tmp_path / "results/students/student-2-1-pool-proxy/model/model.safetensors") \
-        or model_file.read_bytes() == (tmp_path / "results/students/student-2-1-pool-proxy/model/"
+    assert model_file.samefile(run / "students/student-2-1-pool-proxy/model/model.safetensors") \
+        or model_file.read_bytes() == (run / "students/student-2-1-pool-proxy/model/"
                                        "model.safetensors").read_bytes()
-    marker = tmp_path / "results/students/student-2-1-pool-proxy/model/.snakemake_timestamp"
+    marker = run / "students/student-2-1-pool-proxy/model/.snakemake_timestamp"
     assert not (released / ".snakemake_timestamp").samefile(marker)  # each folder keeps its own timestamp
-    rerun = snakemake("-n", "--cores", "2", "-d", str(tmp_path), "--configfile", str(ROOT / "configs" / "smoke.yaml"))
+    rerun = snakemake("-n", "--cores", "2", "-d", str(tmp_path), "--configfile", str(SMOKE))
     assert "Nothing to be done" in rerun.stdout + rerun.stderr  # a finished run stays finished
-    before = digest(sorted(tables.glob("*")) + sorted((tmp_path / "results" / "plots").glob("*.png")))
-    snakemake("--cores", "2", "-d", str(tmp_path), "--configfile", str(ROOT / "configs" / "smoke.yaml"),
+    before = digest(sorted(tables.glob("*")) + sorted((run / "plots").glob("*.png")))
+    snakemake("--cores", "2", "-d", str(tmp_path), "--configfile", str(SMOKE),
               "--forcerun", "result_matrix", "filter_analysis", "paper_comparison", "plots", "learning_curves",
               "pool_conditions")
-    after = digest(sorted(tables.glob("*")) + sorted((tmp_path / "results" / "plots").glob("*.png")))
+    after = digest(sorted(tables.glob("*")) + sorted((run / "plots").glob("*.png")))
     changed = {k for k in before if before[k] != after.get(k)}
     assert changed <= {"efficiency.csv", "efficiency.md", "wer_vs_speed.png"}, changed  # timings are measured
     assert "paper_claims.md" in before and "efficient" not in (tables / "paper_claims.md").read_text()
+    second_run_leaves_the_first_intact(tmp_path, digest(sorted(tables.glob("*.csv"))))
+
+
+def second_run_leaves_the_first_intact(tmp_path, tables_before):
+    """Another config (smoke with its own run name, two filters and another seed) in the same working directory:
+    both runs keep their matrices and students; the converted models in resources/ are shared."""
+    cfg = yaml.safe_load(SMOKE.read_text())
+    cfg.update(run="smoke-b", seed=cfg["seed"] + 1, filters=["none", "supervised"])
+    other = tmp_path / "other.yaml"
+    other.write_text(yaml.safe_dump(cfg))
+    models = {p.name: p.stat().st_mtime_ns for p in (tmp_path / "resources" / "models").iterdir()}
+    snakemake("--cores", "2", "-d", str(tmp_path), "--configfile", str(other))
+    first, second = tmp_path / "results" / "smoke", tmp_path / "results" / "smoke-b"
+    assert digest(sorted((first / "tables").glob("*.csv"))) == tables_before
+    assert len(list((first / "students").glob("student-*/run.json"))) == 8
+    assert sorted(p.parent.name for p in (second / "students").glob("student-*/run.json")) == \
+        ["student-2-1-pool-none", "student-2-1-pool-supervised"]
+    matrix = pd.read_csv(second / "tables" / "result_matrix.csv")
+    assert matrix["model"].tolist()[-2:] == ["student-2-1-pool-none", "student-2-1-pool-supervised"]
+    assert yaml.safe_load((second / "config.yaml").read_text())["seed"] == cfg["seed"]
+    assert {p.name: p.stat().st_mtime_ns for p in (tmp_path / "resources" / "models").iterdir()} == models
+    assert (tmp_path / "logs" / "smoke-b" / "config.log").exists()
+    rerun = snakemake("-n", "-d", str(tmp_path), "--configfile", str(SMOKE))
+    assert "Nothing to be done" in rerun.stdout + rerun.stderr  # the second run made nothing of the first stale
 
 
 def test_slurm_profile_maps_resources_for_the_paper_config(tmp_path):
@@ -171,7 +209,7 @@ def test_paper_config_dag_has_the_papers_students(tmp_path):
     cfg = yaml.safe_load((ROOT / "configs" / "paper.yaml").read_text())
     out = snakemake("-n", "-d", str(tmp_path), "--configfile", str(ROOT / "configs" / "paper.yaml")).stdout
     counts = job_counts(out)
-    students = sorted(set(re.findall(r"results/students/(student-[^/\s]+)/run\.json", out)))
+    students = sorted(set(re.findall(r"results/paper/students/(student-[^/\s]+)/run\.json", out)))
     assert students == PAPER_STUDENTS and len(students) == 22
     sets, splits = cfg["evaluation"]["sets"], cfg["evaluation"]["splits"]
     zero_shot = len(cfg["evaluation"]["zero_shot"])
