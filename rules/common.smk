@@ -7,7 +7,6 @@ from udistil import plan
 from udistil.config import validate
 from udistil.evaluate import evaluation_decoding
 from udistil.logs import set_offline
-from udistil.manifest import length_limit
 from udistil.models import is_materialised
 from udistil.models import location as model_location
 from udistil.scores import TEACHER_STATS
@@ -60,12 +59,6 @@ def pool_manifest(wc):
     return manifest(wc.pool, POOL_SPLIT)
 
 
-def validation_input():
-    """The validation manifest of the distill rule (none without validation)."""
-    val = STUDENTS["validation"]
-    return {} if val["set"] is None else {"validation": manifest(val["set"], val["split"])}
-
-
 def model_input(name):
     """Snakemake input for a model: its folder when the workflow builds it, else nothing (hub, path)."""
     if name.startswith("student-"):
@@ -86,16 +79,6 @@ def model_param(name_of):
         return str(folder if isinstance(folder, str) else folder[0])
 
     return param
-
-
-def manifest_length_limit(corpus, split):
-    """The longest clip a manifest keeps (None: no limit): training pools keep at most 30 s."""
-    pool = corpus in config["pools"] and split == POOL_SPLIT
-    return length_limit(pool=pool, long_clips=EVAL["decoding"]["long_clips"])
-
-
-def eval_manifests():
-    return [manifest(c, s) for c, s in plan.eval_pairs(config)]
 
 
 def eval_outputs(ext):

@@ -9,7 +9,7 @@ rule manifest:
     params:
         spec=lambda wc: CORPORA[wc.corpus],
         seed=config["seed"],
-        max_seconds=lambda wc: manifest_length_limit(wc.corpus, wc.split),
+        max_seconds=lambda wc: plan.manifest_length_limit(config, wc.corpus, wc.split),
     log:
         logs("corpora/{corpus}/{split}.log"),
     benchmark:
@@ -25,4 +25,4 @@ rule manifest:
 
 rule corpora:
     input:
-        [manifest(p, POOL_SPLIT) for p in config["pools"]] + eval_manifests(),
+        [manifest(p, POOL_SPLIT) for p in config["pools"]] + plan.eval_manifests(config, LAYOUT),

@@ -4,7 +4,7 @@
 
 rule evaluate:
     input:
-        manifests=eval_manifests(),
+        manifests=plan.eval_manifests(config, LAYOUT),
         model=lambda wc: model_input(wc.model),
     output:
         tables=eval_outputs("parquet"),

@@ -31,7 +31,7 @@ rule distill:
         model=model_input(TEACHER),
         subset=res("subsets/{pool}/{filter}.parquet"),
         manifest=pool_manifest,
-        **validation_input(),
+        **plan.validation_input(config, LAYOUT),
     output:
         model=directory(res("students/student-{arch}-{pool}-{filter}/model")),
         curve=res("students/student-{arch}-{pool}-{filter}/loss.csv"),

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from udistil import filters
+from udistil.manifest import length_limit
 from udistil.models import is_materialised
 from udistil.scores import LABEL_FREE
 
@@ -177,6 +178,12 @@ def materialised_models(config: Config) -> list[str]:
     return [m for m, spec in config["models"].items() if is_materialised(spec)]
 
 
+def manifest_length_limit(config: Config, corpus: str, split: str) -> float | None:
+    """The longest clip a manifest keeps (None: no limit): training pools keep at most 30 s."""
+    pool = corpus in config["pools"] and split == POOL_SPLIT
+    return length_limit(pool=pool, long_clips=config["evaluation"]["decoding"]["long_clips"])
+
+
 def eval_models(config: Config) -> list[str]:
     teacher = config["teacher"]
     return [teacher] + [m for m in config["evaluation"]["zero_shot"] if m != teacher] + student_names(config)
@@ -263,6 +270,12 @@ def validation_settings(config: Config) -> dict[str, Any] | None:
     return {**{k: val[k] for k in keep}, "normalizer": config["normalizer"], "decoding": decoding(config)}
 
 
+def validation_input(config: Config, lay: Layout) -> dict[str, str]:
+    """The validation manifest of the distill rule (none without validation)."""
+    val = config["students"]["validation"]
+    return {} if val["set"] is None else {"validation": lay.manifest(val["set"], val["split"])}
+
+
 # ---- target lists -------------------------------------------------------------------------------------------------
 
 def subset_stats_files(config: Config, lay: Layout) -> list[str]:
@@ -283,6 +296,10 @@ def eval_files(config: Config, lay: Layout, ext: str, sets: list[str] | None = N
     """Every evaluation's metrics (json) or per-utterance table (parquet), optionally of some sets only."""
     return [lay.evaluation(m, c, s, ext) for m in eval_models(config) for c, s in eval_pairs(config)
             if sets is None or c in sets]
+
+
+def eval_manifests(config: Config, lay: Layout) -> list[str]:
+    return [lay.manifest(c, s) for c, s in eval_pairs(config)]
 
 
 def category_outputs(config: Config, lay: Layout) -> list[str]:
@@ -314,7 +331,7 @@ def final_outputs(config: Config, lay: Layout) -> list[str]:
         [lay.res("config.yaml")]
         + [lay.model_dir(m) for m in materialised_models(config)]
         + [lay.manifest(p, POOL_SPLIT) for p in config["pools"]]
-        + [lay.manifest(c, s) for c, s in eval_pairs(config)]
+        + eval_manifests(config, lay)
         + [lay.pseudo_labels(p) for p in config["pools"]]
         + eval_files(config, lay, "json")
         + score_files(config, lay)
