@@ -5,7 +5,7 @@ rule convert_model:
     output:
         model=directory("resources/models/{model}"),
     params:
-        spec=lambda wc: MODELS[wc.model],
+        spec=lambda wc: plan.model_spec(config, wc.model),  # keys sorted: one spec, one model folder
     log:
         logs("assets/{model}.log"),
     benchmark:

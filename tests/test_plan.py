@@ -49,6 +49,14 @@ def test_every_output_of_a_run_lies_under_its_own_folder(smoke):
     assert smoke["encoder_cache"]["dir"] == "results/cache/encoder"  # shared by every run: keyed by content
 
 
+def test_model_specs_are_params_independent_of_key_order(smoke):
+    cfg = copy.deepcopy(smoke)
+    spec = cfg["models"]["tiny-teacher"]
+    cfg["models"]["tiny-teacher"] = dict(reversed(list(spec.items())))
+    assert repr(plan.model_spec(cfg, "tiny-teacher")) == repr(plan.model_spec(smoke, "tiny-teacher"))
+    assert plan.model_spec(cfg, "tiny-teacher") == spec and list(plan.model_spec(cfg, "tiny-teacher")) == sorted(spec)
+
+
 def test_student_grid_names_and_evaluated_models_of_the_paper(paper):
     names = plan.student_names(paper)
     assert len(names) == 22 and names[0] == "student-16-16-masc100k-none"

@@ -171,7 +171,7 @@ def second_run_leaves_the_first_intact(tmp_path, tables_before):
     cfg = yaml.safe_load(SMOKE.read_text())
     cfg.update(run="smoke-b", seed=cfg["seed"] + 1, filters=["none", "supervised"])
     other = tmp_path / "other.yaml"
-    other.write_text(yaml.safe_dump(cfg))
+    other.write_text(yaml.safe_dump(cfg))  # its keys sorted: the same model specs in another key order
     models = {p.name: p.stat().st_mtime_ns for p in (tmp_path / "resources" / "models").iterdir()}
     snakemake("--cores", "2", "-d", str(tmp_path), "--configfile", str(other))
     first, second = tmp_path / "results" / "smoke", tmp_path / "results" / "smoke-b"

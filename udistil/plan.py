@@ -174,6 +174,18 @@ def synthetic_pools(config: Config) -> list[str]:
     return [p for p in config["pools"] if config["corpora"][p]["type"] == "synthetic"]
 
 
+def canonical(value: Any) -> Any:
+    """A config value with its mappings' keys sorted, so that equal specs written in another key order are equal
+    params to Snakemake (a model under the shared resources/ is not rebuilt for another config's key order)."""
+    if isinstance(value, dict):
+        return {k: canonical(value[k]) for k in sorted(value)}
+    return [canonical(v) for v in value] if isinstance(value, list) else value
+
+
+def model_spec(config: Config, name: str) -> dict[str, Any]:
+    return canonical(config["models"][name])
+
+
 def materialised_models(config: Config) -> list[str]:
     return [m for m, spec in config["models"].items() if is_materialised(spec)]
 
