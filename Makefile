@@ -41,7 +41,7 @@ config: $(STAMP)  # the filled config a run uses (schema defaults included): mak
 	$(BIN)/python -m udistil.config $(CONFIG)
 
 report: $(STAMP)
-	$(BIN)/snakemake --report results/report.html  # `make demo` builds it too, as its last job
+	$(BIN)/snakemake --report results/demo/report.html  # `make demo` builds it too, as its last job
 
 clean-results:
 	rm -rf results logs .snakemake/incomplete
