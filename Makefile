@@ -13,7 +13,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export HF_DATASETS_OFFLINE := 1
 
-.PHONY: demo test lint dry-run config report clean-results
+.PHONY: demo test lint dry-run config report docs clean-results
 
 $(STAMP): pyproject.toml Makefile
 	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) (torch==2.13.0 is pinned for CPython 3.11)"; exit 1; }
@@ -39,6 +39,9 @@ dry-run: $(STAMP)
 
 config: $(STAMP)  # the filled config a run uses (schema defaults included): make config [CONFIG=configs/x.yaml]
 	$(BIN)/python -m udistil.config $(CONFIG)
+
+docs: $(STAMP)  # docs/configuration.md from the schema (a test fails when it is stale)
+	$(BIN)/python -m udistil.config_docs docs/configuration.md
 
 report: $(STAMP)
 	$(BIN)/snakemake --report results/report.html  # `make demo` builds it too, as its last job
