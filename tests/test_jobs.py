@@ -3,6 +3,7 @@ their own test files)."""
 
 import numpy as np
 import pandas as pd
+import pytest
 
 
 def test_filter_analysis_writes_aucs_markdown_and_roc(tmp_path):
@@ -93,3 +94,26 @@ def test_roc_plot_draws_each_curve_with_its_auc(tmp_path):
     ax = roc_plot({"proxy": ([0, 0.5, 1], [0, 0.9, 1])}, {"proxy": 0.8}, 80, tmp_path / "roc.png").axes[0]
     assert [line.get_label() for line in ax.lines][0] == "proxy (AUC 0.80)"
     assert list(ax.lines[0].get_ydata()) == [0, 0.9, 1] and ax.get_title() == "Detecting pseudo-labels with WER > 80"
+
+
+def test_filter_auc_table_by_hand(tmp_path):
+    """Four clips: conf (keep high) against true WER 10, 90, 100, 50; AUCs and Spearman computed by hand."""
+    from udistil.analysis import run_filter_analysis
+
+    pool = tmp_path / "pool"
+    pool.mkdir()
+    ids = ["a", "b", "c", "d"]
+    pd.DataFrame({"id": ids, "score": [10.0, 90.0, 100.0, 50.0], "reason": None}).to_parquet(pool / "wer.parquet")
+    pd.DataFrame({"id": ids, "score": [0.9, 0.2, 0.5, 0.1], "reason": None}).to_parquet(pool / "conf.parquet")
+    out = {k: tmp_path / f"auc.{k}" for k in ("csv", "md", "png")}
+    run_filter_analysis(truth_paths=[pool / "wer.parquet"], score_paths=[pool / "conf.parquet"], pools=["pool"],
+                        scores=["conf"], stand_ins={}, resamples=100, confidence=0.9, seed=0, out_csv=out["csv"],
+                        out_md=out["md"], out_roc=out["png"])
+    row = pd.read_csv(out["csv"]).iloc[0]
+    # WER > 80: bad b, c vs good a, d; badness -conf: b beats a but not d, c beats a but not d: 2 of 4 pairs
+    assert (row["auc_wer>80"], row["positives_wer>80"]) == (0.5, 2)
+    assert (row["auc_wer>40"], row["positives_wer>40"], row["auc_wer>20"]) == (1.0, 3, 1.0)  # only a is good
+    # Spearman of conf with WER: ranks (4, 2, 3, 1) vs (1, 3, 4, 2), sum of squared differences 12
+    assert row["spearman"] == pytest.approx(1 - 6 * 12 / (4 * 15))
+    assert row["auc_wer>80_lo"] <= 0.5 <= row["auc_wer>80_hi"] and row["n"] == 4
+    assert "| pool | conf | 4 | 0.50 | 2 |" in out["md"].read_text()
