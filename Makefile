@@ -43,8 +43,9 @@ config: $(STAMP)  # the filled config a run uses (schema defaults included): mak
 docs: $(STAMP)  # docs/configuration.md from the schema (a test fails when it is stale)
 	$(BIN)/python -m udistil.config_docs docs/configuration.md
 
-report: $(STAMP)
-	$(BIN)/snakemake --report results/report.html  # `make demo` builds it too, as its last job
+RUN ?= demo
+report: $(STAMP)  # results/$(RUN)/report.html on its own: make report [CONFIG=configs/x.yaml RUN=x]
+	$(BIN)/snakemake --report results/$(RUN)/report.html $(if $(CONFIG),--configfile $(CONFIG))  # every run builds it too, as its last job
 
 clean-results:
 	rm -rf results logs .snakemake/incomplete
