@@ -13,7 +13,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export HF_DATASETS_OFFLINE := 1
 
-.PHONY: demo test lint dry-run config report clean-results
+.PHONY: demo test lint dry-run config report docs clean-results
 
 $(STAMP): pyproject.toml Makefile
 	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) (torch==2.13.0 is pinned for CPython 3.11)"; exit 1; }
@@ -40,8 +40,12 @@ dry-run: $(STAMP)
 config: $(STAMP)  # the filled config a run uses (schema defaults included): make config [CONFIG=configs/x.yaml]
 	$(BIN)/python -m udistil.config $(CONFIG)
 
-report: $(STAMP)
-	$(BIN)/snakemake --report results/demo/report.html  # `make demo` builds it too, as its last job
+docs: $(STAMP)  # docs/configuration.md from the schema (a test fails when it is stale)
+	$(BIN)/python -m udistil.config_docs docs/configuration.md
+
+RUN ?= demo
+report: $(STAMP)  # results/$(RUN)/report.html on its own: make report [CONFIG=configs/x.yaml RUN=x]
+	$(BIN)/snakemake --report results/$(RUN)/report.html $(if $(CONFIG),--configfile $(CONFIG))  # every run builds it too, as its last job
 
 clean-results:
 	rm -rf results logs .snakemake/incomplete

@@ -94,3 +94,30 @@ def test_measure_runs_the_model_in_a_child_process(manifest, tiny_random_whisper
     with pytest.raises(RuntimeError, match="efficiency measurement of .*no-such-model failed"):
         measure(str(manifest.parent / "no-such-model"), paths, decode_options(), threads=1, device="cpu",
                 precision="fp32")
+
+
+def markdown_rows(text: str) -> dict[str, dict[str, str]]:
+    """The Markdown table of a file read back: model -> column -> cell."""
+    lines = [line for line in text.splitlines() if line.startswith("|")]
+    head = [c.strip() for c in lines[0].strip("|").split("|")]
+    rows = [dict(zip(head, (c.strip() for c in line.strip("|").split("|")), strict=True)) for line in lines[2:]]
+    return {r["model"]: r for r in rows}
+
+
+def test_efficiency_table_files_hold_the_ratios_by_hand(fake_measure, manifest, tmp_path):
+    from udistil.efficiency import run_efficiency
+
+    run_efficiency(names=list(MODELS), locations=[loc for _, loc in MODELS.values()], manifest=str(manifest),
+                   clips=3, options=decode_options(), threads=1, device="cpu", precision="fp32",
+                   out_csv=tmp_path / "e.csv", out_md=tmp_path / "e.md")
+    md = markdown_rows((tmp_path / "e.md").read_text())
+    # 3 clips of 0.5, 1.0 and 1.5 s = 3.0 s; the student: 60/100 params, 4/10 s, 240/400 MB above baseline
+    student = md["student-16-4-my_pool-nnll"]
+    assert (student["role"], student["arch"], student["params_m"], student["rtf"]) == ("student", "16-4", "60.000",
+                                                                                      "1.333")
+    assert [student[c] for c in ("param_ratio", "time_ratio", "memory_ratio")] == ["0.600", "0.400", "0.600"]
+    assert [md["whisper-base"][c] for c in ("rtf", "param_ratio", "time_ratio")] == ["3.333", "1.000", "1.000"]
+    csv = pd.read_csv(tmp_path / "e.csv").set_index("model")
+    assert csv.loc["whisper-tiny-en", "memory_ratio"] == pytest.approx(0.25)
+    text = (tmp_path / "e.md").read_text()
+    assert "Measured on 3 clips" in text and "(3.0 s of audio)" in text

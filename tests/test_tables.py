@@ -232,3 +232,22 @@ def test_wer_by_filter_draws_interval_error_bars(grid, tmp_path):
     assert error_bars(m[["model", "a"]].iloc[0], ["a"]) is None
     wer_by_filter(m, sets, tmp_path / "bars.png")
     assert (tmp_path / "bars.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_latex_table_by_hand():
+    """matrix_latex: a booktabs table, `value [lo, hi]`, the best per column in bold, a rule between groups."""
+    from udistil.tables import matrix_latex
+
+    df = pd.DataFrame([
+        {"model": "teacher_m", "group": "teacher", "a": 10.0, "a_lo": 8.0, "a_hi": 12.5, "bench_test": 20.0,
+         "bench_test_lo": 18.0, "bench_test_hi": 22.0, "a_cer": 5.0, "bench_test_cer": 9.0},
+        {"model": "s-none", "group": "no-filter", "a": 12.0, "a_lo": 9.0, "a_hi": 15.0, "bench_test": 19.5,
+         "bench_test_lo": 17.0, "bench_test_hi": 21.0, "a_cer": 4.0, "bench_test_cer": 9.5},
+    ])
+    assert matrix_latex(df, "wer").splitlines() == [
+        r"\begin{tabular}{lrr}", r"\toprule", r"Model & a & bench\_test \\", r"\midrule",
+        r"teacher\_m & \textbf{10.00 [8.00, 12.50]} & 20.00 [18.00, 22.00] \\", r"\midrule",
+        r"s-none & 12.00 [9.00, 15.00] & \textbf{19.50 [17.00, 21.00]} \\", r"\bottomrule", r"\end{tabular}"]
+    cer = matrix_latex(df, "cer").splitlines()  # no intervals on CER here: bare values, headers without _cer
+    assert cer[2] == r"Model & a & bench\_test \\" and cer[4] == r"teacher\_m & 5.00 & \textbf{9.00} \\"
+    assert cer[6] == r"s-none & \textbf{4.00} & 9.50 \\"

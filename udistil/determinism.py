@@ -2,7 +2,7 @@
 workspace and cuDNN without autotuning, for the duration of a job.
 
 On a CPU the pipeline's torch work is already deterministic; on a GPU, without this, atomics and autotuned kernels
-make the same run differ in the last bits (README "Reproducibility"). The cost: some kernels fall back to slower
+make the same run differ in the last bits (docs/reproducibility.md). The cost: some kernels fall back to slower
 deterministic versions, cuBLAS keeps a workspace per stream, and an op without a deterministic version raises.
 """
 

@@ -8,6 +8,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
 
 from udistil.fileio import atomic_path  # noqa: E402
 from udistil.filters import STUDENT_GROUPS, TEACHER  # noqa: E402
@@ -16,14 +17,16 @@ from udistil.scores import display_name  # noqa: E402
 SAVE_KW = {"dpi": 120, "metadata": {"Software": None}, "bbox_inches": "tight"}
 
 
-def save(fig, path: str | Path) -> None:
+def save(fig: Figure, path: str | Path) -> Figure:
+    """Write `fig` as PNG (atomically) and close it; the closed figure is returned so its data can be read."""
     with atomic_path(path, suffix=".png") as tmp:
         fig.savefig(tmp, format="png", **SAVE_KW)
     plt.close(fig)
+    return fig
 
 
 def roc_plot(curves: dict[str, tuple], aucs: dict[str, float], threshold: float, path: str | Path,
-             title: str = "") -> None:
+             title: str = "") -> Figure:
     """ROC curves of each score for detecting pseudo-labels with true WER above `threshold`."""
     fig, ax = plt.subplots(figsize=(5.2, 4.6))
     for name, (fpr, tpr) in curves.items():
@@ -32,7 +35,7 @@ def roc_plot(curves: dict[str, tuple], aucs: dict[str, float], threshold: float,
     ax.set(xlabel="false positive rate", ylabel="true positive rate",
            title=title or f"Detecting pseudo-labels with WER > {threshold:g}")
     ax.legend(fontsize=8, loc="lower right")
-    save(fig, path)
+    return save(fig, path)
 
 
 def error_bars(row, columns: list[str]):
@@ -46,7 +49,7 @@ def error_bars(row, columns: list[str]):
     return np.clip(bars, 0, None)  # a percentile interval may exclude its point estimate (rounded or skewed)
 
 
-def wer_by_filter(matrix, sets: list[str], path: str | Path) -> None:
+def wer_by_filter(matrix, sets: list[str], path: str | Path) -> Figure:
     """Grouped bars: test WER of each student (per architecture and pool) per evaluation set, with the teacher;
     error bars show the bootstrap intervals where the matrix has them."""
     import numpy as np
@@ -68,10 +71,10 @@ def wer_by_filter(matrix, sets: list[str], path: str | Path) -> None:
         ax.set_xticks(x, sets)
         ax.set(ylabel="WER (%)", title=f"Students {arch}, pool {pool} (dashed: teacher)")
         ax.legend(fontsize=7, ncol=4)
-    save(fig, path)
+    return save(fig, path)
 
 
-def score_vs_wer(scores: dict[str, tuple], path: str | Path) -> None:
+def score_vs_wer(scores: dict[str, tuple], path: str | Path) -> Figure:
     """One scatter per label-free score: score against the true WER of the pseudo-label (WER clipped at 150)."""
     import numpy as np
 
@@ -85,10 +88,10 @@ def score_vs_wer(scores: dict[str, tuple], path: str | Path) -> None:
         ax.set(xlabel="true WER of pseudo-label (%)", ylabel=name, title=f"{name} ({(~ok).sum()} worst/absent)")
     for ax in list(axes.flat)[n:]:
         ax.axis("off")
-    save(fig, path)
+    return save(fig, path)
 
 
-def wer_vs_speed(points, path: str | Path) -> None:
+def wer_vs_speed(points, path: str | Path) -> Figure:
     """Benchmark test WER against decode real-time factor, one point per model."""
     fig, ax = plt.subplots(figsize=(6, 4.2))
     for name, rtf, wer in points:
@@ -96,7 +99,7 @@ def wer_vs_speed(points, path: str | Path) -> None:
         ax.annotate(name, (rtf, wer), fontsize=6, xytext=(3, 2), textcoords="offset points")
     ax.set(xlabel="decode real-time factor (lower is faster)", ylabel="benchmark test WER (%)",
            title="Accuracy against speed")
-    save(fig, path)
+    return save(fig, path)
 
 
 def run_plots(*, matrix_csv: str, efficiency_csv: str, truth_paths: list[str], score_paths: list[str],
@@ -129,7 +132,7 @@ def run_plots(*, matrix_csv: str, efficiency_csv: str, truth_paths: list[str], s
     wer_vs_speed(points, out_speed)
 
 
-def learning_curves(table, path: str | Path) -> None:
+def learning_curves(table, path: str | Path) -> Figure:
     """Validation WER against optimiser steps, one line per student; a marker at the weights each one kept."""
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
     for name, c in table.groupby("student", sort=False):
@@ -138,4 +141,4 @@ def learning_curves(table, path: str | Path) -> None:
         ax.plot(kept["step"], kept["wer"], marker="o", markersize=9, fillstyle="none", color=line.get_color())
     ax.set(xlabel="optimiser step", ylabel="validation WER (%)", title="Learning curves (circle: weights kept)")
     ax.legend(fontsize=7)
-    save(fig, path)
+    return save(fig, path)

