@@ -34,7 +34,7 @@ def _measure(location: str, paths: list[str], options: dict, threads: int, devic
     torch.set_num_threads(threads)
     audios = Clips.from_files(paths, "efficiency clips")  # read batch by batch while decoding
     baseline = _rss_mb()  # the interpreter, torch and transformers, before any weights
-    t = Transcriber(location, DecodeOptions(**options), device=device, precision=precision, cache=None)
+    t = Transcriber.load(location, DecodeOptions(**options), device=device, precision=precision, cache=None)
     t.transcribe([audios[0]], desc="warm-up")
     if t.device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(t.device)

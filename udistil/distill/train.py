@@ -18,6 +18,7 @@ import torch
 from tqdm import tqdm
 
 from udistil.determinism import deterministic_mode
+from udistil.devices import pick_device
 from udistil.distill.batches import MicroBatches, load_training_set, prefetch_loader
 from udistil.distill.checkpoints import checkpoints, save_checkpoint
 from udistil.distill.labels import LabelBuilder
@@ -223,8 +224,6 @@ def make_accelerator(cfg: TrainConfig) -> tuple[Any, torch.device, str, int]:
     """The Accelerator (one of `num_processes` under torchrun), the device kind, mixed precision and the
     micro-batches per optimiser step that keep the global batch."""
     from accelerate import Accelerator, PartialState
-
-    from udistil.decoding import pick_device
 
     device = pick_device(cfg.device)
     # the main process alone decodes the validation set while the others wait: allow it hours, not NCCL's minutes

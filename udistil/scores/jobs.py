@@ -87,7 +87,7 @@ def run_wer(*, labels: str, manifest: str, norm_kind: str, out: str) -> None:
 
 def run_nnll(*, labels: str, cfg: dict[str, Any], model: str, device: str, out: str) -> None:
     """`cfg`: the filled `scores.nnll` section; `model`: where its model lies (a folder or .gguf file)."""
-    from udistil.decoding import pick_device
+    from udistil.devices import pick_device
     from udistil.scores.nnll import load_causal_lm, nnll_score
 
     cfg = require_keys(cfg, ("model", "batch_size"), "scores.nnll")
