@@ -104,7 +104,7 @@ def run_job(job: str, work: Path, threads: int) -> dict:
         evaluate(sets=[EvalSet(manifest=manifest, table=out / "eval.parquet", metrics=out / "eval.json")],
                  norm_kind="english", long_clips="drop", **common)
     elif job == "pesq":
-        from udistil.scores.jobs import run_pesq
+        from udistil.scores.pesq import run_pesq
 
         run_pesq(labels=str(out / "labels.parquet"), manifest=str(manifest), out=str(out / "pesq.parquet"),
                  cfg={"voice": "en-us", "rate": 170, "mode": "wb", "align": "stretch"})
