@@ -79,7 +79,7 @@ def run_job(job: str, work: Path, threads: int) -> dict:
     manifest = work / "manifest.parquet"
     common = dict(model=model, options=options, device="cpu", precision="fp32", cache=None)
     if job in ("manifest", "manifest_hf"):
-        from udistil.corpora import corpus_records
+        from udistil.corpora.records import corpus_records
         from udistil.manifest import build_manifest
 
         spec = ({"type": "local", "splits": {"x": str(work / "src" / "table.tsv")}} if job == "manifest" else

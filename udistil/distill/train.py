@@ -17,6 +17,7 @@ import pandas as pd
 import torch
 from tqdm import tqdm
 
+from udistil.assets import save_whisper
 from udistil.determinism import deterministic_mode
 from udistil.devices import pick_device
 from udistil.distill.batches import MicroBatches, load_training_set, prefetch_loader
@@ -265,8 +266,6 @@ def train(*, teacher: str, student_init: str, subset: str | Path, manifest: str 
     """`distill` under the determinism settings already applied."""
     from accelerate.utils import set_seed
     from transformers import AutoFeatureExtractor, AutoTokenizer, WhisperForConditionalGeneration
-
-    from udistil.assets import save_whisper
 
     accelerator, device, mixed, accum = make_accelerator(cfg)
     main = accelerator.is_main_process
