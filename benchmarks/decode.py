@@ -35,21 +35,21 @@ def main() -> None:
 
     def transcriber(with_stats: bool, on_the_fly: bool = True) -> Transcriber:
         options = DecodeOptions.from_section(section, batch_size=args.batch_size, with_stats=with_stats)
-        t = Transcriber(teacher_dir(), options, device="cpu", precision="fp32", cache=None)
+        t = Transcriber.load(teacher_dir(), options, device="cpu", precision="fp32", cache=None)
         if not on_the_fly:
-            t._on_the_fly = lambda: False
+            t.decoder.on_the_fly = lambda: False
         return t
 
     stats = transcriber(True)
     groups = batches(clips, args.batch_size)
     with torch.inference_mode():
-        states = {id(g[0]): stats.encoder.run(g) for g in groups}
-    model, eos = stats.model, stats.tokenizer.eos_token_id  # plain generate: same weights and settings
-    plain_kw = transcriber(False)._generate_kwargs()
+        states = {id(g[0]): stats.decoder.encoder.run(g) for g in groups}
+    model, eos = stats.model, stats.decoder.tokenizer.eos_token_id  # plain generate: same weights and settings
+    plain_kw = transcriber(False).decoder.generate_kwargs()
     variants = {"stats (on the fly)": stats, "no stats": transcriber(False),
                 "stats (all logits)": transcriber(True, on_the_fly=False)}
     for t in variants.values():
-        t.encoder = Replay(states)
+        t.decoder.encoder = Replay(states)
 
     @torch.inference_mode()
     def plain() -> list[list[int]]:

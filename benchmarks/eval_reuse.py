@@ -53,7 +53,7 @@ def main() -> None:
     for mode in ("off", "on"):
         cache = {**cfg["encoder_cache"], "mode": mode, "dir": str(work / "cache")}
         for name, folder in models.items():  # the teacher first: it fills the cache the students read
-            t = Transcriber(str(folder), opts, device="cpu", precision="fp32", cache=cache)
+            t = Transcriber.load(str(folder), opts, device="cpu", precision="fp32", cache=cache)
             texts[(mode, name)] = [h.text for h in t.transcribe(clips, desc=f"{mode} {name}")]
             seconds[(mode, name)] = t.decode_seconds
             passes[mode] += t.encoder_passes

@@ -80,7 +80,7 @@ def decoding(model, tok, encoder, *, batch: int, tokens: int, sync) -> dict[str,
     import torch
     from transformers.modeling_outputs import BaseModelOutput
 
-    from udistil.decoding import DecodeOptions, Transcriber
+    from udistil.decoding import DecodeOptions, Transcriber, WhisperDecoder
 
     def options(with_stats: bool) -> DecodeOptions:
         return DecodeOptions(language="en", task="transcribe", batch_size=batch, num_beams=1, max_new_tokens=tokens,
@@ -91,9 +91,9 @@ def decoding(model, tok, encoder, *, batch: int, tokens: int, sync) -> dict[str,
     clips = noise(batch, seed=batch)                  # the same number of tokens
     with torch.inference_mode():
         states = encoder.run(clips)
-    engine = Transcriber.around(model, encoder, tok, options(True))
-    engine.encoder = Replay({id(clips[0]): states})
-    kw = Transcriber.around(model, encoder, tok, options(False))._generate_kwargs()
+    engine = Transcriber(WhisperDecoder(model, tok, encoder, options(True)))
+    engine.decoder.encoder = Replay({id(clips[0]): states})
+    kw = WhisperDecoder(model, tok, encoder, options(False)).generate_kwargs()
 
     @torch.inference_mode()
     def plain() -> list[list[int]]:

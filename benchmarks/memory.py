@@ -79,7 +79,7 @@ def run_job(job: str, work: Path, threads: int) -> dict:
     manifest = work / "manifest.parquet"
     common = dict(model=model, options=options, device="cpu", precision="fp32", cache=None)
     if job in ("manifest", "manifest_hf"):
-        from udistil.corpora import corpus_records
+        from udistil.corpora.records import corpus_records
         from udistil.manifest import build_manifest
 
         spec = ({"type": "local", "splits": {"x": str(work / "src" / "table.tsv")}} if job == "manifest" else
@@ -104,7 +104,7 @@ def run_job(job: str, work: Path, threads: int) -> dict:
         evaluate(sets=[EvalSet(manifest=manifest, table=out / "eval.parquet", metrics=out / "eval.json")],
                  norm_kind="english", long_clips="drop", **common)
     elif job == "pesq":
-        from udistil.scores.jobs import run_pesq
+        from udistil.scores.pesq import run_pesq
 
         run_pesq(labels=str(out / "labels.parquet"), manifest=str(manifest), out=str(out / "pesq.parquet"),
                  cfg={"voice": "en-us", "rate": 170, "mode": "wb", "align": "stretch"})

@@ -39,7 +39,7 @@ def main() -> None:
             folder = teacher_dir() if cut == "6-6" else f"{tmp}/{cut}"
             if cut != "6-6":
                 init_student(teacher=teacher_dir(), encoder_layers=enc, decoder_layers=dec, out_dir=folder)
-            model = Transcriber(folder, options, device="cpu", precision="fp32", cache=None)
+            model = Transcriber.load(folder, options, device="cpu", precision="fp32", cache=None)
             hyps = [norm(h.text) for h in model.transcribe(audios, desc=cut)]
             rows.append({"cut": cut, "wer": wer(refs, hyps), "example": hyps[0][:70]})
     print(f"untrained cuts of whisper-base on {len(real)} recorded utterances ({', '.join(DATASETS)}), "

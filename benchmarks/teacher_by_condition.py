@@ -28,7 +28,7 @@ def main() -> None:
 
     demo = demo_config()
     options = DecodeOptions.from_section({**demo["decoding"], "language": "en", "task": "transcribe"})
-    teacher = Transcriber(teacher_dir(), options, device="cpu", precision="fp32", cache=None)
+    teacher = Transcriber.load(teacher_dir(), options, device="cpu", precision="fp32", cache=None)
     norm = normalizer("english")
     rows = []
     for voice in VOICES:

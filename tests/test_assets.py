@@ -88,7 +88,8 @@ def test_converted_folder_loads_in_pipeline(fixture, request):
     assert "quick" in via_pipeline and "dog" in via_pipeline  # the folder is a working recogniser
     features = asr.feature_extractor(clip, sampling_rate=16000, return_tensors="pt").input_features
     plain = tok.batch_decode(asr.model.generate(features, **kw, max_new_tokens=64), skip_special_tokens=True)[0]
-    engine = Transcriber(str(folder), decode_options(max_new_tokens=64), device="cpu", precision="fp32", cache=None)
+    engine = Transcriber.load(str(folder), decode_options(max_new_tokens=64), device="cpu", precision="fp32",
+                              cache=None)
     assert engine.transcribe([clip])[0].text == plain.strip()  # the engine's split encoder/decoder = generate()
     card = yaml.safe_load((folder / "README.md").read_text().split("---")[1])
     assert card["base_model"] == {"whisper_base": "openai/whisper-base", "whisper_tiny_en": "openai/whisper-tiny.en"}[

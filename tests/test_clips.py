@@ -81,7 +81,7 @@ def test_transcriber_gives_the_same_results_from_lazy_clips(manifest, tiny_rando
     seen: dict[str, list[list[int]]] = {"memory": [], "lazy": [], "workers": []}
     out = {}
     for name, audios, workers in [("memory", in_memory, 0), ("lazy", clips, 0), ("workers", clips, 2)]:
-        t = Transcriber(str(tiny_random_whisper), decode_options(max_new_tokens=4, batch_size=3, with_stats=True,
+        t = Transcriber.load(str(tiny_random_whisper), decode_options(max_new_tokens=4, batch_size=3, with_stats=True,
                                                                   loader_workers=workers),
                         device="cpu", precision="fp32", cache=None)
         featurised_ahead.clear()

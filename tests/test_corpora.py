@@ -8,8 +8,8 @@ import pytest
 import soundfile as sf
 
 from tests.helpers import corpus_spec
-from udistil.corpora import corpus_records
 from udistil.corpora.conditions import CONDITION
+from udistil.corpora.records import corpus_records
 from udistil.corpora.sentences import SentenceGenerator, vocabulary
 from udistil.corpora.synthetic import SyntheticSpec, add_noise, apply_condition, synthetic_records
 from udistil.manifest import ManifestError, build_manifest
@@ -213,7 +213,7 @@ def saved_dataset(local_folder, tmp_path, ids=("k1", "k2", "k3", "k4")):
 
 
 def import_hf(spec, out: Path, workers: int = 1, records=None):
-    from udistil.corpora import manifest_options
+    from udistil.corpora.records import manifest_options
 
     spec = corpus_spec(spec)
     records = records or corpus_records(name="hfc", spec=spec, split="eval", seed=0)
@@ -274,7 +274,7 @@ def test_hf_duplicate_ids_fail_up_front_or_when_streamed(local_folder, tmp_path)
 
 def test_local_corpus_links_16k_mono_files_and_converts_the_rest(local_folder, tmp_path):
     from udistil.clips import Clips
-    from udistil.corpora import manifest_options
+    from udistil.corpora.records import manifest_options
 
     spec = {"type": "local", "splits": {"test": str(local_folder)}}
     assert corpus_spec(spec)["link_audio"] is False  # the schema's default: copy

@@ -4,7 +4,8 @@ import pytest
 import torch
 
 from tests.helpers import decode_options
-from udistil.decoding import Transcriber, compression_ratio
+from udistil.decoding import Transcriber
+from udistil.decoding.stats import compression_ratio
 from udistil.fileio import write_wav
 from udistil.manifest import Record, build_manifest
 
@@ -16,7 +17,7 @@ def noise_clips(n: int, seed: int = 0) -> list[np.ndarray]:
 
 def cpu(model, options) -> Transcriber:
     """A CPU Transcriber without an encoder cache."""
-    return Transcriber(str(model), options, device="cpu", precision="fp32", cache=None)
+    return Transcriber.load(str(model), options, device="cpu", precision="fp32", cache=None)
 
 
 def test_conf_and_entropy_match_direct_computation(tiny_random_whisper):
@@ -24,14 +25,15 @@ def test_conf_and_entropy_match_direct_computation(tiny_random_whisper):
     clips = noise_clips(3)
     hyps = t.transcribe(clips)
     model, eos = t.model, t.model.generation_config.eos_token_id
+    tok = t.decoder.tokenizer
     prompt = [model.generation_config.decoder_start_token_id,
-              t.tokenizer.convert_tokens_to_ids("<|en|>"), t.tokenizer.convert_tokens_to_ids("<|transcribe|>"),
+              tok.convert_tokens_to_ids("<|en|>"), tok.convert_tokens_to_ids("<|transcribe|>"),
               model.generation_config.no_timestamps_token_id]
     for clip, h in zip(clips, hyps, strict=True):
         steps = h.token_ids + ([eos] if h.n_tokens < 6 else [])
         dec = torch.tensor([prompt + steps[:-1]]) if steps else torch.tensor([prompt])
         with torch.no_grad():
-            logits = model(input_features=t.features([clip]), decoder_input_ids=dec).logits[0, len(prompt) - 1:]
+            logits = model(input_features=t.decoder.features([clip]), decoder_input_ids=dec).logits[0, len(prompt) - 1:]
         logp = torch.log_softmax(logits, -1)
         chosen = logp[torch.arange(len(steps)), torch.tensor(steps)]
         assert h.conf == pytest.approx(chosen.exp().mean().item(), abs=1e-4)
@@ -62,7 +64,7 @@ def test_stats_on_the_fly_equal_stats_from_every_steps_logits(tiny_random_whispe
         monkeypatch.setattr(t.model, "generate", spy)
         clips = noise_clips(4, seed=3)
         on_the_fly = t.transcribe(clips)
-        monkeypatch.setattr(t, "_on_the_fly", lambda: False)
+        monkeypatch.setattr(t.decoder, "on_the_fly", lambda: False)
         from_logits = t.transcribe(clips)
     finally:
         torch.set_num_threads(threads)
@@ -75,12 +77,12 @@ def test_stats_on_the_fly_equal_stats_from_every_steps_logits(tiny_random_whispe
 
 def test_step_stats_follow_the_end_token(tiny_random_whisper):
     """A clip that ends early: its steps after the end token (padding) are not counted."""
-    from udistil.decoding import StepStats, token_stats
+    from udistil.decoding.stats import StepStats, token_stats
 
     t = cpu(tiny_random_whisper, decode_options(max_new_tokens=5))
     head = t.model.get_output_embeddings()
     stats = StepStats(head)
-    eos, pad = t._end_tokens()
+    eos, pad = t.decoder.end_tokens()
     logits = torch.randn(2, 3, head.out_features)
     tokens = torch.tensor([[5, eos, pad], [7, 8, 9]])
     for step in range(3):
@@ -104,7 +106,7 @@ def test_beam_search_with_statistics_is_refused_for_whisper(tiny_random_whisper)
 
 
 def test_a_lone_rows_sum_does_not_depend_on_its_neighbours():
-    from udistil.decoding import row_sums
+    from udistil.decoding.stats import row_sums
 
     x = torch.randn(3, 51865, generator=torch.Generator().manual_seed(0))
     threads = torch.get_num_threads()
@@ -227,7 +229,7 @@ def test_write_wav_is_atomic_on_failure(tmp_path, monkeypatch):
 
 
 def test_repetition_guard_stops_only_looping_rows():
-    from udistil.decoding import RepetitionGuard
+    from udistil.decoding.generative import RepetitionGuard
 
     guard = RepetitionGuard(repeats=4, max_n=3)
     ids = torch.tensor([[50258, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12],   # no repetition
@@ -257,12 +259,12 @@ def test_ctc_transcription_loads_the_language_adapter_and_decodes_greedily(tiny_
 
     t = cpu(tiny_random_ctc, decode_options(language="ar", batch_size=3))
     adapter = load_file(str(tiny_random_ctc / "adapter.ara.safetensors"))  # MMS's code for the config's "ar"
-    assert t.ctc_language == "ara" and adapter
+    assert t.decoder.language == "ara" and adapter
     for name, weights in adapter.items():
         assert torch.equal(t.model.state_dict()[name], weights), name
     clips = noise_clips(4, seed=3)
     hyps = t.transcribe(clips)  # batched and padded: the same text as each clip alone
-    texts = [ctc_by_hand(t.model, t.tokenizer, c) for c in clips]
+    texts = [ctc_by_hand(t.model, t.decoder.tokenizer, c) for c in clips]
     assert [h.text for h in hyps] == texts and any(texts)
     assert all(h.n_tokens == len(h.token_ids) > 0 for h in hyps)
     assert all(set(h.text) <= set("abcdefghijklmnopqrstuvwxyz' ") for h in hyps)
@@ -270,6 +272,6 @@ def test_ctc_transcription_loads_the_language_adapter_and_decodes_greedily(tiny_
     from transformers import Wav2Vec2ForCTC
 
     bare = Wav2Vec2ForCTC.from_pretrained(str(tiny_random_ctc)).eval()
-    assert [ctc_by_hand(bare, t.tokenizer, c) for c in clips] != texts
+    assert [ctc_by_hand(bare, t.decoder.tokenizer, c) for c in clips] != texts
     with pytest.raises(ValueError, match="config key 'language'"):
         cpu(tiny_random_ctc, decode_options(language=None))

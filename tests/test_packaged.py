@@ -7,7 +7,6 @@ import pytest
 import soundfile as sf
 
 from tests.helpers import corpus_spec
-from udistil.corpora import corpus_records
 from udistil.corpora.packaged import (
     DATASETS,
     archive_link,
@@ -18,6 +17,7 @@ from udistil.corpora.packaged import (
     packaged_records,
     pip_settings,
 )
+from udistil.corpora.records import corpus_records
 from udistil.manifest import ManifestError, Record, build_manifest
 
 SPEC = {"type": "packaged", "datasets": sorted(DATASETS), "splits": {"test": 0.6, "validation": 0.4}}

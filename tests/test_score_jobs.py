@@ -72,8 +72,7 @@ def test_nnll_job_records_the_filled_section_and_location(pool, tmp_path):
     import torch
 
     from udistil.models import random_causal_lm
-    from udistil.scores.jobs import run_nnll
-    from udistil.scores.nnll import load_causal_lm, text_nll
+    from udistil.scores.nnll import load_causal_lm, run_nnll, text_nll
 
     spec = {"random": "causal_lm", "seed": 1, "tokenizer": "whisper-base", "config": {}}
     lm = random_causal_lm(spec, tmp_path / "lm")
@@ -90,7 +89,7 @@ def test_nnll_job_records_the_filled_section_and_location(pool, tmp_path):
 
 def test_sonar_stand_in_job(pool, tmp_path):
     from udistil.assets import packaged_path
-    from udistil.scores.jobs import run_sonar
+    from udistil.scores.sonar import run_sonar
 
     cfg = section("sonar", {"backend": "text_embedding", "model": "minilm"}, proxy={"model": "tiny-teacher"})
     location = str(packaged_path("all-minilm-l6-v2"))
@@ -106,7 +105,7 @@ def test_sonar_stand_in_job(pool, tmp_path):
 
 
 def test_pesq_job_applies_and_records_the_filled_section(pool, tmp_path):
-    from udistil.scores.jobs import run_pesq
+    from udistil.scores.pesq import run_pesq
 
     cfg = section("pesq", {})
     assert set(cfg) == {"voice", "rate", "mode", "align"} and cfg["rate"] == 170  # the rate the clips were spoken at
@@ -120,7 +119,8 @@ def test_pesq_job_applies_and_records_the_filled_section(pool, tmp_path):
 
 
 def test_bad_inputs_name_the_file(pool, tmp_path):
-    from udistil.scores.jobs import run_pesq, run_teacher_stat
+    from udistil.scores.jobs import run_teacher_stat
+    from udistil.scores.pesq import run_pesq
 
     LABELS.drop(columns="conf").to_parquet(tmp_path / "noconf.parquet")
     with pytest.raises(ValueError, match=r"noconf.parquet: pseudo-label table lacks columns \['conf'\]"):

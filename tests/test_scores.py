@@ -154,3 +154,23 @@ def test_pesq_scores_resynthesis_and_records_failures():
     assert out.loc[0, "score"] > 4.0 and pd.isna(out.loc[0, "reason"])  # identical TTS: near-perfect PESQ
     assert out.loc[1, "score"] == -math.inf and out.loc[1, "reason"] == "empty pseudo-label"
     assert out.loc[2, "score"] == -math.inf and out.loc[2, "reason"].startswith("pesq failed")
+
+
+def test_one_reader_checks_every_id_table(tmp_path):
+    """Score tables, manifests and pseudo-label tables are read by `read_id_table`: the error names the file,
+    the table, the missing columns, or the column with the repeated ids and their rows."""
+    from udistil.errors import ManifestError
+    from udistil.manifest import read_manifest
+
+    pd.DataFrame({"id": ["a", "b", "a", "c", "c"], "score": [1.0, 2, 3, 4, 5]}).to_parquet(tmp_path / "proxy.parquet")
+    with pytest.raises(ValueError, match=r"proxy.parquet: score table 'proxy' has duplicate ids \['a', 'c'\] "
+                                         r"in column 'id' \(rows \[0, 2, 3, 4\]\)"):
+        read_score(tmp_path / "proxy.parquet")
+    pd.DataFrame({"id": ["a", "b"], "score": [1.0, 2]}).to_parquet(tmp_path / "conf.parquet")
+    assert read_score(tmp_path / "conf.parquet", covers=pd.Series(["b", "a"]))[0]["id"].tolist() == ["a", "b"]
+    with pytest.raises(ValueError, match=r"conf.parquet: score table 'conf' has no row for 1 manifest ids, "
+                                         r"e.g. \['d'\]"):
+        read_score(tmp_path / "conf.parquet", covers=pd.Series(["a", "d"]))
+    with pytest.raises(ManifestError, match=r"conf.parquet: manifest lacks columns \['audio', 'duration_s', 'text', "
+                                            r"'corpus', 'split'\]"):
+        read_manifest(tmp_path / "conf.parquet")

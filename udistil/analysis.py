@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -10,8 +11,15 @@ import pandas as pd
 from scipy.stats import spearmanr
 from sklearn.metrics import roc_auc_score, roc_curve
 
+from udistil.fileio import write_text
 from udistil.intervals import draw_indices, interval
+from udistil.metrics import utterance_wer, wer
+from udistil.normalize import normalizer
+from udistil.plots import roc_plot
 from udistil.scores import badness, display_name
+from udistil.table_io import to_markdown, write_csv
+
+log = logging.getLogger(__name__)
 
 THRESHOLDS = (80, 40, 20)
 INTERVAL_AT = 80  # the paper's threshold: its AUC gets a bootstrap interval
@@ -85,13 +93,6 @@ def run_filter_analysis(*, truth_paths: list[str], score_paths: list[str], pools
                         stand_ins: dict[str, str], resamples: int, confidence: float, seed: int, out_csv: str,
                         out_md: str, out_roc: str) -> pd.DataFrame:
     """AUC table over every labelled pool and label-free score, its Markdown, and the ROC plot (first pool)."""
-    import logging
-
-    from udistil.fileio import write_text
-    from udistil.plots import roc_plot
-    from udistil.tables import to_markdown, write_csv
-
-    log = logging.getLogger(__name__)
     tables = []
     curves, aucs = {}, {}
     for pool, truth_path in zip(pools, truth_paths, strict=True):
@@ -131,9 +132,6 @@ def labels_by_condition(labels: pd.DataFrame, manifest: pd.DataFrame, norm_kind:
                         ) -> pd.DataFrame:
     """The teacher's pseudo-label WER (corpus level, %) per acoustic condition and voice of a synthetic pool,
     with the clip count and the share of clips whose WER exceeds `threshold` (the supervised filter's)."""
-    from udistil.metrics import utterance_wer, wer
-    from udistil.normalize import normalizer
-
     norm = normalizer(norm_kind)
     df = labels[["id", "pseudo_label"]].merge(manifest[["id", "text", "voice", "condition"]], on="id",
                                               validate="one_to_one")

@@ -15,7 +15,9 @@ from pathlib import Path
 from typing import Any, TypeVar, overload
 
 import numpy as np
+import soundfile as sf
 
+from udistil.errors import ManifestError
 from udistil.fileio import SAMPLE_RATE, read_audio
 
 PREFETCH = 2  # batches read ahead of the one being decoded
@@ -26,8 +28,6 @@ R = TypeVar("R")
 def read_clip(path: str, desc: str) -> np.ndarray:
     """The 16 kHz samples of one manifest file; a missing file is named with its manifest."""
     if not Path(path).exists():
-        from udistil.manifest import ManifestError
-
         raise ManifestError(f"audio file {path} ({desc}) does not exist: rebuild its manifest")
     return read_audio(path)
 
@@ -53,8 +53,6 @@ class Clips(Sequence[np.ndarray]):
     @classmethod
     def from_files(cls, paths: Iterable[str], desc: str) -> Clips:
         """Clips of files without a manifest: their durations from the file headers (no samples read)."""
-        import soundfile as sf
-
         paths = [str(p) for p in paths]
         Clips(tuple(paths), (0.0,) * len(paths), desc).check()
         return cls.of(paths, [sf.info(p).duration for p in paths], desc)
@@ -66,8 +64,6 @@ class Clips(Sequence[np.ndarray]):
         """Fail before any decoding when a file is missing, naming the first ones."""
         missing = [p for p in self.paths if not Path(p).exists()]
         if missing:
-            from udistil.manifest import ManifestError
-
             more = f" (and {len(missing) - 1} more: {missing[1:10]})" if len(missing) > 1 else ""
             raise ManifestError(f"audio file {missing[0]} ({self.desc}) does not exist{more}: rebuild its manifest")
         return self

@@ -10,6 +10,7 @@ import pandas as pd
 
 from udistil.filters import BASELINE_GROUPS, LABEL_FREE, NO_FILTER, STUDENT_GROUPS, TEACHER
 from udistil.intervals import FAILS, HOLDS, Bootstrap, interval, verdict
+from udistil.table_io import to_markdown
 
 BENCH = "bench"
 COLUMNS = ["student", "other", "relation", "set", "split", "difference", "lo", "hi", "verdict"]
@@ -71,8 +72,6 @@ def lookup(pairs: pd.DataFrame, student: str, other: str, corpus: str, split: st
 
 def comparisons_markdown(pairs: pd.DataFrame, confidence: float) -> str:
     """The benchmark-average comparisons with the baselines and the teacher, one table per split."""
-    from udistil.tables import to_markdown
-
     parts = [f"Paired bootstrap over utterances ({confidence:.0%} intervals): WER of each student minus the other "
              "model's on the benchmark average, in WER points (negative: the student is better). \"student better\" "
              "or \"student worse\" only when the interval excludes 0. Every set, and the pairs of label-free "

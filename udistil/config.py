@@ -7,9 +7,11 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from jsonschema import Draft202012Validator, validators
 
 from udistil.corpora.conditions import condition_errors
 from udistil.corpora.packaged import dataset_errors
+from udistil.fileio import write_text
 from udistil.neural_tts import is_neural, voice_errors
 from udistil.plan import POOL_SPLIT, has_text, pool_filters
 from udistil.scores import CONFIGURED
@@ -27,8 +29,6 @@ def _key(path) -> str:
 
 def _filling_validator(schema: dict[str, Any]):
     """A Draft 2020-12 validator that fills each absent property that has a `default:` before checking it."""
-    from jsonschema import Draft202012Validator, validators
-
     check_properties = Draft202012Validator.VALIDATORS["properties"]
 
     def properties(validator, props, instance, subschema):
@@ -153,8 +153,6 @@ def dump(config: dict[str, Any]) -> str:
 
 def write_config(*, config: dict[str, Any], path: str | Path) -> None:
     """Write the filled config a run uses (atomically), for provenance beside its results."""
-    from udistil.fileio import write_text
-
     write_text(dump(config), path)
 
 

@@ -12,8 +12,6 @@ import contextlib
 import os
 from collections.abc import Iterator
 
-import torch
-
 CUBLAS_WORKSPACE = ":4096:8"
 
 
@@ -25,6 +23,8 @@ def deterministic_mode(enabled: bool) -> Iterator[None]:
     if not enabled:
         yield
         return
+    import torch  # here: every job's logging imports this module, and most jobs need no torch
+
     previous = (torch.are_deterministic_algorithms_enabled(), torch.backends.cudnn.benchmark,
                 torch.backends.cudnn.deterministic, os.environ.get("CUBLAS_WORKSPACE_CONFIG"))
     os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", CUBLAS_WORKSPACE)

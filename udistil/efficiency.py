@@ -16,25 +16,25 @@ from dataclasses import asdict
 from pathlib import Path
 
 import pandas as pd
+import torch
 from tqdm import tqdm
 
-from udistil.decoding import DecodeOptions
+from udistil.clips import Clips
+from udistil.decoding import DecodeOptions, Transcriber
+from udistil.fileio import write_text
+from udistil.manifest import read_manifest
 from udistil.plan import parse_student_name
+from udistil.table_io import to_markdown, write_csv
 
 log = logging.getLogger(__name__)
 
 
 def _measure(location: str, paths: list[str], options: dict, threads: int, device: str, precision: str) -> dict:
     """Decode the clips once (after a one-clip warm-up); runs in the child process."""
-    import torch
-
-    from udistil.clips import Clips
-    from udistil.decoding import Transcriber
-
     torch.set_num_threads(threads)
     audios = Clips.from_files(paths, "efficiency clips")  # read batch by batch while decoding
     baseline = _rss_mb()  # the interpreter, torch and transformers, before any weights
-    t = Transcriber(location, DecodeOptions(**options), device=device, precision=precision, cache=None)
+    t = Transcriber.load(location, DecodeOptions(**options), device=device, precision=precision, cache=None)
     t.transcribe([audios[0]], desc="warm-up")
     if t.device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(t.device)
@@ -98,10 +98,6 @@ def _gpu(m: dict) -> dict:
 def run_efficiency(*, names: list[str], locations: list[str], manifest: str, clips: int, options: DecodeOptions,
                    threads: int, device: str, precision: str, out_csv: str, out_md: str) -> pd.DataFrame:
     """Measure the teacher (first) and one student per architecture on the first `clips` clips of a manifest."""
-    from udistil.fileio import write_text
-    from udistil.manifest import read_manifest
-    from udistil.tables import to_markdown, write_csv
-
     if len(names) != len(locations) or not names:
         raise ValueError(f"efficiency needs one location per model name, the teacher first: {names} vs {locations}")
     m = read_manifest(manifest).iloc[:clips]

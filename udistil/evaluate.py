@@ -61,7 +61,7 @@ def evaluate(*, model: str, sets: list[EvalSet], options: DecodeOptions, norm_ki
     `options.long_form`), `drop` and `first_window` decode their first 30 s (a dropped clip is not in the
     manifest)."""
     manifests = [_references(s) for s in sets]  # every reference is checked before the model loads
-    transcriber = Transcriber(model, options, device=device, precision=precision, cache=cache)
+    transcriber = Transcriber.load(model, options, device=device, precision=precision, cache=cache)
     return [evaluate_set(transcriber, s, m, norm_kind, extra, first_window=long_clips != "sequential")
             for s, m in zip(sets, manifests, strict=True)]
 

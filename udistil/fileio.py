@@ -1,18 +1,22 @@
-"""Atomic file output and audio input shared by every step."""
+"""Atomic file output, checked table input and audio input shared by every step."""
 
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import os
+import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from math import gcd
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import soundfile as sf
 
 SAMPLE_RATE = 16_000
@@ -36,8 +40,6 @@ def atomic_path(path: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
 @contextlib.contextmanager
 def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary sibling folder of `path` that replaces it (whole) only if the block succeeds."""
-    import shutil
-
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
@@ -52,9 +54,6 @@ def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
 
 def write_parquet(df: pd.DataFrame, path: str | os.PathLike, metadata: dict[str, str] | None = None) -> None:
     """Write a DataFrame atomically, without the index, reproducibly; `metadata` goes into the schema."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
     table = pa.Table.from_pandas(df.reset_index(drop=True), preserve_index=False)
     if metadata:
         table = table.replace_schema_metadata({**(table.schema.metadata or {}),
@@ -65,10 +64,29 @@ def write_parquet(df: pd.DataFrame, path: str | os.PathLike, metadata: dict[str,
 
 def parquet_metadata(path: str | os.PathLike) -> dict[str, str]:
     """The string key-value metadata written by `write_parquet(..., metadata=...)`."""
-    import pyarrow.parquet as pq
-
     raw = pq.read_schema(path).metadata or {}
     return {k.decode(): v.decode() for k, v in raw.items() if k != b"pandas"}
+
+
+def read_id_table(path: str | os.PathLike, columns: Iterable[str], what: str, *, covers: pd.Series | None = None,
+                  error: type[ValueError] = ValueError) -> pd.DataFrame:
+    """A parquet table of one row per `id`, checked before use: it has `id` and `columns`, its ids are unique
+    and, with `covers`, it has a row for each of those (manifest) ids. `error` names the file, what it is
+    (`what`), and the missing columns, or the column and the offending ids and rows."""
+    df = pd.read_parquet(path)
+    missing = [c for c in dict.fromkeys(("id", *columns)) if c not in df.columns]
+    if missing:
+        raise error(f"{path}: {what} lacks columns {missing} (has {list(df.columns)})")
+    repeated = df["id"].duplicated(keep=False).to_numpy()
+    if repeated.any():
+        ids = df["id"][repeated].unique().tolist()
+        raise error(f"{path}: {what} has duplicate ids {ids[:10]} in column 'id' "
+                    f"(rows {np.flatnonzero(repeated)[:10].tolist()})")
+    if covers is not None:
+        absent = covers[~covers.isin(df["id"])].tolist()
+        if absent:
+            raise error(f"{path}: {what} has no row for {len(absent)} manifest ids, e.g. {absent[:10]}")
+    return df
 
 
 def write_json(obj: Any, path: str | os.PathLike) -> None:
@@ -119,8 +137,6 @@ def to_mono_16k(audio: np.ndarray, sample_rate: int) -> np.ndarray:
 
 def read_audio(source: str | os.PathLike | bytes) -> np.ndarray:
     """Read a file path or encoded bytes with soundfile as 16 kHz mono float32."""
-    import io
-
     handle = io.BytesIO(source) if isinstance(source, bytes) else source
     audio, sr = sf.read(handle, dtype="float32", always_2d=False)
     return to_mono_16k(audio, sr)

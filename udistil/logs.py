@@ -9,6 +9,8 @@ import sys
 from collections.abc import Iterator
 from typing import Any
 
+from udistil.determinism import deterministic_mode
+
 OFFLINE_VARS = ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_DATASETS_OFFLINE")
 
 
@@ -56,8 +58,6 @@ def snakemake_job(smk: Any) -> Iterator[logging.Logger]:
         if not smk.config.get("deterministic"):
             yield logger
             return
-        from udistil.determinism import deterministic_mode  # imports torch: only where asked for
-
         with deterministic_mode(True):
             logger.info("deterministic: torch deterministic algorithms, cuBLAS workspace %s",
                         os.environ["CUBLAS_WORKSPACE_CONFIG"])

@@ -4,32 +4,30 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import multiprocessing
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
+import soundfile as sf
 from tqdm import tqdm
 
-from udistil.fileio import SAMPLE_RATE, read_audio, write_parquet, write_tsv, write_wav
-
-if TYPE_CHECKING:
-    from udistil.clips import Clips
+from udistil.clips import Clips, ordered_map, read_clip
+from udistil.errors import ManifestError
+from udistil.fileio import SAMPLE_RATE, read_audio, read_id_table, write_parquet, write_tsv, write_wav
 
 log = logging.getLogger(__name__)
 
 MAX_SECONDS = 30.0
 COLUMNS = ["id", "audio", "duration_s", "text", "corpus", "split"]
 SAFE_ID = re.compile(r"^[A-Za-z0-9._-]+$")
-
-
-class ManifestError(ValueError):
-    """Input that cannot become a manifest (missing file, duplicate ids, missing column)."""
 
 
 @dataclass
@@ -122,11 +120,6 @@ def _converted(convert: Callable[[Record], tuple[bool, dict]], records: Iterable
     if workers <= 1:
         yield from map(convert, records)
         return
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-
-    from udistil.clips import ordered_map
-
     with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("forkserver")) as pool:
         yield from ordered_map(pool, convert, records, ahead=4 * workers)
 
@@ -149,8 +142,6 @@ def linkable(source: str | Path | bytes | np.ndarray) -> int | None:
     None for anything else (converted as usual)."""
     if not isinstance(source, str | Path):
         return None
-    import soundfile as sf
-
     try:
         info = sf.info(str(source))
     except Exception:  # noqa: BLE001 - unreadable: the conversion says why
@@ -198,29 +189,15 @@ def _write_manifest(rows: list[dict], rejected: list[dict], corpus: str, split: 
 
 def read_manifest(path: str | Path) -> pd.DataFrame:
     """A manifest, checked for its columns and unique ids."""
-    df = pd.read_parquet(path)
-    missing = set(COLUMNS) - set(df.columns)
-    if missing:
-        raise ManifestError(f"{path}: not a manifest, missing columns {sorted(missing)}")
-    dupes = df["id"][df["id"].duplicated()].unique().tolist()
-    if dupes:
-        raise ManifestError(f"{path}: duplicate ids {dupes[:10]}")
-    return df
+    return read_id_table(path, COLUMNS, "manifest", error=ManifestError)
 
 
 def manifest_clips(manifest: pd.DataFrame, desc: str, *, max_samples: int | None = None) -> Clips:
     """The clips of a manifest's rows, unread: a job reads them batch by batch (`udistil.clips`)."""
-    from udistil.clips import Clips
-
     return Clips.of(manifest["audio"], manifest["duration_s"], desc, max_samples=max_samples).check()
 
 
 def read_clips(paths: Iterable[str], desc: str) -> list[np.ndarray]:
     """The 16 kHz samples of each file, with progress; a missing file is named."""
     paths = list(paths)
-    out = []
-    for path in tqdm(paths, desc=f"read {desc}", unit="clip", mininterval=5):
-        if not Path(path).exists():
-            raise ManifestError(f"audio file {path} ({desc}) does not exist: rebuild its manifest")
-        out.append(read_audio(path))
-    return out
+    return [read_clip(path, desc) for path in tqdm(paths, desc=f"read {desc}", unit="clip", mininterval=5)]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +11,9 @@ import torch
 
 from udistil.assets import (
     PACKAGED_WHISPER,
+    build_tokenizer,
     convert_packaged_whisper,
+    generation_config,
     package_file,
     packaged_path,
     save_whisper,
@@ -50,10 +53,6 @@ def materialise(*, spec: dict[str, Any], out_dir: str | Path) -> Path:
 
 
 def _tokenizer(name: str, vocab_size: int):
-    import tempfile
-
-    from udistil.assets import build_tokenizer
-
     asset = PACKAGED_WHISPER[name]
     with tempfile.TemporaryDirectory() as work:
         return build_tokenizer(package_file(*asset.tokenizer), vocab_size, Path(work))
@@ -61,11 +60,7 @@ def _tokenizer(name: str, vocab_size: int):
 
 def random_whisper(spec: dict[str, Any], out_dir: str | Path) -> Path:
     """A tiny Whisper with random weights and a real packaged tokenizer (tests, smoke runs)."""
-    import json
-
     from transformers import WhisperConfig, WhisperForConditionalGeneration
-
-    from udistil.assets import generation_config
 
     tok_name = spec["tokenizer"]
     vocab = 51865 if tok_name == "whisper-base" else 51864

@@ -8,8 +8,10 @@ from typing import Any
 import pandas as pd
 
 from udistil.comparisons import lookup
+from udistil.fileio import write_text
 from udistil.filters import LABEL_FREE, NO_FILTER, STUDENT_GROUPS, SUPERVISED, TEACHER, ZERO_SHOT, paper_row
 from udistil.intervals import FAILS, HOLDS, OPEN, verdict
+from udistil.table_io import load_metrics, write_csv
 
 PAPER_DIR = Path(__file__).resolve().parent.parent / "paper"
 
@@ -108,8 +110,6 @@ def run_category_tables(*, metric_paths: list[str], rows: list[dict], table3_csv
                         category_set: str, out_csv: str, out_side_by_side: str) -> None:
     """wer_by_category.csv (every model, set with categories, split) and the paper's Table 3 (of
     `category_set`) beside it."""
-    from udistil.tables import load_metrics, write_csv
-
     by_category = wer_by_category(load_metrics(metric_paths), [r["model"] for r in rows])
     write_csv(by_category, out_csv)
     write_csv(side_by_side_table3(by_category, published_table3(table3_csv), rows, cfg, category_set),
@@ -215,9 +215,6 @@ def preface(description: str | None) -> str:
 
 def run_comparison(*, matrix_csv: str, comparisons_csv: str, table1_csv: str, cfg: dict[str, Any],
                    confidence: float, out_claims: str, out_side_by_side: str, description: str | None) -> None:
-    from udistil.fileio import write_text
-    from udistil.tables import write_csv
-
     matrix = pd.read_csv(matrix_csv, keep_default_na=False, na_values=[""])
     matrix[["arch", "pool", "filter"]] = matrix[["arch", "pool", "filter"]].fillna("")
     write_csv(side_by_side(matrix, published_table1(table1_csv), cfg), out_side_by_side)

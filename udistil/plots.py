@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 from udistil.fileio import atomic_path  # noqa: E402
@@ -40,8 +43,6 @@ def roc_plot(curves: dict[str, tuple], aucs: dict[str, float], threshold: float,
 
 def error_bars(row, columns: list[str]):
     """(2, n) distances from each value down to `<col>_lo` and up to `<col>_hi`; None without intervals."""
-    import numpy as np
-
     if not all(f"{c}_lo" in row.index for c in columns):
         return None
     values = np.array([row[c] for c in columns], dtype=float)
@@ -52,8 +53,6 @@ def error_bars(row, columns: list[str]):
 def wer_by_filter(matrix, sets: list[str], path: str | Path) -> Figure:
     """Grouped bars: test WER of each student (per architecture and pool) per evaluation set, with the teacher;
     error bars show the bootstrap intervals where the matrix has them."""
-    import numpy as np
-
     students = matrix[matrix["group"].isin(STUDENT_GROUPS)]
     groups = list(students.groupby(["arch", "pool"], sort=False))
     fig, axes = plt.subplots(len(groups) or 1, 1, figsize=(1.6 + 1.3 * len(sets) * 1.5, 3.4 * max(1, len(groups))),
@@ -76,8 +75,6 @@ def wer_by_filter(matrix, sets: list[str], path: str | Path) -> Figure:
 
 def score_vs_wer(scores: dict[str, tuple], path: str | Path) -> Figure:
     """One scatter per label-free score: score against the true WER of the pseudo-label (WER clipped at 150)."""
-    import numpy as np
-
     n = len(scores)
     cols = min(3, n) or 1
     rows = int(np.ceil(n / cols)) or 1
@@ -105,11 +102,6 @@ def wer_vs_speed(points, path: str | Path) -> Figure:
 def run_plots(*, matrix_csv: str, efficiency_csv: str, truth_paths: list[str], score_paths: list[str],
               metric_paths: list[str], sets: list[str], stand_ins: dict[str, str], out_by_filter: str,
               out_score_vs_wer: str, out_speed: str) -> None:
-    import json
-
-    import numpy as np
-    import pandas as pd
-
     matrix = pd.read_csv(matrix_csv, keep_default_na=False, na_values=[""])
     wer_by_filter(matrix, sets, out_by_filter)
     scores = {}

@@ -79,7 +79,7 @@ def transcribe_shard(*, manifest_path: str | Path, model: str, options: DecodeOp
     done = {r["id"]: r for r in load_partial(output, key)}
     rows_path, meta_path = partial_paths(output)
     audios = manifest_clips(rows_df, f"{Path(manifest_path).name} shard {shard + 1}/{n_shards}")
-    transcriber = Transcriber(model, options, device=device, precision=precision, cache=cache)
+    transcriber = Transcriber.load(model, options, device=device, precision=precision, cache=cache)
     pending: list[dict] = []
     flushes = 0
 

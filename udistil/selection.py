@@ -15,9 +15,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from udistil.fileio import read_id_table, read_json, write_json, write_parquet
+from udistil.manifest import read_manifest
 from udistil.metrics import wer
 from udistil.normalize import normalizer
-from udistil.scores import SCORES, badness, is_empty
+from udistil.scores import SCORES, badness, is_empty, read_score
 from udistil.timestamps import strip_timestamps
 
 MODES = ("all", "threshold", "fraction", "match_supervised")
@@ -102,34 +104,17 @@ def subset_stats(pool: pd.DataFrame, keep: pd.Series, norm_kind: str, filter_nam
     return stats
 
 
-def _covering(path: str | Path, columns: list[str], ids: pd.Series, what: str) -> pd.DataFrame:
-    """A table with unique ids covering every manifest id; a clear error naming the file otherwise."""
-    table = pd.read_parquet(path)
-    missing_cols = [c for c in columns if c not in table.columns]
-    if missing_cols:
-        raise ValueError(f"{path}: {what} lacks columns {missing_cols}")
-    dupes = table["id"][table["id"].duplicated()].unique().tolist()
-    if dupes:
-        raise ValueError(f"{path}: {what} has duplicate ids {dupes[:10]}")
-    absent = ids[~ids.isin(table["id"])].tolist()
-    if absent:
-        raise ValueError(f"{path}: {what} has no row for {len(absent)} manifest ids, e.g. {absent[:10]}")
-    return table[columns]
-
-
 def load_pool(labels: str, manifest: str, score_paths: list[str]) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
     """Pseudo-labels joined to the manifest (manifest order), and each score table aligned to it."""
-    from udistil.manifest import read_manifest
-
     m = read_manifest(manifest)
-    lab = _covering(labels, ["id", "pseudo_label"], m["id"], "pseudo-label table")
+    lab = read_id_table(labels, ["pseudo_label"], "pseudo-label table", covers=m["id"])[["id", "pseudo_label"]]
     pool = m[["id", "duration_s", "text"]].merge(lab, on="id", how="left", validate="one_to_one")
     scores = {}
     for path in score_paths:
         name = Path(path).stem
         if name not in SCORES:
             raise ValueError(f"{path}: a score table's file name must be a score ({sorted(SCORES)})")
-        table = _covering(path, ["id", "score"], m["id"], f"score table '{name}'")
+        table = read_score(path, covers=m["id"])[0][["id", "score"]]
         scores[name] = pool[["id"]].merge(table, on="id", how="left", validate="one_to_one")
     return pool, scores
 
@@ -137,8 +122,6 @@ def load_pool(labels: str, manifest: str, score_paths: list[str]) -> tuple[pd.Da
 def run_select(*, labels: str, manifest: str, score_paths: list[str], rule: dict, filter_name: str, norm_kind: str,
                out_subset: str, out_stats: str, supervised_stats: str | None = None) -> dict[str, Any]:
     """Select one filter's subset and write it (kept ids with their scores) and its statistics."""
-    from udistil.fileio import read_json, write_json, write_parquet
-
     if "mode" not in rule:
         raise ValueError(f"selection rule of filter '{filter_name}' has no mode: {rule}")
     pool, scores = load_pool(labels, manifest, score_paths)

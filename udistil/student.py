@@ -9,6 +9,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from udistil.assets import save_whisper
+
 log = logging.getLogger(__name__)
 
 
@@ -31,8 +33,6 @@ def init_student(*, teacher: str, encoder_layers: int, decoder_layers: int, out_
                  encoder_map: list[int] | None = None, decoder_map: list[int] | None = None) -> dict:
     """Build, check and save a student with processor and generation config; return its layer maps."""
     from transformers import AutoFeatureExtractor, AutoTokenizer, WhisperForConditionalGeneration
-
-    from udistil.assets import save_whisper
 
     t_model = WhisperForConditionalGeneration.from_pretrained(teacher)
     t_cfg = t_model.config

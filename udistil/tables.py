@@ -2,49 +2,18 @@
 
 from __future__ import annotations
 
-import json
-import math
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from udistil.fileio import atomic_path
+from udistil.comparisons import comparisons, comparisons_markdown, filtering_effect
+from udistil.fileio import write_text
 from udistil.intervals import Bootstrap, interval
+from udistil.paper import preface
 from udistil.plan import Row
 from udistil.scores import display_name
-
-
-def fmt(value, digits: int = 2) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "–"
-    if isinstance(value, float):
-        return f"{value:.{digits}f}"
-    return str(value)
-
-
-def write_csv(df: pd.DataFrame, path: str | Path) -> None:
-    with atomic_path(path) as tmp:
-        df.to_csv(tmp, index=False, lineterminator="\n", float_format="%.4f")
-
-
-def to_markdown(df: pd.DataFrame, digits: int = 2, bold: pd.DataFrame | None = None,
-                right: list[str] | None = None) -> str:
-    """A GitHub Markdown table; cells where `bold` is True are set in bold; numbers (and `right`) right-aligned."""
-    head = "| " + " | ".join(map(str, df.columns)) + " |"
-    rule = "|" + "|".join("---:" if pd.api.types.is_numeric_dtype(df[c]) or c in (right or []) else "---"
-                          for c in df.columns) + "|"
-    lines = [head, rule]
-    for i in range(len(df)):
-        cells = []
-        for c in df.columns:
-            text = fmt(df.iloc[i][c], digits)
-            if bold is not None and c in bold.columns and bool(bold.iloc[i][c]):
-                text = f"**{text}**"
-            cells.append(text)
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
-
+from udistil.table_io import fmt, load_metrics, load_tables, to_markdown, write_csv
 
 # ---- the result matrix -------------------------------------------------------------------------------------
 
@@ -155,22 +124,6 @@ def matrix_latex(df: pd.DataFrame, unit: str = "wer") -> str:
     return "\n".join(lines) + "\n"
 
 
-def eval_key(path: str | Path) -> tuple[str, str, str]:
-    """(model, set, split) of results/eval/{model}/{set}/{split}.json or .parquet."""
-    path = Path(path)
-    return path.parent.parent.name, path.parent.name, path.stem
-
-
-def load_tables(paths: list[str]) -> dict[tuple[str, str, str], pd.DataFrame]:
-    """Per-utterance evaluation tables keyed by (model, set, split)."""
-    return {eval_key(p): pd.read_parquet(p, columns=["id", "reference_norm", "hypothesis_norm"]) for p in paths}
-
-
-def load_metrics(paths: list[str]) -> dict[tuple[str, str, str], dict]:
-    """Evaluation metrics keyed by (model, set, split) from results/eval/{model}/{set}/{split}.json paths."""
-    return {eval_key(p): json.loads(Path(p).read_text()) for p in paths}
-
-
 def build_matrix_outputs(*, metric_paths: list[str], table_paths: list[str], rows: list[Row], sets: list[str],
                          benchmark: list[str], splits: list[str], stand_ins: dict[str, str], resamples: int,
                          confidence: float, seed: int, out_csv: str, out_md: str, out_tex: str,
@@ -178,10 +131,6 @@ def build_matrix_outputs(*, metric_paths: list[str], table_paths: list[str], row
                          ) -> pd.DataFrame:
     """The result matrix with bootstrap intervals as CSV, Markdown and LaTeX (booktabs, WER then CER), and the
     paired comparisons of every student with its baselines."""
-    from udistil.comparisons import comparisons, comparisons_markdown, filtering_effect
-    from udistil.fileio import write_text
-    from udistil.paper import preface
-
     boot = Bootstrap(load_tables(table_paths), resamples, seed)
     matrix = result_matrix(load_metrics(metric_paths), rows, sets, benchmark, splits, stand_ins)
     matrix = add_intervals(matrix, boot, benchmark, confidence)

@@ -6,9 +6,15 @@ no split is held in memory; with `streaming`, the dataset itself is streamed too
 
 from __future__ import annotations
 
+import json
+import mmap
 from collections import Counter
 from collections.abc import Iterator
+from itertools import chain, islice
+from pathlib import Path
 from typing import Any
+
+import pyarrow as pa
 
 from udistil.manifest import ManifestError, Record
 
@@ -50,9 +56,6 @@ class SavedSplit:
     dataset) would be copied whole by a plain file read."""
 
     def __init__(self, path: str, split: str, where: str, rows: int = 16):
-        import json
-        from pathlib import Path
-
         folder = Path(path)
         if (folder / "dataset_dict.json").exists():
             splits = json.loads((folder / "dataset_dict.json").read_text())["splits"]
@@ -67,15 +70,11 @@ class SavedSplit:
         self.column_names = self._schema().names
 
     def _schema(self):
-        import pyarrow as pa
-
         with pa.OSFile(str(self.files[0])) as f:
             return pa.ipc.open_stream(f).schema
 
     def batches(self, columns: list[str] | None = None) -> Iterator[list[dict]]:
         """Rows as dicts, `rows` at a time, in stored order (only `columns` kept when given)."""
-        import mmap
-
         for path in self.files:
             with open(path, "rb") as fh:
                 mapping = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
@@ -88,10 +87,6 @@ class SavedSplit:
                     pass
 
     def _mapped_rows(self, mapping: Any, columns: list[str] | None) -> Iterator[list[dict]]:
-        import mmap
-
-        import pyarrow as pa
-
         for batch in pa.ipc.open_stream(pa.BufferReader(pa.py_buffer(mapping))):  # zero-copy views of the mapping
             batch = batch.select(columns) if columns else batch
             for start in range(0, batch.num_rows, self.rows):
@@ -103,8 +98,6 @@ class SavedSplit:
 def _saved_records(saved: SavedSplit, split: str, where: str, audio_column: str, text_column: str | None,
                    id_column: str | None, max_rows: int | None, meta_columns: tuple[str, ...]) -> Iterator[Record]:
     """Records of a saved split; columns and (one column read) duplicate ids are checked before any row."""
-    from itertools import chain, islice
-
     _check_columns(saved.column_names, where, audio_column, text_column, id_column, meta_columns)
     if id_column:
         ids = (str(r[id_column]) for b in saved.batches([id_column]) for r in b)

@@ -17,7 +17,9 @@ import pandas as pd
 import torch
 from tqdm import tqdm
 
+from udistil.assets import save_whisper
 from udistil.determinism import deterministic_mode
+from udistil.devices import pick_device
 from udistil.distill.batches import MicroBatches, load_training_set, prefetch_loader
 from udistil.distill.checkpoints import checkpoints, save_checkpoint
 from udistil.distill.labels import LabelBuilder
@@ -224,8 +226,6 @@ def make_accelerator(cfg: TrainConfig) -> tuple[Any, torch.device, str, int]:
     micro-batches per optimiser step that keep the global batch."""
     from accelerate import Accelerator, PartialState
 
-    from udistil.decoding import pick_device
-
     device = pick_device(cfg.device)
     # the main process alone decodes the validation set while the others wait: allow it hours, not NCCL's minutes
     processes = PartialState(cpu=device.type == "cpu", timeout=timedelta(hours=6)).num_processes
@@ -266,8 +266,6 @@ def train(*, teacher: str, student_init: str, subset: str | Path, manifest: str 
     """`distill` under the determinism settings already applied."""
     from accelerate.utils import set_seed
     from transformers import AutoFeatureExtractor, AutoTokenizer, WhisperForConditionalGeneration
-
-    from udistil.assets import save_whisper
 
     accelerator, device, mixed, accum = make_accelerator(cfg)
     main = accelerator.is_main_process

@@ -10,7 +10,7 @@ from typing import Any
 
 import torch
 
-from udistil.decoding import DecodeOptions, Transcriber
+from udistil.decoding import DecodeOptions, Transcriber, WhisperDecoder
 from udistil.encoder_cache import Encoder
 from udistil.fileio import atomic_path
 from udistil.manifest import read_clips, read_manifest
@@ -67,7 +67,8 @@ class Validator:
         self.norm = normalizer(cfg.normalizer)
         self.refs = [self.norm(t) for t in table["text"]]
         self.audios = read_clips(table["audio"], str(manifest))
-        self.transcriber = Transcriber.around(model, encoder, tokenizer, DecodeOptions.from_section(cfg.decoding))
+        options = DecodeOptions.from_section(cfg.decoding)
+        self.transcriber = Transcriber(WhisperDecoder(model, tokenizer, encoder, options))
 
     @torch.no_grad()
     def __call__(self) -> float:

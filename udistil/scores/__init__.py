@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from udistil.fileio import parquet_metadata, write_parquet
+from udistil.fileio import parquet_metadata, read_id_table, write_parquet
 
 
 @dataclass(frozen=True)
@@ -65,5 +65,8 @@ def write_score(df: pd.DataFrame, name: str, path: str | Path, **meta: str) -> N
     write_parquet(df, path, metadata={"score": name, "keep": SCORES[name].keep, **meta})
 
 
-def read_score(path: str | Path) -> tuple[pd.DataFrame, dict[str, str]]:
-    return pd.read_parquet(path), parquet_metadata(path)
+def read_score(path: str | Path, covers: pd.Series | None = None) -> tuple[pd.DataFrame, dict[str, str]]:
+    """A score table, named by its file (`proxy.parquet`: the proxy score), checked for its `score` column, unique
+    ids and, with `covers`, a row for each of those (manifest) ids; and its metadata (`write_score`'s)."""
+    name = Path(path).stem
+    return read_id_table(path, ("score",), f"score table '{name}'", covers=covers), parquet_metadata(path)

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import torch
 from tqdm import tqdm
 
+from udistil.devices import pick_device
 from udistil.scores import is_empty, worst
+from udistil.scores.jobs import read_labels, report, require_keys
 
 
 def load_causal_lm(location: str, device: torch.device):
@@ -60,3 +63,11 @@ def nnll_score(labels: pd.DataFrame, model, tok, *, batch_size: int) -> pd.DataF
             value, n = next(scored)
             rows.append((utt, value, None, n))
     return pd.DataFrame(rows, columns=["id", "score", "reason", "lm_tokens"])
+
+
+def run_nnll(*, labels: str, cfg: dict[str, Any], model: str, device: str, out: str) -> None:
+    """`cfg`: the filled `scores.nnll` section; `model`: where its model lies (a folder or .gguf file)."""
+    cfg = require_keys(cfg, ("model", "batch_size"), "scores.nnll")
+    lm, tok = load_causal_lm(model, pick_device(device))
+    report(nnll_score(read_labels(labels), lm, tok, batch_size=cfg["batch_size"]), "nnll", out,
+           {**cfg, "location": str(model), "device": device})

@@ -8,6 +8,7 @@ the config) and `align` chooses how the synthetic speech is matched to the clip'
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -16,6 +17,7 @@ from tqdm import tqdm
 
 from udistil.fileio import SAMPLE_RATE
 from udistil.scores import is_empty, worst
+from udistil.scores.jobs import pool_audio, read_labels, report, require_keys
 from udistil.tts import synthesize
 
 
@@ -48,3 +50,12 @@ def pesq_score(labels: pd.DataFrame, audios: Sequence[np.ndarray], *, voice: str
         else:
             rows.append((utt, *pesq_one(audio, label.strip(), voice, rate, mode, how)))
     return pd.DataFrame(rows, columns=["id", "score", "reason"])
+
+
+def run_pesq(*, labels: str, manifest: str, cfg: dict[str, Any], out: str) -> None:
+    """`cfg`: the filled `scores.pesq` section (voice, rate, mode, align), recorded as applied."""
+    cfg = require_keys(cfg, ("voice", "rate", "mode", "align"), "scores.pesq")
+    lab = read_labels(labels)
+    df = pesq_score(lab, pool_audio(lab, manifest), voice=cfg["voice"], rate=cfg["rate"], mode=cfg["mode"],
+                    how=cfg["align"])
+    report(df, "pesq", out, cfg)

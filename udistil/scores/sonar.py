@@ -11,6 +11,7 @@ Two backends:
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -18,7 +19,9 @@ import torch
 from tqdm import tqdm
 
 from udistil.clips import subset
+from udistil.fileio import read_id_table
 from udistil.scores import is_empty, worst
+from udistil.scores.jobs import pool_audio, read_labels, report, require_keys
 
 
 def cosine(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -105,3 +108,28 @@ def text_embedding_score(labels: pd.DataFrame, transcripts: pd.DataFrame, locati
                               + [merged["text"].iloc[i] for i in keep], location)
     sims = dict(zip(keep, cosine(emb[:len(keep)], emb[len(keep):]).tolist(), strict=True))
     return similarity_table(merged["id"].tolist(), merged["pseudo_label"], sims, reasons)
+
+
+def _needed(value: str | None, what: str, backend: str) -> str:
+    if value is None:
+        raise ValueError(f"scores.sonar backend '{backend}' needs {what}, and the job was given none")
+    return value
+
+
+def run_sonar(*, labels: str, cfg: dict[str, Any], out: str, transcripts: str | None, manifest: str | None,
+              model: str | None, device: str) -> None:
+    """`cfg`: the filled `scores.sonar` section; the stand-in reads `transcripts` and `model`, SONAR `manifest`."""
+    backend = require_keys(cfg, ("backend",), "scores.sonar")["backend"]
+    cfg = require_keys(cfg, ("model",) if backend == "text_embedding" else ("speech_encoder", "text_encoder",
+                                                                              "text_lang"), "scores.sonar")
+    lab = read_labels(labels)
+    if backend == "text_embedding":
+        proxy = read_id_table(_needed(transcripts, "proxy transcripts", backend), ("id", "text"),
+                              "proxy transcript table")
+        df = text_embedding_score(lab, proxy, _needed(model, "a sentence-embedding model", backend))
+        report(df, "sonar", out, {**cfg, "location": str(model), "stand_in": True})
+    else:
+        df = sonar_score(lab, pool_audio(lab, _needed(manifest, "the pool's manifest", backend)),
+                         speech_encoder=cfg["speech_encoder"], text_encoder=cfg["text_encoder"],
+                         text_lang=cfg["text_lang"], device=device)
+        report(df, "sonar", out, {**cfg, "device": device, "stand_in": False})

@@ -1,4 +1,4 @@
-from udistil.corpora import corpus_records, manifest_options
+from udistil.corpora.records import corpus_records, manifest_options
 from udistil.logs import snakemake_job
 from udistil.manifest import build_manifest
 

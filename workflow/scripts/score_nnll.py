@@ -1,5 +1,5 @@
 from udistil.logs import set_threads, snakemake_job
-from udistil.scores.jobs import run_nnll
+from udistil.scores.nnll import run_nnll
 
 smk = snakemake  # noqa: F821 - injected by Snakemake
 with snakemake_job(smk):

@@ -1,5 +1,5 @@
 from udistil.logs import snakemake_job
-from udistil.scores.jobs import run_pesq
+from udistil.scores.pesq import run_pesq
 
 smk = snakemake  # noqa: F821 - injected by Snakemake
 with snakemake_job(smk):

@@ -5,7 +5,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(snakemake.scriptdir).parent.parent))  # noqa: F821 - injected by Snakemake
 
 from udistil.logs import set_threads, snakemake_job  # noqa: E402
-from udistil.scores.jobs import run_sonar  # noqa: E402
+from udistil.scores.sonar import run_sonar  # noqa: E402
 
 smk = snakemake  # noqa: F821
 with snakemake_job(smk):
