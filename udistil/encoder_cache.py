@@ -52,11 +52,13 @@ class Encoder:
     """A Whisper encoder with its feature extractor: 16 kHz clips to states, read from a cache where on.
 
     Features computed ahead for the current batch (by DataLoader workers) are handed over with
-    `use_features` and found by the clip array's identity; any other clip is featurised here."""
+    `use_features` and found by the clip array's identity; any other clip is featurised here. Features go in as
+    `dtype` (the model's); states come out as `states_dtype` (default: the same)."""
 
     def __init__(self, model: torch.nn.Module, feature_extractor: Any, device: torch.device, dtype: torch.dtype,
-                 cache: EncoderCache | None = None):
+                 cache: EncoderCache | None = None, states_dtype: torch.dtype | None = None):
         self.model, self.fe, self.device, self.dtype, self.cache = model, feature_extractor, device, dtype, cache
+        self.states_dtype = states_dtype or dtype
         self.passes = 0
         self.ready: dict[int, torch.Tensor] = {}
 
@@ -78,7 +80,7 @@ class Encoder:
         step = len(audios) if self.device.type == "cuda" else 1
         encoder = self.model.get_encoder()
         return torch.cat([encoder(self.features(audios[i:i + step])).last_hidden_state
-                          for i in range(0, len(audios), step)])
+                          for i in range(0, len(audios), step)]).to(self.states_dtype)
 
     def __call__(self, audios: Sequence[np.ndarray], keys: Sequence[str] | None = None) -> torch.Tensor:
         """States of the clips; `keys` are their `audio_hash`es where the caller already has them."""
@@ -148,7 +150,7 @@ class EncoderCache:
                 state = computed[j].detach().to("cpu", torch.float32)
                 self.store.save(keys[i], state.numpy())
                 states[i] = state
-        return torch.stack(states).to(encoder.device, encoder.dtype)
+        return torch.stack(states).to(encoder.device, encoder.states_dtype)
 
     def passes_per_clip(self, keys: Sequence[str]) -> list[int]:
         """Encoder forward passes each clip (by `audio_hash`) has had, over every job that shared this cache."""

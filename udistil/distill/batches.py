@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import random
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +11,9 @@ import pandas as pd
 import torch
 
 from udistil.distill.labels import LabelBuilder
+from udistil.encoder_cache import audio_hash
+from udistil.fileio import read_audio
+from udistil.manifest import read_manifest
 
 log = logging.getLogger(__name__)
 
@@ -17,8 +21,6 @@ log = logging.getLogger(__name__)
 def load_training_set(subset: str | Path, manifest: str | Path, builder: LabelBuilder, max_label_length: int
                       ) -> tuple[pd.DataFrame, list[dict]]:
     """The subset joined to audio paths, without labels longer than `max_label_length` (listed, not lost)."""
-    from udistil.manifest import read_manifest
-
     df = pd.read_parquet(subset)[["id", "pseudo_label"]].merge(read_manifest(manifest)[["id", "audio"]], on="id",
                                                                how="left", validate="one_to_one")
     if df["audio"].isna().any():
@@ -66,9 +68,6 @@ class MicroBatches(torch.utils.data.Dataset):
         return 2**62  # micro-batches run on over epochs; the sampler says which are drawn
 
     def __getitem__(self, m: int) -> dict:
-        from udistil.encoder_cache import audio_hash
-        from udistil.fileio import read_audio
-
         idx = batch_indices(len(self.texts), self.batch_size, m, self.seed)
         rng = np.random.default_rng([self.seed, 1, m])
         examples = [self.builder.example(self.texts[i], self.texts[i - 1] if i > 0 else None, rng) for i in idx]
@@ -92,16 +91,15 @@ def as_is(item: dict) -> dict:
 
 def seed_worker(worker_id: int) -> None:
     """Seed a DataLoader worker's global RNGs from the loader's seed (batches do not depend on them)."""
-    import random
-
     seed = torch.initial_seed() % 2**32
     np.random.seed(seed)
     random.seed(seed)
 
 
-def prefetch_loader(*, data: MicroBatches, micro_batches: list[int], workers: int, seed: int
-                    ) -> torch.utils.data.DataLoader:
-    """Micro-batches `micro_batches`, in order, prepared by `workers` processes two ahead each."""
+def prefetch_loader(*, data: MicroBatches, micro_batches: list[int], workers: int, seed: int,
+                    pin_memory: bool = False) -> torch.utils.data.DataLoader:
+    """Micro-batches `micro_batches`, in order, prepared by `workers` processes two ahead each (their tensors in
+    page-locked memory with `pin_memory`, for copies to a GPU that do not wait)."""
     return torch.utils.data.DataLoader(data, batch_size=None, sampler=micro_batches, num_workers=workers,
                                        collate_fn=as_is, prefetch_factor=2, worker_init_fn=seed_worker,
-                                       generator=torch.Generator().manual_seed(seed), pin_memory=False)
+                                       generator=torch.Generator().manual_seed(seed), pin_memory=pin_memory)

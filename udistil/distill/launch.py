@@ -18,6 +18,7 @@ from typing import Any
 
 from udistil.determinism import CUBLAS_WORKSPACE
 from udistil.distill.settings import TrainConfig
+from udistil.distill.train import distill
 from udistil.distill.validation import ValidationConfig
 
 log = logging.getLogger(__name__)
@@ -64,8 +65,6 @@ def distill_processes(**kwargs: Any) -> dict[str, Any]:
     """`distill` with `kwargs`, in `cfg.num_processes` processes: in this one when it is 1; otherwise under
     torchrun, whose output goes to this process's stderr (the job's log). Returns the main process's run record
     (or `{"stopped_at": step}` after `stop_after`)."""
-    from udistil.distill.train import distill
-
     cfg: TrainConfig = kwargs["cfg"]
     if cfg.num_processes == 1:
         return distill(**kwargs)
@@ -85,8 +84,6 @@ def distill_processes(**kwargs: Any) -> dict[str, Any]:
 def run_spec(path: str | Path) -> dict[str, Any]:
     """One process's part of a launched distillation; the main process writes its result beside the spec."""
     from accelerate import PartialState
-
-    from udistil.distill.train import distill
 
     job = json.loads(Path(path).read_text())
     run = distill(**from_spec(job["kwargs"]))
