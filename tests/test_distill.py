@@ -1,4 +1,5 @@
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -281,13 +282,74 @@ def test_ledger_counts_a_pass_whose_save_was_killed(tmp_path, monkeypatch):
     def killed(*args, **kwargs):
         raise KeyboardInterrupt  # the job dies while writing the array
 
-    monkeypatch.setattr(encoder_cache.np, "save", killed)
+    monkeypatch.setattr(encoder_cache.Path, "write_bytes", killed)
     with pytest.raises(KeyboardInterrupt):
         store.save("clip", np.zeros(3, np.float32))
     assert store.computed(["clip"]) == [1] and store.load("clip") is None  # counted, not stored
     monkeypatch.undo()
     store.save("clip", np.ones(3, np.float32))
     assert store.computed(["clip"]) == [2] and store.load("clip").tolist() == [1.0, 1.0, 1.0]
+
+
+def damage(path, how: str) -> None:
+    data = bytearray(path.read_bytes())
+    if how == "truncate":
+        data = data[:len(data) // 2]
+    elif how == "flip data":
+        data[-5] ^= 0xFF  # inside the array: still a readable .npy, with one wrong value
+    else:  # flip header
+        data[:8] = bytes(8)
+    path.write_bytes(bytes(data))
+
+
+def test_a_damaged_entry_is_named_and_treated_as_missing(tmp_path, caplog):
+    from udistil.encoder_cache import NpyStore
+
+    store = NpyStore(tmp_path, "s")
+    for key in ("a", "b", "c", "d"):
+        store.save(key, np.arange(12, dtype=np.float32).reshape(3, 4))
+    for key, how in {"a": "truncate", "b": "flip data", "c": "flip header"}.items():
+        damage(store.path(key), how)
+    fresh = NpyStore(tmp_path, "s")  # another job: the ledger read from disk
+    with caplog.at_level("WARNING"):
+        assert [fresh.load(k, (3, 4)) is None for k in "abc"] == [True, True, True]
+        assert fresh.load("d", (4, 3)) is None and fresh.load("d", (3, 4)).sum() == 66
+    named = [r.getMessage() for r in caplog.records]
+    assert len(named) == 4 and all(str(store.path(k)) in m for k, m in zip("abcd", named, strict=True))
+    assert "bytes, the ledger says" in named[0] and "checksum" in named[1] and "shape (3, 4)" in named[3]
+    fresh.save("a", np.ones((3, 4), np.float32))  # the caller recomputes and rewrites
+    assert NpyStore(tmp_path, "s").load("a", (3, 4)).sum() == 12 and fresh.computed(["a", "d"]) == [2, 1]
+
+
+def test_entries_of_a_ledger_without_checksums_are_still_read(tmp_path):
+    from udistil.encoder_cache import NpyStore
+
+    store = NpyStore(tmp_path, "s")
+    np.save(store.path("old"), np.ones(3, np.float32))
+    store.ledger.write_text("old\n")  # the format before sizes and checksums
+    assert store.load("old", (3,)).tolist() == [1, 1, 1] and store.computed(["old"]) == [1]
+
+
+def test_damaged_cache_entries_are_recomputed_to_the_clean_runs_outputs(training_setup, tiny_random_whisper,
+                                                                        tmp_path, caplog):
+    """A truncated encoder state and a teacher target with a flipped value: the rerun recomputes and rewrites both
+    (warning with their files), and trains to the weights and loss curve of a run on a clean cache."""
+    from safetensors.torch import load_file
+
+    tmp, _ = training_setup
+    clean = run(tmp, tiny_random_whisper, tmp_path / "clean", steps=3, cache_dir=tmp_path / "cache")
+    states = sorted(Path(clean["encoder_cache"]).glob("*.npy"))
+    targets = sorted(Path(clean["teacher_targets_cache"]).glob("*.npy"))
+    damage(states[0], "truncate")
+    damage(targets[0], "flip data")
+    with caplog.at_level("WARNING"):
+        again = run(tmp, tiny_random_whisper, tmp_path / "again", steps=3, cache_dir=tmp_path / "cache")
+    warned = " ".join(r.getMessage() for r in caplog.records)
+    assert str(states[0]) in warned and str(targets[0]) in warned
+    assert again["teacher_encoder_passes_per_clip"] > 0 and again["teacher_decoder_forwards_per_clip"] > 0
+    assert (tmp_path / "again" / "loss.csv").read_text() == (tmp_path / "clean" / "loss.csv").read_text()
+    a, b = (load_file(tmp_path / d / "model" / "model.safetensors") for d in ("clean", "again"))
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
 
 
 def test_train_config_names_a_missing_setting():

@@ -24,7 +24,13 @@ def test_at_toy_shapes_every_part_runs_and_compares_like_for_like():
     run = gpu_benchmark("--tiny")
     assert run.returncode == 0, run.stderr
     out = run.stdout
-    assert out.count("same tokens: True") == 2 and "4 tokens/clip" in out  # both batch sizes, end token held off
-    assert "encoder alone:" in out and "without checkpointing:" in out and "with checkpointing:" in out
+    assert out.count("same tokens: True") == 3 and "4 tokens/clip" in out  # both batch sizes, end token held off
+    assert "attention implementation: sdpa\n" in out
+    pseudo = re.search(r"pseudo-labelling with timestamps, batch 8, 24 new tokens: .* ([\d.]+) timestamps/clip, "
+                       r"same tokens: True", out)
+    assert pseudo and float(pseudo.group(1)) > 0  # timestamps decoded, the two processors agreeing
+    assert "encoder alone:" in out
+    for row in ("without checkpointing", "with checkpointing"):  # both rows with their MFU
+        assert re.search(rf"  {row}: [\d.]+ steps/s, MFU [\d.]+%", out), row
     diff = re.search(r"max difference (\S+)", out)
     assert diff and float(diff.group(1)) < 1e-4  # teacher targets: batched and per clip agree

@@ -24,6 +24,7 @@ from tqdm import tqdm
 
 from udistil.clips import batches, clip_length
 from udistil.encoder_cache import Encoder, featurize, make_cache
+from udistil.timestamp_logits import TimestampWhisper
 
 SEAMLESS_LANG = {"en": "eng", "ar": "arb", "fr": "fra", "de": "deu", "es": "spa", "sw": "swh"}
 MMS_LANG = {"en": "eng", "ar": "ara", "fr": "fra", "de": "deu", "es": "spa", "sw": "swh"}
@@ -229,10 +230,8 @@ class Transcriber:
         return self.encoder.passes
 
     def _load(self, location: str):
-        if self.kind == "whisper":
-            from transformers import WhisperForConditionalGeneration
-
-            return WhisperForConditionalGeneration.from_pretrained(location)
+        if self.kind == "whisper":  # h-gpu: TimestampWhisper = Whisper with the vectorised timestamp rules
+            return TimestampWhisper.from_pretrained(location)
         if self.kind == "seamless_m4t_v2":
             from transformers import SeamlessM4Tv2ForSpeechToText
 
