@@ -153,8 +153,7 @@ class NpyStore:
                 new = f.read()
             complete = new[:new.rfind(b"\n") + 1]  # a line being appended right now is read next time
             self._read_to += len(complete)
-            for line in complete.decode().splitlines():
-                k, *rest = line.split()
+            for k, *rest in (line.split() for line in complete.decode().splitlines() if line.strip()):
                 self._recorded.setdefault(k, set()).add((int(rest[0]), rest[1]) if len(rest) == 2 else (-1, ""))
         return self._recorded.get(key, set())
 
