@@ -44,7 +44,10 @@ def timestamps(clips: list, sizes: tuple[int, ...], repeats: int, threads: int) 
                       torch.device("cpu"), torch.float32)
     with torch.inference_mode():
         states = encoder.run(clips)
-    kw = {"language": "en", "task": "transcribe", "return_timestamps": True, "max_new_tokens": 225}
+    # one generate call per batch (one 30 s window, as pseudo-labelling means it): with encoder states and no
+    # features, transformers 5.24's sequential path fails when a row asks for a second window
+    kw = {"language": "en", "task": "transcribe", "return_timestamps": True, "max_new_tokens": 225,
+          "force_unique_generate_call": True}
     eos = models["vectorised"].generation_config.eos_token_id  # also the padding
     print(f"timestamps: {len(clips)} clips, whisper-base, CPU, {threads} threads, best of {repeats}, "
           "from stored encoder states")

@@ -140,7 +140,7 @@ def pseudo_labelling(models: dict[str, Any], tok, encoder, *, batch: int, tokens
     with torch.inference_mode():
         states = encoder.run(clips)
     kw = {"language": "en", "task": "transcribe", "return_timestamps": True, "max_new_tokens": tokens,
-          "min_new_tokens": tokens, "num_beams": 1}
+          "min_new_tokens": tokens, "num_beams": 1, "force_unique_generate_call": True}  # one window per clip
 
     def run(model) -> list[list[int]]:
         with torch.inference_mode():
