@@ -1,4 +1,5 @@
-"""The Transcriber with token statistics on against plain `model.generate`, whisper-base on the CPU, one run.
+"""Decoding speed on the CPU, whisper-base, one run: the Transcriber against plain `generate`, and timestamp decoding
+with udistil's vectorised timestamp rules against transformers' processor.
 
 Both decode the same length-sorted batches from the same encoder states (computed once, before timing), with
 the same generation settings, so they generate the same tokens: the difference is the wrapper and the
@@ -6,7 +7,13 @@ statistics. Rows: plain `generate`; the Transcriber without statistics; with sta
 generation (the default); with statistics from every step's full-vocabulary logits (`output_logits`, the way
 before). Each variant runs `--repeats` times, interleaved; the best time counts. Prints clips/s and ratios.
 
+With `--timestamps 1`: `generate(return_timestamps=True)` (pseudo-labelling's decoding) on one batch of
+`--timestamp-clips` clips at batch 16 and at batch 80, through `TimestampWhisper` (udistil.timestamp_logits) and
+through transformers' Whisper, the same weights and encoder states: seconds, the speed-up and whether the tokens
+are the same. `--transcriber 0` leaves out the first part.
+
     .venv/bin/python benchmarks/decode.py [--clips 32] [--batch-size 16] [--threads 2] [--repeats 3]
+    .venv/bin/python benchmarks/decode.py --transcriber 0 --timestamps 1 [--timestamp-clips 80] [--repeats 2]
 """
 
 from __future__ import annotations
@@ -22,9 +29,53 @@ def batches(clips: list, size: int) -> list[list]:
     return [[clips[i] for i in order[b:b + size]] for b in range(0, len(order), size)]
 
 
-def main() -> None:
-    args = parse_args(__doc__, clips=32, batch_size=16, repeats=3)
+def timestamps(clips: list, sizes: tuple[int, ...], repeats: int, threads: int) -> None:
+    """`generate` with timestamps through the vectorised processor and through transformers', batch by batch."""
+    import torch
+    from transformers import AutoFeatureExtractor, WhisperForConditionalGeneration
+    from transformers.modeling_outputs import BaseModelOutput
 
+    from udistil.encoder_cache import Encoder
+    from udistil.timestamp_logits import TimestampWhisper
+
+    models = {"transformers": WhisperForConditionalGeneration.from_pretrained(teacher_dir()).eval(),
+              "vectorised": TimestampWhisper.from_pretrained(teacher_dir()).eval()}
+    encoder = Encoder(models["transformers"], AutoFeatureExtractor.from_pretrained(teacher_dir()),
+                      torch.device("cpu"), torch.float32)
+    with torch.inference_mode():
+        states = encoder.run(clips)
+    # one generate call per batch (one 30 s window, as pseudo-labelling means it): with encoder states and no
+    # features, transformers 5.24's sequential path fails when a row asks for a second window
+    kw = {"language": "en", "task": "transcribe", "return_timestamps": True, "max_new_tokens": 225,
+          "force_unique_generate_call": True}
+    eos = models["vectorised"].generation_config.eos_token_id  # also the padding
+    print(f"timestamps: {len(clips)} clips, whisper-base, CPU, {threads} threads, best of {repeats}, "
+          "from stored encoder states")
+    for size in sizes:
+        groups = [states[b:b + size] for b in range(0, len(clips), size)]
+
+        def run(model, groups=groups) -> list[list[int]]:
+            with torch.inference_mode():
+                return [s for g in groups for s in model.generate(
+                    encoder_outputs=BaseModelOutput(last_hidden_state=g), **kw).tolist()]
+
+        seconds, tokens = best_of({name: (lambda m=m: run(m)) for name, m in models.items()}, repeats)
+        same = "same tokens" if tokens["vectorised"] == tokens["transformers"] else "DIFFERENT tokens"
+        print(f"  batch {size:3d}: transformers' processor {seconds['transformers']:6.2f} s, vectorised "
+              f"{seconds['vectorised']:6.2f} s, speed-up {seconds['transformers'] / seconds['vectorised']:5.2f}x, "
+              f"{sum(t != eos for s in tokens['vectorised'] for t in s) / len(clips):.0f} tokens/clip ({same})")
+
+
+def main() -> None:
+    args = parse_args(__doc__, clips=32, batch_size=16, repeats=3, transcriber=1, timestamps=0, timestamp_clips=80)
+    if args.timestamps:
+        timestamps([a for a, _ in synthetic_clips(args.timestamp_clips)], (16, 80), args.repeats, args.threads)
+    if args.transcriber:
+        transcriber_rows(args)
+
+
+def transcriber_rows(args) -> None:
+    """The Transcriber's variants against plain generate."""
     import torch
     from transformers.modeling_outputs import BaseModelOutput
 

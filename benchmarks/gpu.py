@@ -1,14 +1,19 @@
 """The paper's shapes on one GPU, random weights (whisper-large-v2's config, no download), bf16, side by side.
 
+- the attention implementation the models run (SDPA expected);
 - decoding: the Transcriber with token statistics against plain `generate`, the same encoder states, settings
   and tokens (`--tokens` new tokens each, the end token held off), at batch 16, 64 and 128: clips/s and ratio;
+  both sides' tokens go through one normalisation (`text_ids`) before they are compared;
+- pseudo-labelling as the paper runs it: timestamps on, batch 80, 225 new tokens, with transformers'
+  `WhisperTimeStampLogitsProcessor` against udistil's vectorised one (`udistil.timestamp_logits`);
 - the encoder alone: clips/s;
 - a 32-16 distillation step (trainable encoder, the authors' recipe) at `--distill-batch`: steps/s with and
-  without gradient checkpointing, and MFU = the step's model FLOPs (counted once, without recomputation) /
-  (seconds per step x the card's dense bf16 peak);
+  without gradient checkpointing, and for both MFU = the step's model FLOPs (counted once per clip at batch 1,
+  without recomputation, times the batch) / (seconds per step x the card's dense bf16 peak). A row that does not
+  fit in memory is rerun at half the batch, and again, and says so;
 - teacher targets for a batch: one forward pass for the batch against one per clip (the store left out).
 
-    .venv/bin/python benchmarks/gpu.py [--tokens 48] [--distill-batch 32] [--steps 3]   # sized for under 5 minutes
+    .venv/bin/python benchmarks/gpu.py [--tokens 48] [--distill-batch 32] [--steps 3]   # sized for under 10 minutes
     .venv/bin/python benchmarks/gpu.py --tiny   # the same code at toy shapes, on any device: a check of the script
 
 Without a CUDA GPU (and without --tiny) it says so and exits 0.
@@ -38,6 +43,8 @@ def parse() -> argparse.Namespace:
     ap.add_argument("--tokens", type=int, default=48)
     ap.add_argument("--distill-batch", type=int, default=32)
     ap.add_argument("--steps", type=int, default=3)
+    ap.add_argument("--peak-tflops", type=float, default=None,
+                    help="the device's dense bf16 peak for MFU (default: the data sheet's for a known GPU)")
     ap.add_argument("--tiny", action="store_true")
     return ap.parse_args()
 
@@ -46,9 +53,9 @@ def peak_flops(name: str) -> float | None:
     return next((peak for part, peak in PEAK_BF16 if part in name), None)
 
 
-def build(shape: dict[str, int], *, decoder_layers: int, device: Any, dtype: Any, seed: int):
+def build(shape: dict[str, int], *, decoder_layers: int, device: Any, dtype: Any, seed: int, cls=None):
     """A random Whisper of `shape` with `decoder_layers`, made on `device`, with the packaged multilingual tokenizer's
-    generation config (as the converted checkpoints carry it)."""
+    generation config (as the converted checkpoints carry it); `cls`: the model class (default: transformers')."""
     import torch
     from transformers import WhisperConfig, WhisperForConditionalGeneration
 
@@ -62,7 +69,7 @@ def build(shape: dict[str, int], *, decoder_layers: int, device: Any, dtype: Any
                            **{**shape, "decoder_layers": decoder_layers})
     torch.manual_seed(seed)
     with torch.device(device):
-        model = WhisperForConditionalGeneration(config).to(dtype)
+        model = (cls or WhisperForConditionalGeneration)(config).to(dtype)
     ct2 = json.loads(package_file(*PACKAGED_WHISPER["whisper-base"].ct2_config).read_text())
     model.generation_config = generation_config(tok, ct2, config.max_target_positions)
     return model.eval(), tok
@@ -73,6 +80,18 @@ def noise(n: int, seconds: float = 10.0, seed: int = 0) -> list:
 
     rng = np.random.default_rng(seed)
     return [(rng.standard_normal(int(16000 * seconds)) * 0.1).astype(np.float32) for _ in range(n)]
+
+
+def text_ids(seq: list[int], specials: set[int]) -> list[int]:
+    """A sequence as both sides are compared: without the special ids (as the Transcriber keeps it; timestamps are
+    not special, so they stay)."""
+    return [t for t in seq if t not in specials]
+
+
+def attention(*models) -> str:
+    """The attention implementation of each model (transformers' `_attn_implementation`), SDPA expected."""
+    found = sorted({m.config._attn_implementation for m in models})
+    return ", ".join(found) + ("" if found == ["sdpa"] else "  (NOT SDPA)")
 
 
 def decoding(model, tok, encoder, *, batch: int, tokens: int, sync) -> dict[str, Any]:
@@ -94,18 +113,48 @@ def decoding(model, tok, encoder, *, batch: int, tokens: int, sync) -> dict[str,
     engine = Transcriber(WhisperDecoder(model, tok, encoder, options(True)))
     engine.decoder.encoder = Replay({id(clips[0]): states})
     kw = WhisperDecoder(model, tok, encoder, options(False)).generate_kwargs()
+    specials = set(tok.all_special_ids)
 
     @torch.inference_mode()
     def plain() -> list[list[int]]:
         seqs = model.generate(encoder_outputs=BaseModelOutput(last_hidden_state=states), **kw)
-        return [[t for t in s if t < tok.eos_token_id] for s in seqs.tolist()]
+        return [text_ids(s, specials) for s in seqs.tolist()]
 
-    runs = {"plain": plain, "transcriber": lambda: [h.token_ids for h in engine.transcribe(clips, desc="")]}
+    runs = {"plain": plain,
+            "transcriber": lambda: [text_ids(h.token_ids, specials) for h in engine.transcribe(clips, desc="")]}
     best_of(runs, 1, sync)  # warm-up
     seconds, out = best_of(runs, 2, sync)
     return {"batch": batch, **{k: batch / s for k, s in seconds.items()},
             "ratio": seconds["plain"] / seconds["transcriber"], "same_tokens": out["plain"] == out["transcriber"],
             "tokens": sum(map(len, out["plain"])) / batch}
+
+
+def pseudo_labelling(models: dict[str, Any], tok, encoder, *, batch: int, tokens: int, sync) -> dict[str, Any]:
+    """Generation with timestamps (the paper's pseudo-labels), the same states through `models` (transformers'
+    timestamp processor, and the vectorised one), best of 2: clips/s, ratio and whether the tokens are the same."""
+    import torch
+    from transformers.modeling_outputs import BaseModelOutput
+
+    specials = set(tok.all_special_ids)
+    clips = noise(batch, seed=batch + 1)
+    with torch.inference_mode():
+        states = encoder.run(clips)
+    kw = {"language": "en", "task": "transcribe", "return_timestamps": True, "max_new_tokens": tokens,
+          "min_new_tokens": tokens, "num_beams": 1, "force_unique_generate_call": True}  # one window per clip
+
+    def run(model) -> list[list[int]]:
+        with torch.inference_mode():
+            seqs = model.generate(encoder_outputs=BaseModelOutput(last_hidden_state=states), **kw)
+        return [text_ids(s, specials) for s in seqs.tolist()]
+
+    runs = {name: (lambda m=m: run(m)) for name, m in models.items()}
+    best_of(runs, 1, sync)  # warm-up
+    seconds, out = best_of(runs, 2, sync)
+    first, second = models
+    timestamps = sum(t > tok.convert_tokens_to_ids("<|notimestamps|>") for s in out[second] for t in s)
+    return {"batch": batch, "tokens": tokens, **{k: batch / v for k, v in seconds.items()},
+            "ratio": seconds[first] / seconds[second], "same_tokens": out[first] == out[second],
+            "timestamps": timestamps / batch}
 
 
 def encoder_speed(encoder, *, batch: int, sync) -> float:
@@ -137,8 +186,27 @@ def _feature_extractor():
 
 def distillation(teacher, student, *, batch: int, tokens: int, steps: int, checkpointing: bool, device,
                  mixed: bool, sync) -> dict[str, Any]:
-    """Steps/s of full distillation steps (teacher encoder and decoder, student forward and backward, AdamW);
-    the model FLOPs of one step, counted without checkpointing."""
+    """Steps/s of full distillation steps (teacher encoder and decoder, student forward and backward, AdamW) at
+    `batch`, or at half of it (and so on) when that does not fit in GPU memory."""
+    import torch
+
+    tried = batch
+    while True:
+        try:
+            return {**distill_steps(teacher, student, batch=tried, tokens=tokens, steps=steps,
+                                    checkpointing=checkpointing, device=device, mixed=mixed, sync=sync),
+                    "asked_batch": batch}
+        except torch.cuda.OutOfMemoryError:
+            if tried == 1:
+                return {"checkpointing": checkpointing, "oom": True, "asked_batch": batch}
+            print(f"  (distillation step at batch {tried} {'with' if checkpointing else 'without'} checkpointing: "
+                  f"out of GPU memory; trying batch {tried // 2})", flush=True)
+            tried //= 2
+
+
+def distill_steps(teacher, student, *, batch: int, tokens: int, steps: int, checkpointing: bool, device,
+                  mixed: bool, sync, count_flops: bool = False) -> dict[str, Any]:
+    """`steps` distillation steps after a warm-up: steps/s; with `count_flops`, one step's model FLOPs instead."""
     import torch
     from torch.utils.flop_counter import FlopCounterMode
 
@@ -163,21 +231,25 @@ def distillation(teacher, student, *, batch: int, tokens: int, steps: int, check
         opt.zero_grad(set_to_none=True)
 
     try:
-        step()  # warm-up
-        flops = None
-        if not checkpointing:
+        if count_flops:
             with FlopCounterMode(display=False) as counter:
                 step()
-            flops = counter.get_total_flops()
+            return {"flops": counter.get_total_flops()}
+        step()  # warm-up
         seconds, _ = best_of({"step": lambda: [step() for _ in range(steps)]}, 1, sync)
-    except torch.cuda.OutOfMemoryError:
-        return {"checkpointing": checkpointing, "oom": True}
     finally:
         student.gradient_checkpointing_disable()
         opt.zero_grad(set_to_none=True)
         if device.type == "cuda":
             torch.cuda.empty_cache()
-    return {"checkpointing": checkpointing, "steps_per_s": steps / seconds["step"], "flops": flops}
+    return {"checkpointing": checkpointing, "batch": batch, "steps_per_s": steps / seconds["step"]}
+
+
+def flops_per_clip(teacher, student, *, tokens: int, device, mixed: bool) -> float:
+    """Model FLOPs of one distillation step per clip: counted at batch 1 without checkpointing (the matrix
+    products, convolutions and attention that FlopCounterMode counts all grow linearly with the batch)."""
+    return distill_steps(teacher, student, batch=1, tokens=tokens, steps=1, checkpointing=False, device=device,
+                         mixed=mixed, sync=lambda: None, count_flops=True)["flops"]
 
 
 def teacher_targets(teacher, encoder, *, batch: int, tokens: int, device, sync) -> dict[str, float]:
@@ -187,7 +259,7 @@ def teacher_targets(teacher, encoder, *, batch: int, tokens: int, device, sync) 
     from udistil.teacher_targets import TeacherTargets
 
     class NoStore:
-        def load(self, key):
+        def load(self, key, shape=None):
             return None
 
         def save(self, key, array):
@@ -209,23 +281,30 @@ def teacher_targets(teacher, encoder, *, batch: int, tokens: int, device, sync) 
 
 def report(name: str, rows: dict[str, Any], peak: float | None, args: argparse.Namespace) -> None:
     print(f"{name}; random weights at {'toy' if args.tiny else 'whisper-large-v2'} shapes; {args.tokens} new tokens")
+    print(f"attention implementation: {rows['attention']}")
     print("decoding, Transcriber (statistics on) vs plain generate, same states and tokens:")
     for r in rows["decode"]:
         print(f"  batch {r['batch']:4d}: transcriber {r['transcriber']:7.1f} clips/s, plain {r['plain']:7.1f} clips/s, "
               f"ratio {r['ratio']:.2f}, {r['tokens']:.0f} tokens/clip, same tokens: {r['same_tokens']}")
+    p = rows["pseudo"]
+    print(f"pseudo-labelling with timestamps, batch {p['batch']}, {p['tokens']} new tokens: vectorised timestamp "
+          f"processor {p['vectorised']:.1f} clips/s, transformers' {p['transformers']:.1f} clips/s, speed-up "
+          f"{p['ratio']:.2f}, {p['timestamps']:.1f} timestamps/clip, same tokens: {p['same_tokens']}")
     print(f"encoder alone: {rows['encoder']:.1f} clips/s")
     print(f"distillation step, {rows['student']} student (trainable encoder), batch {args.distill_batch}:")
-    flops = next((r["flops"] for r in rows["distill"] if r.get("flops")), None)
+    per_clip = rows["flops_per_clip"]
     for r in rows["distill"]:
         label = "with checkpointing" if r["checkpointing"] else "without checkpointing"
         if r.get("oom"):
-            print(f"  {label}: out of GPU memory")
+            print(f"  {label}: out of GPU memory even at batch 1")
             continue
-        mfu = f", MFU {flops * r['steps_per_s'] / peak:.1%}" if flops and peak else ""
-        print(f"  {label}: {r['steps_per_s']:.2f} steps/s{mfu}")
-    if flops:
-        peak_text = f"{peak / 1e12:.0f} TFLOP/s" if peak else "unknown for this device"
-        print(f"  model FLOPs per step: {flops / 1e12:.2f} TFLOP; dense bf16 peak {peak_text}")
+        smaller = f" at batch {r['batch']} (batch {r['asked_batch']} did not fit)" if r["batch"] < r["asked_batch"] \
+            else ""
+        mfu = f"MFU {per_clip * r['batch'] * r['steps_per_s'] / peak:.1%}" if peak else "MFU n/a (peak unknown)"
+        print(f"  {label}{smaller}: {r['steps_per_s']:.2f} steps/s, {mfu}")
+    peak_text = f"{peak / 1e12:.0f} TFLOP/s" if peak else "unknown for this device"
+    print(f"  model FLOPs per step: {per_clip * args.distill_batch / 1e12:.4f} TFLOP at batch {args.distill_batch}; "
+          f"dense bf16 peak {peak_text}")
     t = rows["targets"]
     print(f"teacher targets, batch {args.distill_batch}: batched {t['batched']:.1f} clips/s, per clip "
           f"{t['per clip']:.1f} clips/s, ratio {t['ratio']:.2f}; max difference {t['diff']:.3g}")
@@ -236,6 +315,7 @@ def main() -> int:
     import torch
 
     from udistil.encoder_cache import Encoder
+    from udistil.timestamp_logits import TimestampWhisper
 
     cuda = torch.cuda.is_available()
     if not cuda and not args.tiny:
@@ -245,22 +325,34 @@ def main() -> int:
     dtype = torch.bfloat16 if cuda else torch.float32
     name = torch.cuda.get_device_name(0) if cuda else "CPU"
     sync = torch.cuda.synchronize if cuda else (lambda: None)
+    pseudo = {"batch": 80, "tokens": 225}  # the paper's pseudo-labelling: batch 80, up to 225 tokens
     if args.tiny:
         args.tokens, args.distill_batch, args.steps = min(args.tokens, 4), min(args.distill_batch, 2), 1
+        pseudo = {"batch": 8, "tokens": 24}
+    peak = args.peak_tflops * 1e12 if args.peak_tflops else peak_flops(name) if cuda else None
+    if peak is None and args.tiny:
+        peak, name = 1e12, f"{name} (MFU against a nominal 1 TFLOP/s: a check of the arithmetic)"
     shape = TINY if args.tiny else LARGE_V2
     teacher, tok = build(shape, decoder_layers=shape["decoder_layers"], device=device, dtype=dtype, seed=0)
     encoder = Encoder(teacher, _feature_extractor(), device, dtype)
     sizes = (2, 4) if args.tiny else (16, 64, 128)
     rows: dict[str, Any] = {"decode": [decoding(teacher, tok, encoder, batch=b, tokens=args.tokens, sync=sync)
                                        for b in sizes]}
+    fast, _ = build(shape, decoder_layers=shape["decoder_layers"], device=device, dtype=dtype, seed=0,
+                    cls=TimestampWhisper)
+    fast.load_state_dict(teacher.state_dict())
+    rows["pseudo"] = pseudo_labelling({"transformers": teacher, "vectorised": fast}, tok, encoder, **pseudo, sync=sync)
+    del fast
     rows["encoder"] = encoder_speed(encoder, batch=sizes[-1] // 2, sync=sync)
     rows["targets"] = teacher_targets(teacher, encoder, batch=args.distill_batch, tokens=args.tokens, device=device,
                                       sync=sync)
     student, _ = build(shape, decoder_layers=shape["decoder_layers"] // 2, device=device, dtype=torch.float32, seed=1)
     rows["student"] = f"{student.config.encoder_layers}-{student.config.decoder_layers}"
+    rows["attention"] = attention(teacher, student)
+    rows["flops_per_clip"] = flops_per_clip(teacher, student, tokens=args.tokens, device=device, mixed=cuda)
     rows["distill"] = [distillation(teacher, student, batch=args.distill_batch, tokens=args.tokens, steps=args.steps,
                                     checkpointing=c, device=device, mixed=cuda, sync=sync) for c in (False, True)]
-    report(name, rows, peak_flops(name) if cuda else None, args)
+    report(name, rows, peak, args)
     return 0
 
 

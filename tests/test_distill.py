@@ -1,4 +1,5 @@
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -7,9 +8,10 @@ import torch
 import yaml
 
 from tests.helpers import train_config
+from udistil.determinism import deterministic_mode
 from udistil.distill import TrainConfig, ValidationConfig, distill
 from udistil.distill.batches import batch_indices
-from udistil.distill.loss import kl_loss
+from udistil.distill.loss import distill_loss, kl_loss, label_rows
 from udistil.distill.validation import Curve
 from udistil.manifest import Record, build_manifest
 from udistil.student import init_student, layer_map, parse_arch
@@ -27,9 +29,65 @@ def test_layer_maps_follow_distil_whisper():
 
 def test_kl_is_zero_when_student_is_teacher():
     logits = torch.randn(2, 5, 11)
-    labels = torch.tensor([[1, 2, 3, -100, -100], [4, 5, 6, 7, 8]])
-    assert kl_loss(logits, logits.clone(), labels, 2.0).item() == pytest.approx(0.0, abs=1e-6)
-    assert kl_loss(logits, torch.randn(2, 5, 11), labels, 2.0).item() > 0
+    rows = label_rows(torch.tensor([[1, 2, 3, -100, -100], [4, 5, 6, 7, 8]]))
+    assert rows.tolist() == [0, 1, 2, 5, 6, 7, 8, 9]
+    assert kl_loss(logits, logits.clone(), rows, 2.0).item() == pytest.approx(0.0, abs=1e-6)
+    assert kl_loss(logits, torch.randn(2, 5, 11), rows, 2.0).item() > 0
+
+
+def padded_batch(gen: torch.Generator, vocab: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Random (batch, width, vocab) logits and labels right-padded with -100 to random lengths (one at least)."""
+    batch, width = (int(torch.randint(1, n, (1,), generator=gen)) for n in (9, 80))
+    logits = torch.randn(batch, width, vocab, generator=gen) * 3
+    labels = torch.randint(0, vocab, (batch, width), generator=gen)
+    for b in range(batch):
+        labels[b, int(torch.randint(0, width + 1, (1,), generator=gen)):] = -100
+    labels[0, 0] = max(int(labels[0, 0]), 0)
+    return logits, labels
+
+
+def old_cross_entropy(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """The formula before: 3-D cross-entropy, which is nll_loss2d (no deterministic CUDA kernel)."""
+    return torch.nn.functional.cross_entropy(logits.float().transpose(1, 2), labels, ignore_index=-100)
+
+
+@pytest.mark.parametrize("vocab", [7, 1000, 51865])
+def test_cross_entropy_on_2d_rows_is_the_3d_formula_bit_for_bit(vocab):
+    gen = torch.Generator().manual_seed(vocab)
+    cfg = train_config()
+    for _ in range(3 if vocab > 1000 else 25):
+        logits, labels = padded_batch(gen, vocab)
+        old, new = logits.clone().requires_grad_(), logits.clone().requires_grad_()
+        ref = old_cross_entropy(old, labels)
+        (cfg.ce_weight * ref).backward()
+        got = distill_loss(new, logits, labels, cfg)["ce"]
+        (cfg.ce_weight * got).backward()
+        assert torch.equal(got, ref) and torch.equal(new.grad, old.grad)
+
+
+def test_a_training_step_under_deterministic_algorithms_runs_no_nll_loss2d(tiny_random_whisper):
+    """A step (forward, loss, backward, AdamW) with torch.use_deterministic_algorithms(True): the loss is the old
+    formula's, and no 2-D NLL kernel runs (on CUDA it raises in this mode; on a CPU it does not, so the test looks
+    at the kernels the step ran)."""
+    from transformers import WhisperForConditionalGeneration
+
+    model = WhisperForConditionalGeneration.from_pretrained(tiny_random_whisper).train()
+    optimiser = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    gen = torch.Generator().manual_seed(0)
+    dec = torch.randint(0, model.config.vocab_size, (3, 9), generator=gen)
+    labels = torch.cat([dec[:, 1:], torch.full((3, 1), -100)], 1)
+    labels[1, 4:] = -100
+    features = torch.randn(3, model.config.num_mel_bins, 3000, generator=gen)
+    with deterministic_mode(True), torch.profiler.profile() as prof:
+        assert torch.are_deterministic_algorithms_enabled()
+        logits = model(input_features=features, decoder_input_ids=dec).logits
+        teacher = logits.detach() + torch.randn(logits.shape, generator=gen)
+        losses = distill_loss(logits, teacher, labels, train_config())
+        losses["loss"].backward()
+        optimiser.step()
+    kernels = {e.name for e in prof.events()}
+    assert "aten::nll_loss_forward" in kernels and not any("nll_loss2d" in k for k in kernels)
+    assert torch.equal(losses["ce"], old_cross_entropy(logits.detach(), labels))
 
 
 def test_batches_are_a_function_of_seed_and_step():
@@ -224,13 +282,74 @@ def test_ledger_counts_a_pass_whose_save_was_killed(tmp_path, monkeypatch):
     def killed(*args, **kwargs):
         raise KeyboardInterrupt  # the job dies while writing the array
 
-    monkeypatch.setattr(encoder_cache.np, "save", killed)
+    monkeypatch.setattr(encoder_cache.Path, "write_bytes", killed)
     with pytest.raises(KeyboardInterrupt):
         store.save("clip", np.zeros(3, np.float32))
     assert store.computed(["clip"]) == [1] and store.load("clip") is None  # counted, not stored
     monkeypatch.undo()
     store.save("clip", np.ones(3, np.float32))
     assert store.computed(["clip"]) == [2] and store.load("clip").tolist() == [1.0, 1.0, 1.0]
+
+
+def damage(path, how: str) -> None:
+    data = bytearray(path.read_bytes())
+    if how == "truncate":
+        data = data[:len(data) // 2]
+    elif how == "flip data":
+        data[-5] ^= 0xFF  # inside the array: still a readable .npy, with one wrong value
+    else:  # flip header
+        data[:8] = bytes(8)
+    path.write_bytes(bytes(data))
+
+
+def test_a_damaged_entry_is_named_and_treated_as_missing(tmp_path, caplog):
+    from udistil.encoder_cache import NpyStore
+
+    store = NpyStore(tmp_path, "s")
+    for key in ("a", "b", "c", "d"):
+        store.save(key, np.arange(12, dtype=np.float32).reshape(3, 4))
+    for key, how in {"a": "truncate", "b": "flip data", "c": "flip header"}.items():
+        damage(store.path(key), how)
+    fresh = NpyStore(tmp_path, "s")  # another job: the ledger read from disk
+    with caplog.at_level("WARNING"):
+        assert [fresh.load(k, (3, 4)) is None for k in "abc"] == [True, True, True]
+        assert fresh.load("d", (4, 3)) is None and fresh.load("d", (3, 4)).sum() == 66
+    named = [r.getMessage() for r in caplog.records]
+    assert len(named) == 4 and all(str(store.path(k)) in m for k, m in zip("abcd", named, strict=True))
+    assert "bytes, the ledger says" in named[0] and "checksum" in named[1] and "shape (3, 4)" in named[3]
+    fresh.save("a", np.ones((3, 4), np.float32))  # the caller recomputes and rewrites
+    assert NpyStore(tmp_path, "s").load("a", (3, 4)).sum() == 12 and fresh.computed(["a", "d"]) == [2, 1]
+
+
+def test_entries_of_a_ledger_without_checksums_are_still_read(tmp_path):
+    from udistil.encoder_cache import NpyStore
+
+    store = NpyStore(tmp_path, "s")
+    np.save(store.path("old"), np.ones(3, np.float32))
+    store.ledger.write_text("old\n")  # the format before sizes and checksums
+    assert store.load("old", (3,)).tolist() == [1, 1, 1] and store.computed(["old"]) == [1]
+
+
+def test_damaged_cache_entries_are_recomputed_to_the_clean_runs_outputs(training_setup, tiny_random_whisper,
+                                                                        tmp_path, caplog):
+    """A truncated encoder state and a teacher target with a flipped value: the rerun recomputes and rewrites both
+    (warning with their files), and trains to the weights and loss curve of a run on a clean cache."""
+    from safetensors.torch import load_file
+
+    tmp, _ = training_setup
+    clean = run(tmp, tiny_random_whisper, tmp_path / "clean", steps=3, cache_dir=tmp_path / "cache")
+    states = sorted(Path(clean["encoder_cache"]).glob("*.npy"))
+    targets = sorted(Path(clean["teacher_targets_cache"]).glob("*.npy"))
+    damage(states[0], "truncate")
+    damage(targets[0], "flip data")
+    with caplog.at_level("WARNING"):
+        again = run(tmp, tiny_random_whisper, tmp_path / "again", steps=3, cache_dir=tmp_path / "cache")
+    warned = " ".join(r.getMessage() for r in caplog.records)
+    assert str(states[0]) in warned and str(targets[0]) in warned
+    assert again["teacher_encoder_passes_per_clip"] > 0 and again["teacher_decoder_forwards_per_clip"] > 0
+    assert (tmp_path / "again" / "loss.csv").read_text() == (tmp_path / "clean" / "loss.csv").read_text()
+    a, b = (load_file(tmp_path / d / "model" / "model.safetensors") for d in ("clean", "again"))
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
 
 
 def test_train_config_names_a_missing_setting():

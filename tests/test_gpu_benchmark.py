@@ -24,7 +24,41 @@ def test_at_toy_shapes_every_part_runs_and_compares_like_for_like():
     run = gpu_benchmark("--tiny")
     assert run.returncode == 0, run.stderr
     out = run.stdout
-    assert out.count("same tokens: True") == 2 and "4 tokens/clip" in out  # both batch sizes, end token held off
-    assert "encoder alone:" in out and "without checkpointing:" in out and "with checkpointing:" in out
+    assert out.count("same tokens: True") == 3 and "4 tokens/clip" in out  # both batch sizes, end token held off
+    assert "attention implementation: sdpa\n" in out
+    pseudo = re.search(r"pseudo-labelling with timestamps, batch 8, 24 new tokens: .* ([\d.]+) timestamps/clip, "
+                       r"same tokens: True", out)
+    assert pseudo and float(pseudo.group(1)) > 0  # timestamps decoded, the two processors agreeing
+    assert "encoder alone:" in out
+    for row in ("without checkpointing", "with checkpointing"):  # both rows with their MFU
+        assert re.search(rf"  {row}: [\d.]+ steps/s, MFU [\d.]+%", out), row
     diff = re.search(r"max difference (\S+)", out)
     assert diff and float(diff.group(1)) < 1e-4  # teacher targets: batched and per clip agree
+
+
+def test_a_step_that_does_not_fit_is_rerun_at_half_the_batch_and_says_so(monkeypatch, capsys):
+    import torch
+
+    sys.path.insert(0, str(SCRIPT.parent))
+    import gpu
+
+    tried = []
+
+    def steps(teacher, student, *, batch, **kw):
+        tried.append(batch)
+        if batch > 8:
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory")
+        return {"checkpointing": kw["checkpointing"], "batch": batch, "steps_per_s": 2.0}
+
+    monkeypatch.setattr(gpu, "distill_steps", steps)
+    row = gpu.distillation(None, None, batch=32, tokens=4, steps=1, checkpointing=False, device=None, mixed=True,
+                           sync=None)
+    assert tried == [32, 16, 8] and row["batch"] == 8 and row["asked_batch"] == 32
+    assert "batch 32 without checkpointing: out of GPU memory; trying batch 16" in capsys.readouterr().out
+    args = gpu.argparse.Namespace(tiny=True, tokens=4, distill_batch=32)
+    rows = {"attention": "sdpa", "decode": [], "encoder": 1.0, "student": "2-1", "flops_per_clip": 1e12,
+            "distill": [row], "pseudo": {"batch": 8, "tokens": 24, "vectorised": 1.0, "transformers": 1.0,
+                                         "ratio": 1.0, "timestamps": 2.0, "same_tokens": True},
+            "targets": {"batched": 1.0, "per clip": 1.0, "ratio": 1.0, "diff": 0.0}}
+    gpu.report("H100", rows, 1e15, args)
+    assert "without checkpointing at batch 8 (batch 32 did not fit): 2.00 steps/s, MFU 1.6%" in capsys.readouterr().out

@@ -10,6 +10,7 @@ the folder. `mode: auto` turns the cache off when the states of the job's clips 
 from __future__ import annotations
 
 import hashlib
+import io
 import logging
 from collections.abc import Sequence
 from pathlib import Path
@@ -52,11 +53,13 @@ class Encoder:
     """A Whisper encoder with its feature extractor: 16 kHz clips to states, read from a cache where on.
 
     Features computed ahead for the current batch (by DataLoader workers) are handed over with
-    `use_features` and found by the clip array's identity; any other clip is featurised here."""
+    `use_features` and found by the clip array's identity; any other clip is featurised here. Features go in as
+    `dtype` (the model's); states come out as `states_dtype` (default: the same)."""
 
     def __init__(self, model: torch.nn.Module, feature_extractor: Any, device: torch.device, dtype: torch.dtype,
-                 cache: EncoderCache | None = None):
+                 cache: EncoderCache | None = None, states_dtype: torch.dtype | None = None):
         self.model, self.fe, self.device, self.dtype, self.cache = model, feature_extractor, device, dtype, cache
+        self.states_dtype = states_dtype or dtype
         self.passes = 0
         self.ready: dict[int, torch.Tensor] = {}
 
@@ -78,7 +81,7 @@ class Encoder:
         step = len(audios) if self.device.type == "cuda" else 1
         encoder = self.model.get_encoder()
         return torch.cat([encoder(self.features(audios[i:i + step])).last_hidden_state
-                          for i in range(0, len(audios), step)])
+                          for i in range(0, len(audios), step)]).to(self.states_dtype)
 
     def __call__(self, audios: Sequence[np.ndarray], keys: Sequence[str] | None = None) -> torch.Tensor:
         """States of the clips; `keys` are their `audio_hash`es where the caller already has them."""
@@ -90,35 +93,89 @@ class Encoder:
 class NpyStore:
     """Content-addressed arrays under `root/<namespace>/<key>.npy`, written atomically, shared by jobs.
 
-    Every computed array is also recorded in a ledger (`computed.log`, one appended line per computation,
-    atomic for lines this short), so a job can count how often a key was computed across the pipeline.
+    Every computed array is also recorded in a ledger (`computed.log`, one appended line per computation: key, byte
+    size and sha1 of the file, atomic for lines this short), so a job can count how often a key was computed across
+    the pipeline, and an entry that is not byte for byte one that was computed (truncated, overwritten, flipped) is
+    caught. An entry that cannot be read, does not match the ledger, or has the wrong shape is reported with its
+    file and treated as missing: the caller recomputes it and `save` rewrites it.
     """
 
     def __init__(self, root: str | Path, namespace: str):
         self.dir = Path(root) / namespace
         self.dir.mkdir(parents=True, exist_ok=True)
         self.ledger = self.dir / "computed.log"
+        self._recorded: dict[str, set[tuple[int, str]]] = {}  # key -> (size, sha1) of each recorded computation
+        self._read_to = 0  # ledger bytes parsed so far (other jobs append while this one runs)
 
     def path(self, key: str) -> Path:
         return self.dir / f"{key}.npy"
 
-    def load(self, key: str) -> np.ndarray | None:
+    def load(self, key: str, shape: tuple[int, ...] | None = None) -> np.ndarray | None:
+        """The stored array, or None when there is none or it is damaged (a warning names the file)."""
         p = self.path(key)
-        return np.load(p) if p.exists() else None
+        if not p.exists():
+            return None
+        data = p.read_bytes()
+        problem = self._check(key, data)
+        if problem is None:
+            try:
+                array = np.load(io.BytesIO(data), allow_pickle=False)
+            except (ValueError, OSError, EOFError) as err:
+                problem = f"unreadable ({err})"
+            else:
+                if shape is not None and array.shape != tuple(shape):
+                    problem = f"shape {array.shape}, expected {tuple(shape)}"
+                else:
+                    return array
+        log.warning("%s: damaged cache entry (%s); recomputing and rewriting it", p, problem)
+        return None
+
+    def _check(self, key: str, data: bytes) -> str | None:
+        """Why `data` is not a recorded computation of `key`, or None (also for entries of older ledgers, which
+        recorded no size or checksum: those are only checked by reading them)."""
+        entry = (len(data), hashlib.sha1(data).hexdigest())
+        recorded = self._records(key)
+        if entry not in recorded:  # perhaps recomputed by another job since this one last read the ledger
+            recorded = self._records(key, refresh=True)
+        if not recorded or entry in recorded:
+            return None
+        sizes = sorted({size for size, _ in recorded if size >= 0})
+        if sizes and len(data) not in sizes:
+            return f"{len(data)} bytes, the ledger says {' or '.join(map(str, sizes))}"
+        return "checksum differs from the ledger's" if sizes else None
+
+    def _records(self, key: str, refresh: bool = False) -> set[tuple[int, str]]:
+        """The recorded (size, sha1) of `key`, reading the lines appended to the ledger since the last read when the
+        key is not known yet or on `refresh`."""
+        if (refresh or key not in self._recorded) and self.ledger.exists():
+            with open(self.ledger, "rb") as f:
+                f.seek(self._read_to)
+                new = f.read()
+            complete = new[:new.rfind(b"\n") + 1]  # a line being appended right now is read next time
+            self._read_to += len(complete)
+            for k, *rest in (line.split() for line in complete.decode().splitlines() if line.strip()):
+                self._recorded.setdefault(k, set()).add((int(rest[0]), rest[1]) if len(rest) == 2 else (-1, ""))
+        return self._recorded.get(key, set())
 
     def save(self, key: str, array: np.ndarray) -> None:
-        """Record the computation, then store its result: a kill between the two never undercounts passes."""
+        """Record the computation (with the file's size and checksum), then store its result: a kill between the
+        two never undercounts passes."""
+        buf = io.BytesIO()
+        np.save(buf, array)
+        data = buf.getvalue()
         with open(self.ledger, "a") as f:
-            f.write(key + "\n")
+            f.write(f"{key} {len(data)} {hashlib.sha1(data).hexdigest()}\n")
         with atomic_path(self.path(key), suffix=".npy") as tmp:
-            np.save(tmp, array)
+            tmp.write_bytes(data)
 
     def computed(self, keys: Sequence[str]) -> list[int]:
         """How many times each key was computed by any job that shared this store."""
         counts: dict[str, int] = {}
         if self.ledger.exists():
-            for line in self.ledger.read_text().split():
-                counts[line] = counts.get(line, 0) + 1
+            for line in self.ledger.read_text().splitlines():
+                key = line.split(maxsplit=1)[0] if line.strip() else None
+                if key:
+                    counts[key] = counts.get(key, 0) + 1
         return [counts.get(k, 0) for k in keys]
 
 
@@ -129,6 +186,7 @@ class EncoderCache:
         self.encoder_hash = weights_hash(encoder)[:20]
         self.store = NpyStore(root, self.encoder_hash)
         self.dir = self.store.dir
+        self.shape = (encoder.config.max_source_positions, encoder.config.d_model)  # one clip's states
 
     def get_or_compute(self, encoder: Encoder, audios: Sequence[np.ndarray], keys: Sequence[str] | None = None
                        ) -> torch.Tensor:
@@ -137,7 +195,7 @@ class EncoderCache:
         states: list[torch.Tensor | None] = [None] * len(audios)
         missing = []
         for i, key in enumerate(keys):
-            found = self.store.load(key)
+            found = self.store.load(key, self.shape)
             if found is None:
                 missing.append(i)
             else:
@@ -148,7 +206,7 @@ class EncoderCache:
                 state = computed[j].detach().to("cpu", torch.float32)
                 self.store.save(keys[i], state.numpy())
                 states[i] = state
-        return torch.stack(states).to(encoder.device, encoder.dtype)
+        return torch.stack(states).to(encoder.device, encoder.states_dtype)
 
     def passes_per_clip(self, keys: Sequence[str]) -> list[int]:
         """Encoder forward passes each clip (by `audio_hash`) has had, over every job that shared this cache."""

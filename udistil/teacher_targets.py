@@ -47,7 +47,8 @@ class TeacherTargets:
             self.forwards += len(lengths)
             return self._logits(states, decoder_ids)
         keys = [target_key(audio_keys[i], decoder_ids[i, :n].tolist()) for i, n in enumerate(lengths)]
-        found = {i: self.store.load(key) for i, key in enumerate(keys)}
+        vocab = self.model.config.vocab_size
+        found = {i: self.store.load(key, (n, vocab)) for i, (key, n) in enumerate(zip(keys, lengths, strict=True))}
         first: dict[str, int] = {}  # a missing target is computed once, where it first appears in the batch
         for i, f in found.items():
             if f is None:

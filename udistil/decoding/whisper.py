@@ -30,9 +30,9 @@ class WhisperDecoder(GenerativeDecoder):
     @classmethod
     def load(cls, location: str, options: DecodeOptions, *, device: torch.device, dtype: torch.dtype,
              cache: dict[str, Any] | None) -> WhisperDecoder:
-        from transformers import WhisperForConditionalGeneration
+        from udistil.timestamp_logits import TimestampWhisper  # Whisper with vectorised timestamp rules
 
-        model, tokenizer, fe = from_pretrained(location, WhisperForConditionalGeneration, device, dtype)
+        model, tokenizer, fe = from_pretrained(location, TimestampWhisper, device, dtype)
         return cls(model, tokenizer, Encoder(model, fe, device, dtype), options, cache)
 
     def start(self, n_clips: int) -> None:
@@ -55,6 +55,8 @@ class WhisperDecoder(GenerativeDecoder):
         if self.model.generation_config.is_multilingual and o.language:
             kw.update(language=o.language, task=o.task)
         kw["return_timestamps"] = o.return_timestamps
+        if o.return_timestamps:  # one 30 s window per clip: transformers 5.24 would otherwise try to split
+            kw["force_unique_generate_call"] = True  # the batch over windows and fail on encoder states
         return kw
 
     def step_stats(self) -> StepStats | None:
@@ -83,7 +85,8 @@ class WhisperDecoder(GenerativeDecoder):
                    return_attention_mask=True)
         if feats["input_features"].shape[-1] < 3000:  # a batch shorter than one window: pad it to one
             feats = fe(list(audios), sampling_rate=16000, return_tensors="pt", return_attention_mask=True)
-        kw = {**self.generate_kwargs(), "return_timestamps": True, "condition_on_prev_tokens": False}
+        kw = {**self.generate_kwargs(), "return_timestamps": True, "condition_on_prev_tokens": False,
+              "force_unique_generate_call": False}  # sequential long-form: window after window
         out = self.model.generate(input_features=feats["input_features"].to(self.device, self.dtype),
                                   attention_mask=feats["attention_mask"].to(self.device), **kw)
         sequences = (out if isinstance(out, torch.Tensor) else out["sequences"]).cpu()

@@ -96,9 +96,10 @@ def seed_worker(worker_id: int) -> None:
     random.seed(seed)
 
 
-def prefetch_loader(*, data: MicroBatches, micro_batches: list[int], workers: int, seed: int
-                    ) -> torch.utils.data.DataLoader:
-    """Micro-batches `micro_batches`, in order, prepared by `workers` processes two ahead each."""
+def prefetch_loader(*, data: MicroBatches, micro_batches: list[int], workers: int, seed: int,
+                    pin_memory: bool = False) -> torch.utils.data.DataLoader:
+    """Micro-batches `micro_batches`, in order, prepared by `workers` processes two ahead each (their tensors in
+    page-locked memory with `pin_memory`, for copies to a GPU that do not wait)."""
     return torch.utils.data.DataLoader(data, batch_size=None, sampler=micro_batches, num_workers=workers,
                                        collate_fn=as_is, prefetch_factor=2, worker_init_fn=seed_worker,
-                                       generator=torch.Generator().manual_seed(seed), pin_memory=False)
+                                       generator=torch.Generator().manual_seed(seed), pin_memory=pin_memory)

@@ -7,16 +7,16 @@ import io
 import logging
 from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
+import pandas as pd
+import torch
 
 from udistil.distill.settings import TrainConfig
-from udistil.encoder_cache import EncoderCache, audio_hash
+from udistil.encoder_cache import Encoder, EncoderCache, audio_hash
 from udistil.fileio import atomic_path, read_audio
-
-if TYPE_CHECKING:
-    from udistil.distill.train import Trainer
+from udistil.teacher_targets import TeacherTargets
 
 log = logging.getLogger(__name__)
 
@@ -50,21 +50,43 @@ def write_validation(rows: list[dict], path: str | Path) -> None:
 
 
 def run_record(*, teacher: str, student_init: str, subset: str | Path, cfg: TrainConfig, skipped: list[dict],
-               steps: int, resumed_from: int, seconds: float, trainer: Trainer, cache: EncoderCache | None,
-               history: list[dict]) -> dict[str, Any]:
-    """The run's `run.json`: inputs, settings, steps, and encoder and teacher-decoder passes per clip."""
-    n_clips, t = len(trainer.paths), trainer
+               steps: int, resumed_from: int, seconds: float, paths: list[str], keys: dict[int, str],
+               t_encoder: Encoder, s_encoder: Encoder, shared: bool, frozen: bool, targets: TeacherTargets,
+               cache: EncoderCache | None, history: list[dict]) -> dict[str, Any]:
+    """The run's `run.json`: inputs, settings, steps, and encoder and teacher-decoder passes per clip (`paths`: the
+    training clips; `keys`: the audio hashes training computed)."""
+    n_clips = len(paths)
     return {"teacher": teacher, "student_init": student_init, "subset": str(subset), "config": asdict(cfg),
             "clips": n_clips, "skipped": skipped, "steps": steps, "resumed_from": resumed_from,
             "train_seconds_this_run": round(seconds, 3),
-            "encoder_shared_and_frozen": t.shared, "encoder_frozen": t.frozen,
-            "teacher_encoder_passes_per_clip": round(t.t_encoder.passes / n_clips, 4),
-            "student_encoder_passes_per_clip": round(t.s_encoder.passes / n_clips, 4) if not t.shared else None,
+            "encoder_shared_and_frozen": shared, "encoder_frozen": frozen,
+            "teacher_encoder_passes_per_clip": round(t_encoder.passes / n_clips, 4),
+            "student_encoder_passes_per_clip": round(s_encoder.passes / n_clips, 4) if not shared else None,
             "encoder_cache": str(cache.dir) if cache else None,
-            "teacher_encoder_passes_per_clip_all_jobs": pipeline_passes(cache, t.paths, t.keys),
-            "teacher_decoder_forwards_per_clip": round(t.targets.forwards / n_clips, 4),
-            "teacher_targets_cache": str(t.targets.store.dir) if t.targets.store else None,
+            "teacher_encoder_passes_per_clip_all_jobs": pipeline_passes(cache, paths, keys),
+            "teacher_decoder_forwards_per_clip": round(targets.forwards / n_clips, 4),
+            "teacher_targets_cache": str(targets.store.dir) if targets.store else None,
             "final_loss": history[-1]["loss"], "first_loss": history[0]["loss"]}
+
+
+def training_record(*, subset: str | Path, data: pd.DataFrame, cfg: TrainConfig, applied: dict[str, Any]
+                    ) -> dict[str, Any]:
+    """What the model card says of the training: subset (`results/subsets/<pool>/<filter>`), its size, the
+    configured settings and what they came to on this machine (`applied`: steps, device, precision, ...)."""
+    seconds = pd.read_parquet(subset, columns=["id", "duration_s"]).set_index("id")["duration_s"]
+    return {"pool": Path(subset).parent.name, "filter": Path(subset).stem, "clips": len(data),
+            "hours": round(float(seconds.reindex(data["id"]).sum()) / 3600, 4), "steps": applied["optimiser_steps"],
+            "applied": applied, "settings": {k: v for k, v in asdict(cfg).items() if k != "cache"}}
+
+
+def applied_settings(*, steps: int, examples_per_step: int, device: torch.device, mixed: str, shared: bool,
+                     frozen: bool, cache: EncoderCache | None, targets: TeacherTargets) -> dict[str, Any]:
+    """The settings as they took effect: `auto` values resolved, precision as run on this device."""
+    return {"optimiser_steps": steps, "examples_per_step": examples_per_step, "device": device.type,
+            "mixed_precision": mixed,
+            "encoder": "shared with the teacher, frozen" if shared else "frozen" if frozen else "trained",
+            "encoder_cache": "on" if cache else "off",
+            "teacher_targets": "stored and reused" if targets.store else "recomputed every step"}
 
 
 def log_passes(run: dict[str, Any]) -> None:
