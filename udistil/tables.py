@@ -12,7 +12,7 @@ import pandas as pd
 
 from udistil.config import student_name
 from udistil.fileio import atomic_path
-from udistil.intervals import Bootstrap, interval
+from udistil.intervals import GROUP, Bootstrap, interval
 from udistil.scores import display_name
 
 
@@ -193,8 +193,10 @@ def eval_key(path: str | Path) -> tuple[str, str, str]:
 
 
 def load_tables(paths: list[str]) -> dict[tuple[str, str, str], pd.DataFrame]:
-    """Per-utterance evaluation tables keyed by (model, set, split)."""
-    return {eval_key(p): pd.read_parquet(p, columns=["id", "reference_norm", "hypothesis_norm"]) for p in paths}
+    """Per-utterance evaluation tables keyed by (model, set, split), with the `group` column where the set's
+    manifest has one (the bootstrap resamples its groups)."""
+    wanted = ["id", GROUP, "reference_norm", "hypothesis_norm"]
+    return {eval_key(p): (t := pd.read_parquet(p))[[c for c in wanted if c in t.columns]] for p in paths}
 
 
 def load_metrics(paths: list[str]) -> dict[tuple[str, str, str], dict]:

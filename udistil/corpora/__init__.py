@@ -29,7 +29,8 @@ def corpus_records(*, name: str, spec: dict[str, Any], split: str, seed: int) ->
         return hf_records(spec["path"], spec["splits"][split], name=spec["name"], from_disk=spec["from_disk"],
                           audio_column=spec["audio_column"], text_column=spec["text_column"],
                           id_column=spec["id_column"], max_rows=spec["max_rows"],
-                          meta_columns=spec["meta_columns"], streaming=spec["streaming"])
+                          meta_columns=spec["meta_columns"], streaming=spec["streaming"],
+                          group_column=spec.get("group_column"))
     if kind == "packaged":
         from udistil.corpora.packaged import packaged_records
 
