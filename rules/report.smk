@@ -64,7 +64,7 @@ rule efficiency:
 rule paper_comparison:
     input:
         matrix="results/tables/result_matrix.csv",
-        comparisons="results/tables/comparisons.csv",
+        tables=eval_tables(),
         table1=PAPER_TABLE1,
     output:
         claims=report("results/tables/paper_claims.md", caption="../report/paper_claims.rst", category="Tables"),
@@ -73,6 +73,10 @@ rule paper_comparison:
         ),
     params:
         paper=config["paper"],
+        benchmark=BENCHMARK,
+        splits=EVAL["splits"],
+        resamples=config["uncertainty"]["resamples"],
+        seed=config["seed"],
         confidence=config["uncertainty"]["confidence"],
         description=config["description"],
     log:

@@ -144,14 +144,18 @@ def test_filtering_effect_picks_the_best_filtered_student_and_its_paired_interva
     matrix = pd.DataFrame({"model": ["t", "s-none", "s-sup", "s-proxy"],
                            "group": ["teacher", "no-filter", "supervised", "label-free"],
                            "arch": ["", "6-5", "6-5", "6-5"], "pool": ["", "p", "p", "p"],
-                           "bench_test": [10.0, 30.0, 25.0, 22.0]})
+                           "bench_test": [10.0, 30.0, 25.0, 22.0], "bench_validation": [10.0, 30.0, 25.0, 24.0]})
     pairs = pd.DataFrame([["s-proxy", "s-none", "no-filter", "bench", "test", -8.0, -12.5, -3.0, ""],
                           ["s-sup", "s-none", "no-filter", "bench", "test", -5.0, -9.0, 1.0, ""]],
                          columns=["student", "other", "relation", "set", "split", "difference", "lo", "hi",
                                   "verdict"])
-    md = filtering_effect(matrix, pairs, "test", 0.95)
+    md = filtering_effect(matrix, pairs, "test", 0.95, "validation")
     row = [line for line in md.splitlines() if line.startswith("| 6-5")]
     assert row == ["| 6-5 | p | s-proxy (label-free) | 22.00 | 30.00 | -8.00 [-12.50, -3.00] | filtered better |"]
+    # chosen on validation, never on the test numbers it reports
+    md = filtering_effect(matrix.assign(bench_validation=[10.0, 30.0, 23.0, 24.0]), pairs, "test", 0.95, "validation")
+    assert "| 6-5 | p | s-sup (supervised) | 25.00 | 30.00 | -5.00 [-9.00, +1.00] | not resolved by this run |" in md
+    assert filtering_effect(matrix, pairs, "test", 0.95, None) == ""  # nothing to choose on
 
 
 def test_two_level_bootstrap_matches_a_hand_computation():

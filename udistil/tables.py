@@ -24,9 +24,11 @@ def fmt(value, digits: int = 2) -> str:
     return str(value)
 
 
-def write_csv(df: pd.DataFrame, path: str | Path) -> None:
+def write_csv(df: pd.DataFrame, path: str | Path, float_format: str | None = "%.4f") -> None:
+    """A CSV written atomically; floats with 4 decimals, or at full precision (shortest round-trip repr) with
+    `float_format=None`."""
     with atomic_path(path) as tmp:
-        df.to_csv(tmp, index=False, lineterminator="\n", float_format="%.4f")
+        df.to_csv(tmp, index=False, lineterminator="\n", float_format=float_format)
 
 
 def to_markdown(df: pd.DataFrame, digits: int = 2, bold: pd.DataFrame | None = None,
@@ -211,7 +213,7 @@ def build_matrix_outputs(*, metric_paths: list[str], table_paths: list[str], row
                          ) -> pd.DataFrame:
     """The result matrix with bootstrap intervals as CSV, Markdown and LaTeX (booktabs, WER then CER), and the
     paired comparisons of every student with its baselines."""
-    from udistil.comparisons import comparisons, comparisons_markdown, filtering_effect
+    from udistil.comparisons import comparisons, comparisons_markdown, filtering_effect, selection_split
     from udistil.fileio import write_text
     from udistil.paper import preface
 
@@ -219,10 +221,10 @@ def build_matrix_outputs(*, metric_paths: list[str], table_paths: list[str], row
     matrix = result_matrix(load_metrics(metric_paths), rows, sets, benchmark, splits, stand_ins)
     matrix = add_intervals(matrix, boot, benchmark, confidence)
     pairs = comparisons(matrix, boot, sets, benchmark, splits, confidence)
-    write_csv(pairs, out_comparisons_csv)
+    write_csv(pairs, out_comparisons_csv, float_format=None)  # unrounded: verdicts are read from it
     write_text(comparisons_markdown(pairs, confidence), out_comparisons_md)
     write_csv(matrix, out_csv)
-    effect = filtering_effect(matrix, pairs, splits[0], confidence)
+    effect = filtering_effect(matrix, pairs, splits[0], confidence, selection_split(splits))
     write_text(preface(description) + matrix_markdown(matrix, stand_ins, confidence) + (f"\n{effect}" if effect
                                                                                            else ""), out_md)
     note = f", [lo, hi]: {confidence:.0%} bootstrap interval over utterances\n"

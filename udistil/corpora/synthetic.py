@@ -132,5 +132,5 @@ def synthetic_records(spec: SyntheticSpec, n: int, seed: int, corpus: str, split
         kind, _, arg = condition.partition("@")
         snr = float(arg) if kind in ("white", "babble") else None
         yield Record(id=f"{corpus}-{split}-{i:05d}", source=audio, text=text, origin=f"synthetic #{i}",
-                     meta={"voice": voice, "group": voice, "rate": rate, "pitch": pitch, "condition": condition, "snr_db": snr,
-                           **extra})
+                     meta={"voice": voice, "group": voice, "rate": rate, "pitch": pitch, "condition": condition,
+                           "snr_db": snr, **extra})
