@@ -84,7 +84,7 @@ def validation_settings():
     val = STUDENTS["validation"]
     if val["set"] is None:
         return None
-    keep = ("every", "patience", "clips")
+    keep = ("every", "patience", "clips", "min_delta")
     return {**{k: val[k] for k in keep}, "normalizer": config["normalizer"], "decoding": DECODING}
 
 

@@ -14,6 +14,7 @@ from udistil.config import student_name
 from udistil.fileio import atomic_path
 from udistil.intervals import GROUP, Bootstrap, interval
 from udistil.scores import display_name
+from udistil.stopping import Curve
 
 
 def fmt(value, digits: int = 2) -> str:
@@ -233,15 +234,16 @@ def build_matrix_outputs(*, metric_paths: list[str], table_paths: list[str], row
     return matrix
 
 
-def learning_curves(curves: dict[str, str | Path]) -> pd.DataFrame:
+def learning_curves(curves: dict[str, str | Path], min_delta: float = 0.0) -> pd.DataFrame:
     """Every student's validation curve (`validation.csv`) in one long table: student, step, WER and whether
-    it is the step whose weights the student kept (the earliest lowest WER)."""
+    it is the step whose weights the student kept (udistil.distill.validation.Curve's best with `min_delta`)."""
     parts = []
     for name, path in curves.items():
         c = pd.read_csv(path)
         c.insert(0, "student", name)
         c["kept"] = False
         if len(c):
-            c.loc[c["wer"].idxmin(), "kept"] = True
+            best = Curve(c[["step", "wer"]].to_dict("records"), min_delta).best()
+            c.loc[c["step"] == best["step"], "kept"] = True
         parts.append(c)
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["student", "step", "wer", "kept"])

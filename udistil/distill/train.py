@@ -302,6 +302,7 @@ def train(*, teacher: str, student_init: str, subset: str | Path, manifest: str 
 
     ckpt_dir = Path(checkpoint_dir)
     history, curve, start_step = resume(accelerator, ckpt_dir, max_steps)
+    curve.min_delta = validation.min_delta if validation else 0.0  # what counts as an improvement
     batches = MicroBatches(texts=data["pseudo_label"].tolist(), paths=data["audio"].tolist(), builder=builder,
                            batch_size=cfg.batch_size, seed=cfg.seed, fe=fe if cfg.dataloader_workers else None)
     trainer = Trainer(cfg=cfg, accelerator=accelerator, student=student, optimizer=optimizer, scheduler=scheduler,
