@@ -164,6 +164,11 @@ def reference_errors(config: dict[str, Any]) -> list[str]:
                           f"'{val['split']}'")
         elif not has_text(corpora[val["set"]]):
             errors.append(f"config key 'students.validation.set': corpus '{val['set']}' has no reference text")
+        elif val["set"] in ev["sets"] and val["split"] in ev["splits"]:
+            errors.append(f"config keys 'students.validation.set' and 'students.validation.split': early stopping "
+                          f"and the kept checkpoint are chosen on {val['set']}/{val['split']}, which "
+                          "'evaluation.sets' and 'evaluation.splits' also report as a result; validate on a split "
+                          "that is not evaluated (e.g. a 'dev' split of the corpus)")
     return errors
 
 
