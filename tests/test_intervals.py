@@ -113,19 +113,50 @@ def test_bench_average_resamples_each_set_on_its_own_draws():
 def test_auc_interval_contains_the_point_and_counts_one_class_resamples():
     from sklearn.metrics import roc_auc_score
 
-    from udistil.analysis import Resampling, auc_interval
+    from udistil.analysis import Resampling, auc_draws, auc_interval, pool_draws
 
     rng = np.random.default_rng(4)
     positive = rng.random(300) < 0.3
     bad = positive + rng.normal(0, 0.8, 300)
-    row = auc_interval(positive, bad, Resampling(300, 0.95, 1), "pool", "proxy")
+    every = np.ones(300, dtype=bool)
+    row = auc_interval(auc_draws(positive, bad, every, pool_draws(300, Resampling(300, 0.95, 1), "pool")), 0.95)
     assert row["auc_wer>80_lo"] < roc_auc_score(positive, bad) < row["auc_wer>80_hi"]
     assert row["resamples_skipped"] == 0
     rare = np.zeros(6, dtype=bool)
     rare[0] = True  # one positive in six clips: about a third of the resamples miss it
-    row = auc_interval(rare, np.arange(6.0), Resampling(200, 0.95, 1), "pool", "proxy")
+    idx = pool_draws(6, Resampling(200, 0.95, 1), "pool")
+    row = auc_interval(auc_draws(rare, np.arange(6.0), np.ones(6, dtype=bool), idx), 0.95)
     assert 30 < row["resamples_skipped"] < 120 and row["auc_wer>80_lo"] <= row["auc_wer>80_hi"]
-    assert auc_interval(rare, np.arange(6.0), Resampling(200, 0.95, 1), "pool", "proxy") == row  # seeded
+
+
+def test_scores_of_a_pool_share_their_draws_and_get_paired_differences():
+    from sklearn.metrics import roc_auc_score
+
+    from udistil.analysis import Resampling, auc_differences, auc_table
+
+    rng = np.random.default_rng(2)
+    wer = rng.uniform(0, 160, 200)
+    truth = pd.DataFrame({"id": [f"c{i}" for i in range(200)], "score": wer})
+    sharp = truth.assign(score=wer + rng.normal(0, 20, 200))  # keep low, close to the truth
+    blunt = truth.assign(score=wer + rng.normal(0, 80, 200))
+    blunt.loc[5, "score"] = np.nan  # a clip one score lacks: the draws stay shared
+    boot = Resampling(400, 0.95, 3)
+    table, draws = auc_table({"proxy": sharp, "nnll": blunt}, truth, "p", boot)
+    # by hand: resample 0 of the pool's draws, AUC of each score on the drawn clips it has
+    row0 = np.random.default_rng(stable_seed(3, "p")).integers(0, 200, 200)
+    keep = row0[row0 != 5]
+    assert draws["proxy"][0] == pytest.approx(roc_auc_score(wer[row0] > 80, sharp["score"].to_numpy()[row0]))
+    assert draws["nnll"][0] == pytest.approx(roc_auc_score(wer[keep] > 80, blunt["score"].to_numpy()[keep]))
+    pairs = auc_differences(table, draws, 0.95)
+    row = pairs.iloc[0]
+    point = table.set_index("score")["auc_wer>80"]
+    assert (row["score"], row["other"]) == ("proxy", "nnll")
+    assert row["difference"] == pytest.approx(point["proxy"] - point["nnll"])
+    assert row["lo"] > 0 and row["verdict"] == "score higher"  # the sharper score ranks clearly higher
+    # paired draws: the difference's interval is narrower than the two intervals side by side allow
+    lo_a, hi_a = interval(draws["proxy"], 0.95)
+    lo_b, hi_b = interval(draws["nnll"], 0.95)
+    assert row["hi"] - row["lo"] < (hi_a - lo_a) + (hi_b - lo_b)
 
 
 def test_the_same_seed_gives_identical_bytes():
