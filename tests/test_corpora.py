@@ -293,7 +293,8 @@ def test_local_corpus_links_16k_mono_files_and_converts_the_rest(local_folder, t
 
 
 def test_pool_and_evaluation_sentences_never_meet_at_20000_clips():
-    from udistil.corpora.sentences import POOL_SPLIT, held_out
+    from udistil.corpora import POOL_SPLIT
+    from udistil.corpora.sentences import held_out
     from udistil.corpora.synthetic import split_sentences
 
     pool_source = split_sentences(1234, "synth_pool", POOL_SPLIT)

@@ -9,13 +9,13 @@ from typing import Any
 
 import yaml
 
+from udistil.corpora import POOL_SPLIT
 from udistil.corpora.conditions import condition_errors
 from udistil.corpora.packaged import dataset_errors
 from udistil.neural_tts import is_neural, voice_errors
 from udistil.scores import CONFIGURED
 
 SCHEMA = Path(__file__).resolve().parent.parent / "schemas" / "config.schema.yaml"
-POOL_SPLIT = "train"
 STUDENT_RE = re.compile(r"^student-(?P<arch>[0-9]+-[0-9]+)-(?P<pool>[A-Za-z0-9][A-Za-z0-9_]*)-(?P<filter>[a-z]+)$")
 
 

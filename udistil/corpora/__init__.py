@@ -7,6 +7,8 @@ from typing import Any
 
 from udistil.manifest import Record
 
+POOL_SPLIT = "train"  # the split of a pool corpus that is pseudo-labelled and filtered; every other is evaluated
+
 
 def corpus_records(*, name: str, spec: dict[str, Any], split: str, seed: int) -> Iterable[Record]:
     """Records of `split` of the corpus configured as `spec` (type synthetic, local, hf or packaged;

@@ -6,6 +6,8 @@ from __future__ import annotations
 import random
 import zlib
 
+from udistil.corpora import POOL_SPLIT
+
 NOUNS = """
 actor animal apple artist baby baker bird boat book bottle boy bread bridge brother bus cake camera captain
 car castle cat chair child city clock cloud coach coat cook cousin cow dancer daughter doctor dog dragon
@@ -131,7 +133,6 @@ class SentenceGenerator:
         return text[0].upper() + text[1:] + "."
 
 
-POOL_SPLIT = "train"  # the split a pool's clips come from; every other split is evaluated
 HELD_OUT_ONE_IN = 8
 """One sentence in eight (by a fixed hash of its words) is held out for the evaluation splits: the pool never
 says it, and an evaluation split says nothing else, so no sentence is in both at any size."""
