@@ -100,7 +100,7 @@ def result_matrix(metrics: dict[tuple[str, str, str], dict], rows: list[Row], se
                 values = [metrics[(row.model, s, split)][unit] for s in benchmark]
                 rec[f"bench_{split}{suffix}"] = float(np.mean(values)) if values else float("nan")
         records.append(rec)
-    return pd.DataFrame(records).round(2)
+    return pd.DataFrame(records)  # unrounded: Markdown and LaTeX round, the CSV keeps 4 decimals
 
 
 LABELS = ("model", "group", "arch", "pool", "filter")
@@ -129,7 +129,7 @@ def add_intervals(matrix: pd.DataFrame, boot: Bootstrap, benchmark: list[str], c
         sets, split, metric = column_scope(col, benchmark)
         bounds = [interval(boot.mean_rates(m, sets, split, metric), confidence) for m in matrix["model"]]
         out[f"{col}_lo"], out[f"{col}_hi"] = [b[0] for b in bounds], [b[1] for b in bounds]
-    return out.round(2)
+    return out
 
 
 def interval_cell(row: pd.Series, col: str) -> str:
