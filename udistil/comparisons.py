@@ -82,10 +82,11 @@ def comparisons_markdown(pairs: pd.DataFrame, confidence: float) -> str:
     """The benchmark-average comparisons with the baselines and the teacher, one table per split."""
     from udistil.tables import to_markdown
 
-    parts = [f"Paired bootstrap over utterances ({confidence:.0%} intervals): WER of each student minus the other "
-             "model's on the benchmark average, in WER points (negative: the student is better). \"student better\" "
-             "or \"student worse\" only when the interval excludes 0. Every set, and the pairs of label-free "
-             "students, are in comparisons.csv."]
+    parts = [f"Paired bootstrap over utterances, or whole speakers and recordings where a set names them "
+             f"({confidence:.0%} intervals, each pair unadjusted; paper_claims.md corrects its families): WER of each "
+             "student minus the other model's on the benchmark average, in WER points (negative: the student is "
+             "better). \"student better\" or \"student worse\" only when the interval excludes 0. Every set, and "
+             "the pairs of label-free students, are in comparisons.csv."]
     for split in dict.fromkeys(pairs["split"]):
         shown = pairs[(pairs["relation"] != "label-free") & (pairs["set"] == BENCH) & (pairs["split"] == split)]
         view = shown.assign(interval=[f"[{lo:.2f}, {hi:.2f}]" for lo, hi in zip(shown["lo"], shown["hi"],

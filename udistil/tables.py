@@ -161,7 +161,8 @@ def matrix_markdown(df: pd.DataFrame, stand_ins: dict[str, str], confidence: flo
         table = to_markdown(view, bold=bold, right=[c.removesuffix("_cer") for c in cols])
         parts.append(f"### {title}, test split; bench_* average the benchmark sets\n\n{table}")
     notes = "".join(f"\n\n\\* {name}: {what}." for name, what in stand_ins.items())
-    ci = f" [brackets]: {confidence:.0%} bootstrap interval over utterances." if confidence else ""
+    ci = (f" [brackets]: {confidence:.0%} bootstrap interval over utterances (whole speakers and recordings where a "
+          "set names them)." if confidence else "")
     return "\n\n".join(parts) + "\n\nBest (lowest) value per column in bold." + ci + notes + "\n"
 
 
@@ -228,7 +229,7 @@ def build_matrix_outputs(*, metric_paths: list[str], table_paths: list[str], row
     effect = filtering_effect(matrix, pairs, splits[0], confidence, selection_split(splits))
     write_text(preface(description) + matrix_markdown(matrix, stand_ins, confidence) + (f"\n{effect}" if effect
                                                                                            else ""), out_md)
-    note = f", [lo, hi]: {confidence:.0%} bootstrap interval over utterances\n"
+    note = f", [lo, hi]: {confidence:.0%} bootstrap interval over utterances (or speakers and recordings)\n"
     write_text("% WER (%)" + note + matrix_latex(matrix, "wer") + "\n% CER (%)" + note + matrix_latex(matrix, "cer"),
                out_tex)
     return matrix
