@@ -64,7 +64,7 @@ rule efficiency:
 rule paper_comparison:
     input:
         matrix=res("tables/result_matrix.csv"),
-        comparisons=res("tables/comparisons.csv"),
+        tables=plan.eval_files(config, LAYOUT, "parquet"),
         table1=PAPER_TABLE1,
     output:
         claims=report(res("tables/paper_claims.md"), caption="../report/paper_claims.rst", category="Tables"),
@@ -73,6 +73,10 @@ rule paper_comparison:
         ),
     params:
         paper=config["paper"],
+        benchmark=plan.benchmark_sets(config),
+        splits=EVAL["splits"],
+        resamples=config["uncertainty"]["resamples"],
+        seed=config["seed"],
         confidence=config["uncertainty"]["confidence"],
         description=config["description"],
     log:

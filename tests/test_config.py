@@ -63,6 +63,18 @@ def test_eval_split_must_exist(default):
         validate(default)
 
 
+def test_early_stopping_on_a_reported_split_names_the_keys(default):
+    default["students"]["validation"] = {"set": "clean", "split": "validation", "patience": 2}
+    with pytest.raises(ConfigError, match=r"'students.validation.set' and 'students.validation.split'.*"
+                                          r"clean/validation.*'evaluation.sets' and 'evaluation.splits'"):
+        validate(default)
+    default["evaluation"]["splits"] = ["test"]  # validation no longer reported: allowed
+    assert validate(default)["students"]["validation"]["split"] == "validation"
+    default["evaluation"]["splits"] = ["test", "validation"]
+    default["evaluation"]["sets"] = default["evaluation"]["benchmark"] = ["noisy", "unseen"]  # clean not reported
+    assert validate(default)["students"]["validation"]["set"] == "clean"
+
+
 MINIMAL = yaml.safe_load((ROOT / "configs" / "minimal.yaml").read_text())
 
 

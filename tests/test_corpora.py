@@ -290,3 +290,42 @@ def test_local_corpus_links_16k_mono_files_and_converts_the_rest(local_folder, t
     assert sorted(p.name for p in (tmp_path / "a").iterdir()) == ["stereo44k.wav"]  # only the 44.1 kHz stereo file
     clips = Clips.of(m["audio"], m["duration_s"], "linked")
     assert [len(a) for a in clips] == [8000, pytest.approx(16000, abs=2)]
+
+
+def test_pool_and_evaluation_sentences_never_meet_at_20000_clips():
+    from udistil.corpora import POOL_SPLIT
+    from udistil.corpora.sentences import held_out
+    from udistil.corpora.synthetic import split_sentences
+
+    pool_source = split_sentences(1234, "synth_pool", POOL_SPLIT)
+    pool = {pool_source.sentence() for _ in range(20000)}
+    evaluation = set()
+    for corpus in ("clean", "noisy", "unseen"):
+        for split in ("test", "validation"):
+            source = split_sentences(1234, corpus, split)
+            evaluation |= {source.sentence() for _ in range(400)}
+    assert len(evaluation) > 2000 and not pool & evaluation
+    assert not any(held_out(s) for s in pool) and all(held_out(s) for s in evaluation)
+    # the unguarded grammar draws some evaluation sentences into the pool at this size: the guard is needed
+    raw, raw_eval = SentenceGenerator(7), SentenceGenerator(8)
+    assert {raw.sentence() for _ in range(20000)} & {raw_eval.sentence() for _ in range(2400)}
+
+
+def test_a_split_keeps_the_sentences_already_on_its_side():
+    from udistil.corpora.sentences import SplitSentences, held_out
+
+    gen = SentenceGenerator(5)
+    plain = [gen.sentence() for _ in range(200)]
+    guarded = SplitSentences(5, 6, "train")
+    kept = [guarded.sentence() for _ in range(200)]
+    assert [a == b for a, b in zip(plain, kept, strict=True)] == [not held_out(s) for s in plain]
+    assert 0 < sum(held_out(s) for s in plain) < 60  # about one in eight replaced
+
+
+def test_synthetic_records_speak_their_side_of_the_sentences_and_carry_the_voice_as_group():
+    from udistil.corpora.sentences import held_out
+
+    spec = SyntheticSpec(["en-us+m1", "en-us+f2"], ["clean"], (150, 200), (35, 65))
+    pool, test = (list(synthetic_records(spec, 3, 2, "c", split)) for split in ("train", "test"))
+    assert not any(held_out(r.text) for r in pool) and all(held_out(r.text) for r in test)
+    assert all(r.meta["group"] == r.meta["voice"] for r in pool + test)

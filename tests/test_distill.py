@@ -140,6 +140,42 @@ def test_curve_keeps_the_earliest_lowest_wer_and_counts_stale_evaluations():
     assert curve.should_stop(2) and not curve.should_stop(3)
 
 
+def test_curve_counts_only_gains_above_the_minimum_improvement():
+    # the noisy curve: 11.1, 9.0, 11.1, 6.9, 11.1, 7.9 (one word of 189 is 0.53 points)
+    noisy = [(0, 11.1), (40, 9.0), (80, 11.1), (120, 6.9), (160, 11.1), (200, 7.9)]
+    plain, careful = Curve(), Curve(min_delta=2.5)
+    for step, value in noisy:
+        plain.add(step, value)
+        careful.add(step, value)
+    assert plain.best()["step"] == 120 and careful.best()["step"] == 120  # 11.1 -> 6.9 gains 4.2 > 2.5
+    curve = Curve(min_delta=2.5)
+    assert curve.add(0, 11.1) and not curve.add(40, 9.0)  # 2.1 points: below the minimum, no improvement
+    assert not curve.add(80, 8.6)  # 2.5 exactly: still no improvement (the gain must exceed min_delta)
+    assert curve.best() == {"step": 0, "wer": 11.1} and curve.stale() == 2 and curve.should_stop(2)
+    assert curve.add(120, 8.5)  # 2.6 points below the best
+    assert not curve.add(160, 8.5) and curve.stale() == 1  # a tie is no improvement either
+    assert not curve.add(200, 6.1) and curve.best()["step"] == 120  # 2.4 below 8.5: not enough
+    assert curve.should_stop(2) and not curve.should_stop(3)
+
+
+def test_learning_curves_mark_the_step_the_rule_kept(tmp_path):
+    from udistil.tables import learning_curves
+
+    path = tmp_path / "validation.csv"
+    pd.DataFrame({"step": [0, 40, 80], "wer": [11.1, 9.0, 10.0]}).to_csv(path, index=False)
+    assert learning_curves({"s": path})["kept"].tolist() == [False, True, False]
+    assert learning_curves({"s": path}, min_delta=2.5)["kept"].tolist() == [True, False, False]
+
+
+def test_validation_standard_error_by_bootstrap():
+    from udistil.distill.validation import wer_stderr
+
+    refs = ["a b c d e"] * 40
+    hyps = ["a b c d e"] * 20 + ["x b c d e"] * 20  # half the clips 20% wrong: WER 10, SE about 10 / sqrt(40)
+    assert wer_stderr(refs, hyps) == pytest.approx(10 / np.sqrt(40), rel=0.15)
+    assert wer_stderr(refs, refs) == 0.0
+
+
 def test_validation_curve_early_stopping_and_best_weights(training_setup, tiny_random_whisper, tmp_path):
     from safetensors.torch import load_file
 

@@ -207,3 +207,21 @@ def test_evaluation_decoding_keeps_pseudo_labelling_apart():
                                                              language="ar", task="transcribe"))
     assert options.max_new_tokens == 444 and options.long_form and not options.return_timestamps
     assert options.num_beams == cfg["decoding"]["num_beams"] and options.language == "ar"
+
+
+def test_group_column_travels_from_the_manifest_to_the_bootstrap(tmp_path):
+    from udistil.evaluate import EvalSet, _references, evaluate_set
+    from udistil.intervals import Bootstrap
+    from udistil.tables import load_tables
+
+    m = make_manifest(tmp_path, TEXTS, [16000, 8000, 12000])
+    frame = pd.read_parquet(m)
+    frame["group"] = ["reader-a", "reader-b", "reader-a"]
+    frame.to_parquet(m)
+    (tmp_path / "known" / "c").mkdir(parents=True)
+    s = EvalSet(manifest=m, table=tmp_path / "known" / "c" / "test.parquet", metrics=tmp_path / "m.json")
+    evaluate_set(KnownTranscriber(), s, _references(s), "basic")
+    tables = load_tables([str(s.table)])
+    assert tables[("known", "c", "test")]["group"].tolist() == ["reader-a", "reader-b", "reader-a"]
+    w = Bootstrap(tables, 50, 0).weights("c", "test")
+    assert (w[:, 0] == w[:, 2]).all() and (w[:, [0, 1]].sum(axis=1) == 2).all()  # two readers drawn

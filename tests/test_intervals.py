@@ -10,9 +10,15 @@ from udistil.intervals import (
     OPEN,
     Bootstrap,
     draw_indices,
+    holm,
+    index_weights,
     interval,
     resampled_rate,
+    seed_draws,
+    seed_mean_rate,
     stable_seed,
+    two_level_rates,
+    utterance_weights,
     verdict,
 )
 
@@ -79,7 +85,7 @@ def test_tables_of_different_utterances_are_refused():
 ])
 def test_verdict_at_the_interval_boundaries(lo, hi, boundary, expected):
     assert verdict(lo, hi, boundary) == expected
-    assert OPEN == "not resolved at this size"
+    assert OPEN == "not resolved by this run"
 
 
 def test_point_equals_the_evaluation_metrics_exactly():
@@ -100,26 +106,57 @@ def test_bench_average_resamples_each_set_on_its_own_draws():
     mean = boot.mean_rates("m", ["a", "b"], "test", "wer")
     assert mean.tolist() == pytest.approx(((boot.rates("m", "a", "test", "wer")
                                             + boot.rates("m", "b", "test", "wer")) / 2).tolist())
-    assert not (boot.draws("a", "test")[:, :4] == boot.draws("b", "test")[:, :4]).all()
+    assert not (boot.weights("a", "test")[:, :4] == boot.weights("b", "test")[:, :4]).all()
     assert boot.mean_point("m", ["a", "b"], "test", "wer") == pytest.approx((3 / 16 + 7 / 20) * 50)
 
 
 def test_auc_interval_contains_the_point_and_counts_one_class_resamples():
     from sklearn.metrics import roc_auc_score
 
-    from udistil.analysis import Resampling, auc_interval
+    from udistil.analysis import Resampling, auc_draws, auc_interval, pool_draws
 
     rng = np.random.default_rng(4)
     positive = rng.random(300) < 0.3
     bad = positive + rng.normal(0, 0.8, 300)
-    row = auc_interval(positive, bad, Resampling(300, 0.95, 1), "pool", "proxy")
+    every = np.ones(300, dtype=bool)
+    row = auc_interval(auc_draws(positive, bad, every, pool_draws(300, Resampling(300, 0.95, 1), "pool")), 0.95)
     assert row["auc_wer>80_lo"] < roc_auc_score(positive, bad) < row["auc_wer>80_hi"]
     assert row["resamples_skipped"] == 0
     rare = np.zeros(6, dtype=bool)
     rare[0] = True  # one positive in six clips: about a third of the resamples miss it
-    row = auc_interval(rare, np.arange(6.0), Resampling(200, 0.95, 1), "pool", "proxy")
+    idx = pool_draws(6, Resampling(200, 0.95, 1), "pool")
+    row = auc_interval(auc_draws(rare, np.arange(6.0), np.ones(6, dtype=bool), idx), 0.95)
     assert 30 < row["resamples_skipped"] < 120 and row["auc_wer>80_lo"] <= row["auc_wer>80_hi"]
-    assert auc_interval(rare, np.arange(6.0), Resampling(200, 0.95, 1), "pool", "proxy") == row  # seeded
+
+
+def test_scores_of_a_pool_share_their_draws_and_get_paired_differences():
+    from sklearn.metrics import roc_auc_score
+
+    from udistil.analysis import Resampling, auc_differences, auc_table
+
+    rng = np.random.default_rng(2)
+    wer = rng.uniform(0, 160, 200)
+    truth = pd.DataFrame({"id": [f"c{i}" for i in range(200)], "score": wer})
+    sharp = truth.assign(score=wer + rng.normal(0, 20, 200))  # keep low, close to the truth
+    blunt = truth.assign(score=wer + rng.normal(0, 80, 200))
+    blunt.loc[5, "score"] = np.nan  # a clip one score lacks: the draws stay shared
+    boot = Resampling(400, 0.95, 3)
+    table, draws = auc_table({"proxy": sharp, "nnll": blunt}, truth, "p", boot)
+    # by hand: resample 0 of the pool's draws, AUC of each score on the drawn clips it has
+    row0 = np.random.default_rng(stable_seed(3, "p")).integers(0, 200, 200)
+    keep = row0[row0 != 5]
+    assert draws["proxy"][0] == pytest.approx(roc_auc_score(wer[row0] > 80, sharp["score"].to_numpy()[row0]))
+    assert draws["nnll"][0] == pytest.approx(roc_auc_score(wer[keep] > 80, blunt["score"].to_numpy()[keep]))
+    pairs = auc_differences(table, draws, 0.95)
+    row = pairs.iloc[0]
+    point = table.set_index("score")["auc_wer>80"]
+    assert (row["score"], row["other"]) == ("proxy", "nnll")
+    assert row["difference"] == pytest.approx(point["proxy"] - point["nnll"])
+    assert row["lo"] > 0 and row["verdict"] == "score higher"  # the sharper score ranks clearly higher
+    # paired draws: the difference's interval is narrower than the two intervals side by side allow
+    lo_a, hi_a = interval(draws["proxy"], 0.95)
+    lo_b, hi_b = interval(draws["nnll"], 0.95)
+    assert row["hi"] - row["lo"] < (hi_a - lo_a) + (hi_b - lo_b)
 
 
 def test_the_same_seed_gives_identical_bytes():
@@ -138,11 +175,98 @@ def test_filtering_effect_picks_the_best_filtered_student_and_its_paired_interva
     matrix = pd.DataFrame({"model": ["t", "s-none", "s-sup", "s-proxy"],
                            "group": ["teacher", "no-filter", "supervised", "label-free"],
                            "arch": ["", "6-5", "6-5", "6-5"], "pool": ["", "p", "p", "p"],
-                           "bench_test": [10.0, 30.0, 25.0, 22.0]})
+                           "bench_test": [10.0, 30.0, 25.0, 22.0], "bench_validation": [10.0, 30.0, 25.0, 24.0]})
     pairs = pd.DataFrame([["s-proxy", "s-none", "no-filter", "bench", "test", -8.0, -12.5, -3.0, ""],
                           ["s-sup", "s-none", "no-filter", "bench", "test", -5.0, -9.0, 1.0, ""]],
                          columns=["student", "other", "relation", "set", "split", "difference", "lo", "hi",
                                   "verdict"])
-    md = filtering_effect(matrix, pairs, "test", 0.95)
+    md = filtering_effect(matrix, pairs, "test", 0.95, "validation")
     row = [line for line in md.splitlines() if line.startswith("| 6-5")]
     assert row == ["| 6-5 | p | s-proxy (label-free) | 22.00 | 30.00 | -8.00 [-12.50, -3.00] | filtered better |"]
+    # chosen on validation, never on the test numbers it reports
+    md = filtering_effect(matrix.assign(bench_validation=[10.0, 30.0, 23.0, 24.0]), pairs, "test", 0.95, "validation")
+    assert "| 6-5 | p | s-sup (supervised) | 25.00 | 30.00 | -5.00 [-9.00, +1.00] | not resolved by this run |" in md
+    assert filtering_effect(matrix, pairs, "test", 0.95, None) == ""  # nothing to choose on
+
+
+def test_two_level_bootstrap_matches_a_hand_computation():
+    # 2 seeds x 3 utterances; two resamples with fixed draws
+    errors = np.array([[1, 0, 2], [0, 1, 1]])
+    lengths = np.array([2, 3, 5])
+    seeds = np.array([[0, 0], [1, 0]])  # resample 0 draws seed 0 twice, resample 1 seeds 1 and 0
+    weights = np.array([[1, 1, 1], [2, 0, 1]])  # resample 1 draws utterance 0 twice and utterance 2 once
+    # resample 0: seed 0 has 3 errors in 10 words -> 30, twice -> 30
+    # resample 1: 9 words; seed 1 has 0 + 0 + 1 = 1 error (11.11), seed 0 has 2 + 0 + 2 = 4 (44.44) -> 250/9
+    assert two_level_rates(errors, lengths, seeds, weights).tolist() == pytest.approx([30.0, 250 / 9])
+    assert seed_mean_rate(errors, lengths) == pytest.approx((30 + 20) / 2)  # the mean of per-seed corpus WERs
+
+
+def test_two_level_bootstrap_enumerated_expectation():
+    # every seed draw (4) and every utterance draw (27) once: the mean of the resamples by hand
+    errors, lengths = np.array([[1, 0, 2], [0, 1, 1]]), np.array([2, 3, 5])
+    seeds = np.array([[a, b] for a in range(2) for b in range(2)])
+    utts = np.array([[a, b, c] for a in range(3) for b in range(3) for c in range(3)])
+    seed_rows, utt_rows = np.repeat(seeds, len(utts), axis=0), np.tile(utts, (len(seeds), 1))
+    values = two_level_rates(errors, lengths, seed_rows, index_weights(utt_rows, 3))
+    by_hand = np.mean([np.mean([100 * errors[s][u].sum() / lengths[u].sum() for s in sd])
+                       for sd in seeds for u in utts])
+    assert values.mean() == pytest.approx(by_hand)
+
+
+def test_seed_draws_are_independent_per_cell_and_trivial_for_one_seed():
+    assert (seed_draws(1, 5, 0, "a") == 0).all()
+    a, b = seed_draws(3, 50, 0, "cell-a"), seed_draws(3, 50, 0, "cell-b")
+    assert a.shape == (50, 3) and set(np.unique(a)) == {0, 1, 2} and not (a == b).all()
+
+
+def test_bootstrap_cells_average_their_seeds_on_shared_utterance_draws():
+    tables = {("s1", "x", "test"): table([0, 1, 2, 0]), ("s2", "x", "test"): table([2, 1, 0, 0]),
+              ("t", "x", "test"): table([1, 1, 1, 1])}
+    boot = Bootstrap(tables, 200, 3, cells={"student": ["s1", "s2"]})
+    assert boot.point("student", "x", "test", "wer") == pytest.approx((3 / 16 + 3 / 16) / 2 * 100)
+    errors, lengths = boot.cell_counts("student", "x", "test", "wer")
+    expected = two_level_rates(errors, lengths, seed_draws(2, 200, 3, "student"), boot.weights("x", "test"))
+    assert boot.rates("student", "x", "test", "wer").tolist() == pytest.approx(expected.tolist())
+    single = Bootstrap(tables, 200, 3)  # a model of one seed: the one-level bootstrap on the same draws
+    assert single.rates("t", "x", "test", "wer").tolist() == pytest.approx(
+        resampled_rate(*single.counts("t", "x", "test", "wer"), draw_indices(4, 200, 3, "x", "test")).tolist())
+
+
+def test_clustered_bootstrap_resamples_whole_groups():
+    groups = pd.Series(["reader-b", "reader-a", "reader-a", "reader-c", "reader-b"])
+    w = utterance_weights(5, 300, 1, "real", "test", groups=groups)
+    assert (w[:, 1] == w[:, 2]).all() and (w[:, 0] == w[:, 4]).all()  # a group's utterances go together
+    per_group = w[:, [1, 0, 3]]  # one utterance per group: a, b, c
+    assert (per_group.sum(axis=1) == 3).all()  # three groups drawn with replacement
+    by_hand = np.random.default_rng(stable_seed(1, "real", "test", "group")).integers(0, 3, size=(300, 3))
+    assert (per_group == index_weights(by_hand, 3)).all()  # groups in sorted order: a, b, c
+
+
+def test_clustered_bootstrap_widens_the_interval_of_correlated_utterances():
+    # two readers, one perfect and one bad: utterances of a reader are not independent draws
+    errors = [0] * 10 + [3] * 10
+    plain = table(errors)
+    grouped = plain.assign(group=["good"] * 10 + ["bad"] * 10)
+    a = interval(Bootstrap({("m", "s", "test"): plain}, 2000, 0).rates("m", "s", "test", "wer"), 0.95)
+    b = interval(Bootstrap({("m", "s", "test"): grouped}, 2000, 0).rates("m", "s", "test", "wer"), 0.95)
+    assert b[1] - b[0] > 2 * (a[1] - a[0])
+    assert b == pytest.approx((0.0, 75.0))  # both readers bad or both good: 0 or 75
+
+
+def test_holm_adjusted_verdicts_by_hand():
+    clear = np.linspace(-3, -1, 1000)  # p = 0
+    near = np.concatenate([np.linspace(-5, -0.5, 980), np.linspace(0.5, 1, 20)])  # 2% above 0: p = 0.04
+    worse = np.linspace(1, 2, 1000)  # p = 0, above the boundary
+    assert verdict(*interval(near, 0.95), 0.0) == HOLDS  # unadjusted, it holds
+    out = holm([(clear, 0.0), (near, 0.0), (near.copy(), 0.0)], 0.95)
+    # by hand: p = 0, 0.04, 0.04 against 0.05/3, 0.05/2, 0.05/1: the second step fails, and Holm stops
+    assert [o.verdict for o in out] == [HOLDS, OPEN, OPEN]
+    assert [o.p for o in out] == pytest.approx([0.0, 0.04, 0.04])
+    assert [o.confidence for o in out] == pytest.approx([1 - 0.05 / 3, 0.975, 0.975])
+    assert (out[1].lo, out[1].hi) == interval(near, 0.975)
+    # with one clear failure instead: p = 0, 0, 0.04 against 0.05/3, 0.05/2, 0.05: all decided
+    out = holm([(near, 0.0), (clear, 0.0), (worse, 0.0)], 0.95)
+    assert [o.verdict for o in out] == [HOLDS, HOLDS, FAILS]
+    assert [o.confidence for o in out] == pytest.approx([0.95, 1 - 0.05 / 3, 0.975])
+    assert holm([(near, 0.0)], 0.95)[0].verdict == HOLDS  # a family of one: the unadjusted verdict
+    assert holm([(near, 1.0)], 0.95)[0].verdict == HOLDS and holm([(worse, 1.5)], 0.95)[0].verdict == OPEN

@@ -94,11 +94,13 @@ def test_auc_perfect_and_inverted_scores():
     good = pd.DataFrame({"id": list("abcdef"), "score": [0.0, 5, 20, 45, 80, math.inf]})  # keep low, tracks WER
     conf = pd.DataFrame({"id": list("abcdef"), "score": [0.9, 0.8, 0.7, 0.6, 0.5, 0.4]})  # keep high, tracks WER
     boot = Resampling(resamples=200, confidence=0.95, seed=0)
-    table = auc_table({"proxy": good, "conf": conf}, truth, "p", boot).set_index("score")
+    table = auc_table({"proxy": good, "conf": conf}, truth, "p", boot)[0].set_index("score")
     assert table.loc["proxy", "auc_wer>80"] == 1.0 and table.loc["conf", "auc_wer>40"] == 1.0
-    assert table.loc["proxy", "spearman"] == pytest.approx(1.0) and table.loc["conf", "spearman"] == pytest.approx(-1.0)
-    inverted = score_quality("proxy", pd.Series([5.0, 4, 3, 2, 1, 0]), truth["score"], boot, "p")
-    assert inverted["auc_wer>20"] == 0.0
+    # both track WER once oriented like the AUC (conf is kept high: its badness is -conf)
+    assert table.loc["proxy", "spearman"] == pytest.approx(1.0) and table.loc["conf", "spearman"] == pytest.approx(1.0)
+    idx = np.zeros((3, 6), dtype=int) + np.arange(6)
+    inverted, _ = score_quality("proxy", pd.Series([5.0, 4, 3, 2, 1, 0]), truth["score"], boot, idx)
+    assert inverted["auc_wer>20"] == 0.0 and inverted["spearman"] == pytest.approx(-1.0)
 
 
 @pytest.fixture

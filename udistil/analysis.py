@@ -1,9 +1,17 @@
-"""How good each score is at finding bad pseudo-labels: ROC-AUC at true-WER thresholds, Spearman correlation."""
+"""How good each score is at finding bad pseudo-labels: ROC-AUC at true-WER thresholds, Spearman correlation,
+and paired AUC differences between scores.
+
+Every score of one pool is resampled on the same bootstrap draws of the pool's clips (seeded by the pool's
+name), so the AUC intervals of two scores are paired and their difference has an interval of its own.
+Spearman's rho is taken between the score's badness (`udistil.scores.badness`, the orientation the AUC uses:
+larger means a worse pseudo-label) and the true WER, so a useful score has a positive rho and an AUC above
+0.5 alike."""
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from itertools import combinations
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +20,7 @@ from scipy.stats import spearmanr
 from sklearn.metrics import roc_auc_score, roc_curve
 
 from udistil.fileio import write_text
-from udistil.intervals import draw_indices, interval
+from udistil.intervals import FAILS, HOLDS, draw_indices, holm, interval
 from udistil.metrics import utterance_wer, wer
 from udistil.normalize import normalizer
 from udistil.plots import roc_plot
@@ -34,14 +42,27 @@ class Resampling:
     seed: int
 
 
-def auc_interval(positive: np.ndarray, bad: np.ndarray, boot: Resampling, *names: str) -> dict[str, float]:
-    """Percentile interval of the ROC-AUC over clips resampled with replacement; resamples holding one class
-    only have no AUC and are skipped (counted)."""
-    idx = draw_indices(len(bad), boot.resamples, boot.seed, *names)
-    values = [roc_auc_score(positive[i], bad[i]) for i in idx if 0 < positive[i].sum() < len(i)]
-    lo, hi = interval(np.array(values), boot.confidence)
+def pool_draws(n: int, boot: Resampling, pool: str) -> np.ndarray:
+    """(resamples, n) clip indices of a pool, shared by every score of the pool."""
+    return draw_indices(n, boot.resamples, boot.seed, pool)
+
+
+def auc_draws(positive: np.ndarray, bad: np.ndarray, ok: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    """(resamples,) ROC-AUC of `bad` for `positive` on each row of the pool's draws `idx`, over the drawn clips
+    the score has (`ok`); NaN where a resample holds one class only (it has no AUC)."""
+    out = np.full(len(idx), np.nan)
+    for r, row in enumerate(idx):
+        sel = row[ok[row]]
+        if 0 < positive[sel].sum() < len(sel):
+            out[r] = roc_auc_score(positive[sel], bad[sel])
+    return out
+
+
+def auc_interval(draws: np.ndarray, confidence: float) -> dict[str, float]:
+    """Percentile interval of the AUC draws; resamples holding one class only are skipped (counted)."""
+    lo, hi = interval(draws, confidence)
     key = f"auc_wer>{INTERVAL_AT}"
-    return {f"{key}_lo": lo, f"{key}_hi": hi, "resamples_skipped": boot.resamples - len(values)}
+    return {f"{key}_lo": lo, f"{key}_hi": hi, "resamples_skipped": int(np.isnan(draws).sum())}
 
 
 def finite(values: pd.Series) -> np.ndarray:
@@ -55,22 +76,27 @@ def finite(values: pd.Series) -> np.ndarray:
     return v
 
 
-def score_quality(name: str, score: pd.Series, true_wer: pd.Series, boot: Resampling, pool: str
-                  ) -> dict[str, float]:
-    """AUC of `badness` for labels with true WER > t (with an interval at the paper's threshold), and
-    Spearman rho of the raw score with true WER."""
-    ok = true_wer.notna() & score.notna()
-    bad = finite(badness(name, score[ok]))
-    wer = true_wer[ok].to_numpy(dtype=float)
+def score_quality(name: str, score: pd.Series, true_wer: pd.Series, boot: Resampling, idx: np.ndarray
+                  ) -> tuple[dict[str, float], np.ndarray]:
+    """AUC of `badness` for labels with true WER > t (with an interval at the paper's threshold, on the pool's
+    shared draws `idx` over the rows of `true_wer`), Spearman rho of the badness with true WER; and the AUC
+    draws at the paper's threshold."""
+    ok = (true_wer.notna() & score.notna()).to_numpy()
+    bad = np.full(len(score), np.nan)
+    bad[ok] = finite(badness(name, score[ok]))
+    wer = true_wer.to_numpy(dtype=float)
     row: dict[str, float] = {"n": int(ok.sum())}
+    draws = np.full(len(idx), np.nan)
     for t in THRESHOLDS:
         positive = wer > t
-        row[f"auc_wer>{t}"] = float(roc_auc_score(positive, bad)) if 0 < positive.sum() < len(positive) else np.nan
-        row[f"positives_wer>{t}"] = int(positive.sum())
+        p = positive[ok]
+        row[f"auc_wer>{t}"] = float(roc_auc_score(p, bad[ok])) if 0 < p.sum() < len(p) else np.nan
+        row[f"positives_wer>{t}"] = int(p.sum())
         if t == INTERVAL_AT:
-            row.update(auc_interval(positive, bad, boot, pool, name))
-    row["spearman"] = float(spearmanr(finite(score[ok]), wer).statistic) if ok.sum() > 2 else np.nan
-    return row
+            draws = auc_draws(positive, bad, ok, idx)
+            row.update(auc_interval(draws, boot.confidence))
+    row["spearman"] = float(spearmanr(bad[ok], wer[ok]).statistic) if ok.sum() > 2 else np.nan
+    return row, draws
 
 
 def roc_points(name: str, score: pd.Series, true_wer: pd.Series, threshold: float) -> tuple[np.ndarray, np.ndarray]:
@@ -79,28 +105,50 @@ def roc_points(name: str, score: pd.Series, true_wer: pd.Series, threshold: floa
     return fpr, tpr
 
 
-def auc_table(scores: dict[str, pd.DataFrame], true_wer: pd.DataFrame, pool: str, boot: Resampling) -> pd.DataFrame:
-    """One row per score: AUCs at each threshold, positives, Spearman rho; tables keyed by id."""
+def auc_table(scores: dict[str, pd.DataFrame], true_wer: pd.DataFrame, pool: str, boot: Resampling
+              ) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
+    """One row per score: AUCs at each threshold, positives, Spearman rho; tables keyed by id. And each score's
+    AUC draws at the paper's threshold, all on the pool's shared draws."""
     truth = true_wer.set_index("id")["score"]
-    rows = []
+    idx = pool_draws(len(truth), boot, pool)
+    rows, draws = [], {}
     for name, table in scores.items():
         s = table.set_index("id")["score"].reindex(truth.index)
-        rows.append({"pool": pool, "score": name, **score_quality(name, s, truth, boot, pool)})
-    return pd.DataFrame(rows)
+        row, draws[name] = score_quality(name, s, truth, boot, idx)
+        rows.append({"pool": pool, "score": name, **row})
+    return pd.DataFrame(rows), draws
+
+
+PAIR_COLUMNS = ["pool", "score", "other", "difference", "lo", "hi", "confidence", "verdict"]
+
+
+def auc_differences(table: pd.DataFrame, draws: dict[str, np.ndarray], confidence: float) -> pd.DataFrame:
+    """Paired AUC differences (score minus other, at the paper's threshold) of every pair of scores of a pool,
+    Holm-Bonferroni corrected over the pool's pairs (udistil.intervals.holm, boundary 0)."""
+    key = f"auc_wer>{INTERVAL_AT}"
+    point = table.set_index("score")[key]
+    pairs = list(combinations(list(draws), 2))
+    adjusted = holm([(draws[a] - draws[b], 0.0) for a, b in pairs], confidence)
+    words = {HOLDS: "other higher", FAILS: "score higher"}
+    rows = [[table["pool"].iloc[0], a, b, float(point[a] - point[b]), r.lo, r.hi, r.confidence,
+             words.get(r.verdict, r.verdict)] for (a, b), r in zip(pairs, adjusted, strict=True)]
+    return pd.DataFrame(rows, columns=PAIR_COLUMNS)
 
 
 def run_filter_analysis(*, truth_paths: list[str], score_paths: list[str], pools: list[str], scores: list[str],
                         stand_ins: dict[str, str], resamples: int, confidence: float, seed: int, out_csv: str,
                         out_md: str, out_roc: str) -> pd.DataFrame:
     """AUC table over every labelled pool and label-free score, its Markdown, and the ROC plot (first pool)."""
-    tables = []
+    tables, differences = [], []
     curves, aucs = {}, {}
     for pool, truth_path in zip(pools, truth_paths, strict=True):
         truth = pd.read_parquet(truth_path)
         per_score = {Path(p).stem: pd.read_parquet(p) for p in score_paths if Path(p).parent.name == pool}
         per_score = {s: per_score[s] for s in scores if s in per_score}  # a pool may score fewer filters
-        table = auc_table(per_score, truth, pool, Resampling(resamples, confidence, seed))
+        table, draws = auc_table(per_score, truth, pool, Resampling(resamples, confidence, seed))
         tables.append(table)
+        if len(draws) > 1:
+            differences.append(auc_differences(table, draws, confidence))
         if pool == pools[0]:
             t = truth.set_index("id")["score"]
             for s, df in per_score.items():
@@ -109,14 +157,21 @@ def run_filter_analysis(*, truth_paths: list[str], score_paths: list[str], pools
                 aucs[label] = float(table.set_index("score").loc[s, "auc_wer>80"])
     result = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame()
     result["score"] = [display_name(s, stand_ins) for s in result["score"]]
-    result = result.round(4)
-    write_csv(result, out_csv)
+    write_csv(result, out_csv, float_format=None)
+    pairs = pd.concat(differences, ignore_index=True) if differences else pd.DataFrame(columns=PAIR_COLUMNS)
+    pairs[["score", "other"]] = pairs[["score", "other"]].map(lambda s: display_name(s, stand_ins))
     notes = "".join(f"\n\n\\* `{s}`: {what}." for s, what in stand_ins.items())
     write_text("ROC-AUC of each label-free score for detecting pseudo-labels whose true WER exceeds a "
                f"threshold, and Spearman's rho between the score and the true WER. auc_wer>{INTERVAL_AT}_lo and _hi: "
                f"{confidence:.0%} percentile bootstrap interval over clips ({resamples} resamples); "
-               "resamples_skipped: resamples holding one class only, which have no AUC and are left out.\n\n"
-               + to_markdown(result) + notes + "\n", out_md)
+               "resamples_skipped: resamples holding one class only, which have no AUC and are left out. Every "
+               "score of a pool is resampled on the same draws. spearman: rho between the score's badness (the "
+               "AUC's orientation) and the true WER.\n\n"
+               + to_markdown(result) + notes + "\n\n"
+               f"### Paired AUC differences at WER > {INTERVAL_AT}\n\nScore minus other on the pool's shared draws, "
+               "Holm-Bonferroni corrected over each pool's pairs (each interval at the confidence of its step); "
+               "a verdict names the higher AUC only when the interval excludes 0.\n\n"
+               + (to_markdown(pairs, digits=3) if len(pairs) else "(fewer than two scores)") + "\n", out_md)
     roc_plot(curves, aucs, 80, out_roc, title=f"Detecting pseudo-labels with WER > 80 ({pools[0]})")
     for _, row in result.iterrows():
         log.info("AUC at WER > 40: pool %s, %-8s %.3f", row["pool"], row["score"], row["auc_wer>40"])

@@ -9,11 +9,12 @@ from typing import Any
 import yaml
 from jsonschema import Draft202012Validator, validators
 
+from udistil.corpora import POOL_SPLIT
 from udistil.corpora.conditions import condition_errors
 from udistil.corpora.packaged import dataset_errors
 from udistil.fileio import write_text
 from udistil.neural_tts import is_neural, voice_errors
-from udistil.plan import POOL_SPLIT, has_text, pool_filters
+from udistil.plan import has_text, pool_filters
 from udistil.scores import CONFIGURED
 
 SCHEMA = Path(__file__).resolve().parent.parent / "schemas" / "config.schema.yaml"
@@ -129,6 +130,11 @@ def reference_errors(config: dict[str, Any]) -> list[str]:
                           f"'{val['split']}'")
         elif not has_text(corpora[val["set"]]):
             errors.append(f"config key 'students.validation.set': corpus '{val['set']}' has no reference text")
+        elif val["set"] in ev["sets"] and val["split"] in ev["splits"]:
+            errors.append(f"config keys 'students.validation.set' and 'students.validation.split': early stopping "
+                          f"and the kept checkpoint are chosen on {val['set']}/{val['split']}, which "
+                          "'evaluation.sets' and 'evaluation.splits' also report as a result; validate on a split "
+                          "that is not evaluated (e.g. a 'dev' split of the corpus)")
     return errors
 
 

@@ -19,6 +19,7 @@ import torch
 
 from udistil.decoding import WINDOW_SAMPLES, DecodeOptions, Transcriber
 from udistil.fileio import SAMPLE_RATE, write_json, write_parquet
+from udistil.intervals import GROUP
 from udistil.manifest import manifest_clips, read_manifest
 from udistil.metrics import cer, wer
 from udistil.normalize import normalizer
@@ -118,6 +119,8 @@ def evaluate_set(transcriber: Transcriber, s: EvalSet, manifest: pd.DataFrame, n
     seconds = time.perf_counter() - start
     table, scores = score_hypotheses(manifest["text"].tolist(), [h.text for h in hyps], norm_kind)
     table.insert(0, "id", manifest["id"].values)
+    if GROUP in manifest.columns:  # the speaker or recording: the bootstrap resamples these groups
+        table.insert(1, GROUP, manifest[GROUP].astype(str).values)
     if s.category is not None:
         table.insert(1, "category", manifest[s.category].values)
         scores["by_category"] = category_scores(table, manifest[s.category])

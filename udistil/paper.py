@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from udistil.comparisons import lookup
+from udistil.comparisons import TEST_SPLIT, Comparison, best_on, family_verdicts, selection_split
 from udistil.fileio import write_text
 from udistil.filters import LABEL_FREE, NO_FILTER, STUDENT_GROUPS, SUPERVISED, TEACHER, ZERO_SHOT, paper_row
-from udistil.intervals import FAILS, HOLDS, OPEN, verdict
-from udistil.table_io import load_metrics, write_csv
+from udistil.intervals import FAILS, HOLDS, OPEN, Bootstrap
+from udistil.table_io import load_metrics, load_tables, write_csv
 
 PAPER_DIR = Path(__file__).resolve().parent.parent / "paper"
 
@@ -123,89 +124,152 @@ Table 2 shows them 0.0 to 0.2 points apart (UDW-16-16 proxy 40.0 vs DW-16-16 40.
 DW-32-16 35.3); one point (about 3% relative at a bench WER near 35) keeps that reading without accepting the
 2.1-point gap of its 32-16++ pair as "close"."""
 
-SCOPE = ("bench", "test")  # claims are decided on the benchmark average of the test split, like Table 2
+def _measured(names: pd.Series, t: Comparison, r: dict) -> str:
+    return (f"{names[t.student]} minus {names[t.other]}: difference {r['difference']:+.2f} [{r['lo']:+.2f}, "
+            f"{r['hi']:+.2f}] ({r['confidence']:.1%} interval, p = {r['p']:.3f})")
 
 
-def _claim(claim: str, scope: str, measured: str, diff: tuple[float, float, float], boundary: float) -> dict:
-    d, lo, hi = diff
-    return {"claim": claim, "scope": scope, "verdict": verdict(lo, hi, boundary), "boundary": boundary,
-            "measured": f"{measured}: difference {d:+.2f} [{lo:+.2f}, {hi:+.2f}]"}
+def _joint(verdicts: list[str]) -> str:
+    """A claim resting on several comparisons holds when all do and does not hold when any does not."""
+    if all(v == HOLDS for v in verdicts):
+        return HOLDS
+    return FAILS if FAILS in verdicts else OPEN
 
 
-def _top_two(g: pd.DataFrame, pairs: pd.DataFrame, where: str) -> dict | None:
-    """Whether proxy and sonar beat every other label-free filter: every such pair's interval below 0."""
+@dataclass
+class Scope:
+    """The claims of one architecture and pool: each claim's text, boundary and the indices of its comparisons
+    in the family `tests`, tested together."""
+
+    where: str
+    names: pd.Series  # model -> the name a claim prints (filter, or the model's name)
+    tests: list[Comparison] = field(default_factory=list)
+    planned: list[tuple[str, float, list[int], str]] = field(default_factory=list)
+    untested: list[dict] = field(default_factory=list)
+
+    def plan(self, claim: str, boundary: float, tests: list[Comparison], note: str = "") -> None:
+        self.planned.append((claim, boundary, list(range(len(self.tests), len(self.tests) + len(tests))), note))
+        self.tests += tests
+
+    def skip(self, claim: str, boundary: float, why: str) -> None:
+        self.untested.append({"claim": claim, "scope": self.where, "verdict": OPEN, "boundary": boundary,
+                              "measured": why, "family": 0})
+
+    def decide(self, boot: Bootstrap, benchmark: list[str], confidence: float) -> list[dict]:
+        results = family_verdicts(boot, self.tests, benchmark, TEST_SPLIT, confidence) if self.tests else []
+        out = []
+        for claim, boundary, idx, note in self.planned:
+            # the comparison that decides: a failing one, else the one whose interval reaches furthest up
+            key = max(idx, key=lambda i: (results[i]["verdict"] == FAILS, results[i]["hi"] - self.tests[i].boundary))
+            shown = _measured(self.names, self.tests[key], results[key])
+            if len(idx) > 1:
+                shown = f"deciding comparison (of {len(idx)}) {shown}"
+            out.append({"claim": claim, "scope": self.where, "verdict": _joint([results[i]["verdict"] for i in idx]),
+                        "boundary": boundary, "measured": note + shown, "family": len(self.tests)})
+        return out + self.untested
+
+
+def _named(g: pd.DataFrame) -> pd.Series:
+    return g.set_index("model")["filter"].where(g.set_index("model")["filter"] != "", g.set_index("model").index)
+
+
+def _best_claims(scope: Scope, g: pd.DataFrame, boot: Bootstrap, benchmark: list[str], choose: str | None) -> None:
+    """The best label-free student, chosen on the `choose` split, against the no-filter and the supervised
+    student on test."""
+    lf = g.loc[g["group"] == LABEL_FREE, "model"].tolist()
+    wanted = [(group, claim, boundary) for group, claim, boundary in (
+        (NO_FILTER, "the best label-free filter beats no filtering", 0.0),
+        (SUPERVISED, f"the best label-free filter comes within {CLOSE:g} WER point of supervised filtering, or "
+                       "beats it", CLOSE)) if lf and (g["group"] == group).any()]
+    if choose is None:
+        for _, claim, boundary in wanted:
+            scope.skip(claim, boundary, NO_SELECTION)
+        return
+    best = best_on(boot, lf, benchmark, choose) if lf else ""
+    for group, claim, boundary in wanted:
+        other = g.loc[g["group"] == group, "model"].iloc[0]
+        scope.plan(claim, boundary, [Comparison(best, other, boundary)],
+                   f"{scope.names[best]} chosen on bench_{choose} "
+                   f"({boot.mean_point(best, benchmark, choose, 'wer'):.2f}); test: ")
+
+
+def _top_two(scope: Scope, g: pd.DataFrame, boot: Bootstrap, benchmark: list[str]) -> None:
+    """Whether proxy and sonar beat every other label-free filter: every such pair below 0 (no choice made)."""
     lf = g[g["group"] == LABEL_FREE]
     named = lf[lf["filter"].str.rstrip("*").isin(["proxy", "sonar"])]
     rest = lf.drop(named.index)
     if len(named) < 2 or rest.empty:
-        return None
-    diffs = {(p, o): lookup(pairs, p, o, *SCOPE) for p in named["model"] for o in rest["model"]}
-    worst_lo, worst_hi = max(d[1] for d in diffs.values()), max(d[2] for d in diffs.values())
-    result = HOLDS if worst_hi < 0 else FAILS if worst_lo > 0 else OPEN
-    # the pair that decides: one clearly worse if any, else the one whose interval reaches furthest above 0
-    (p, o), (d, lo, hi) = max(diffs.items(), key=lambda kv: kv[1][1] if worst_lo > 0 else kv[1][2])
-    names = g.set_index("model")["filter"]
-    ranking = lf.sort_values("bench_test", kind="stable")
-    order = ", ".join(f"{f} {v:.2f}" for f, v in zip(ranking["filter"], ranking["bench_test"], strict=True))
-    return {"claim": "proxy and sonar are the two best label-free filters", "scope": where, "verdict": result,
-            "boundary": 0.0, "measured": f"ranking {order}; deciding pair (of {len(diffs)}) {names[p]} minus "
-                                         f"{names[o]}: difference {d:+.2f} [{lo:+.2f}, {hi:+.2f}]"}
+        return
+    points = {m: boot.mean_point(m, benchmark, TEST_SPLIT, "wer") for m in lf["model"]}
+    order = ", ".join(f"{scope.names[m]} {v:.2f}" for m, v in sorted(points.items(), key=lambda kv: kv[1]))
+    scope.plan("proxy and sonar are the two best label-free filters", 0.0,
+               [Comparison(p, o, 0.0) for p in named["model"] for o in rest["model"]],
+               f"test ranking {order}; ")
 
 
-def _student_claims(g: pd.DataFrame, pairs: pd.DataFrame, where: str) -> list[dict]:
-    """The best label-free student (by point estimate) against the no-filter and the supervised student."""
-    lf = g[g["group"] == LABEL_FREE].set_index("model")["bench_test"]
-    if lf.empty:
-        return []
-    best = lf.idxmin()
-    name = g.set_index("model").loc[best, "filter"]
-    out = []
-    for group, claim, boundary in ((NO_FILTER, "the best label-free filter beats no filtering", 0.0),
-                                   (SUPERVISED, f"the best label-free filter comes within {CLOSE:g} WER point "
-                                                  "of supervised filtering, or beats it", CLOSE)):
-        base = g[g["group"] == group]
-        if not base.empty:
-            other = base.iloc[0]
-            out.append(_claim(claim, where, f"{name} {lf[best]:.2f} vs {other['filter']} {other['bench_test']:.2f} "
-                              "(bench_test WER)", lookup(pairs, best, other["model"], *SCOPE), boundary))
-    return out
+def _teacher_claim(scope: Scope, g: pd.DataFrame, teacher: str, boot: Bootstrap, benchmark: list[str],
+                   choose: str | None) -> None:
+    claim = f"the best student comes within {CLOSE:g} WER point of the teacher, or beats it"
+    if choose is None:
+        scope.skip(claim, CLOSE, NO_SELECTION)
+        return
+    best = best_on(boot, g["model"].tolist(), benchmark, choose)
+    scope.plan(claim, CLOSE, [Comparison(best, teacher, CLOSE)],
+               f"{scope.names[best]} chosen on bench_{choose} "
+               f"({boot.mean_point(best, benchmark, choose, 'wer'):.2f}); test: ")
 
 
-def claims(matrix: pd.DataFrame, pairs: pd.DataFrame) -> list[dict]:
-    """The paper's accuracy claims, each decided by a paired bootstrap interval on the benchmark average.
+NO_SELECTION = ("not tested: the run evaluates no split but test, and the best filter may not be chosen on the "
+                "data it is tested on (add a validation split to evaluation.splits)")
+
+
+def claims(matrix: pd.DataFrame, boot: Bootstrap, benchmark: list[str], splits: list[str], confidence: float
+           ) -> list[dict]:
+    """The paper's accuracy claims, each decided on the benchmark average of the test split by paired bootstrap
+    intervals, Holm-Bonferroni corrected over the comparisons of its architecture and pool (its family); a
+    "best" model is chosen on the first other evaluated split (udistil.comparisons.selection_split).
 
     Efficiency claims are not checked here: measured times vary between runs, so they live in the efficiency
     tables only and this file stays byte-identical across reruns."""
     out = []
+    choose = selection_split(splits)
     teacher = matrix.loc[matrix["group"] == TEACHER, "model"]
     students = matrix[matrix["group"].isin(STUDENT_GROUPS)]
     for (arch, pool), g in students.groupby(["arch", "pool"], sort=False):
-        where = f"students {arch}, pool {pool}"
-        out += _student_claims(g, pairs, where)
-        top = _top_two(g, pairs, where)
-        if top:
-            out.append(top)
+        names = pd.concat([_named(g), pd.Series({t: "teacher" for t in teacher})])
+        scope = Scope(f"students {arch}, pool {pool}", names)
+        _best_claims(scope, g, boot, benchmark, choose)
+        _top_two(scope, g, boot, benchmark)
         if not teacher.empty:
-            best = g.set_index("model")["bench_test"].idxmin()
-            t = matrix.set_index("model").loc[teacher.iloc[0], "bench_test"]
-            out.append(_claim(f"the best student comes within {CLOSE:g} WER point of the teacher, or beats it",
-                              where, f"{best} {g.set_index('model').loc[best, 'bench_test']:.2f} vs teacher {t:.2f}",
-                              lookup(pairs, best, teacher.iloc[0], *SCOPE), CLOSE))
+            _teacher_claim(scope, g, teacher.iloc[0], boot, benchmark, choose)
+        out += scope.decide(boot, benchmark, confidence)
     return out
 
 
 def claims_markdown(items: list[dict], confidence: float) -> str:
-    """One line per claim: verdict, claim, scope, the claimed side of its boundary, the numbers."""
-    lines = ["The paper's accuracy claims, checked on this run: each difference is student minus the other model in "
-             f"WER points on the benchmark average (test split), with its {confidence:.0%} paired bootstrap interval "
-             "over utterances. Each claim states a boundary: it holds when the whole interval lies on its side, "
-             "does not hold when the whole interval lies on the other side, and is not resolved at this size when "
-             f"the interval contains the boundary. \"Close\" means a difference below +{CLOSE:.2f} WER points "
-             "(udistil.paper.CLOSE). The best filter or student is picked by its point estimate.", ""]
-    for c in items:
-        lines.append(f"- **{c['verdict']}**: {c['claim']} ({c['scope']}; claimed: difference < "
-                     f"{c['boundary']:+.2f}): {c['measured']}.")
-    return "\n".join(lines) + "\n"
+    """One line per claim: verdict, claim, scope, the claimed side of its boundary, the numbers; each scope's
+    family size and correction first."""
+    lines = ["The paper's accuracy claims, checked on this run: each difference is a model's WER minus the other's "
+             "in WER points on the benchmark average of the test split, with a paired bootstrap interval (seeds, "
+             "then utterances, or the speakers and recordings of sets that name them). Each claim states a "
+             "boundary: it holds when the whole interval lies on its side, does not hold when the whole interval "
+             "lies on the other side, and is not resolved by this run when the interval contains the boundary. A "
+             "claim on several comparisons holds when all hold. \"Close\" means a difference below "
+             f"+{CLOSE:.2f} WER points (udistil.paper.CLOSE). A \"best\" filter or student is chosen on another "
+             "split than test, then tested on test.", ""]
+    scopes = dict.fromkeys(c["scope"] for c in items)
+    for where in scopes:
+        mine = [c for c in items if c["scope"] == where]
+        m = max(c["family"] for c in mine)
+        lines.append(f"**{where}**: {m} comparison{'s' if m != 1 else ''}, corrected with Holm-Bonferroni "
+                     f"(step-down on bootstrap p-values; family-wise error {1 - confidence:.0%}; each interval is "
+                     "at the confidence of its step).")
+        lines.append("")
+        for c in mine:
+            lines.append(f"- **{c['verdict']}**: {c['claim']} (claimed: difference < {c['boundary']:+.2f}): "
+                         f"{c['measured']}.")
+        lines.append("")
+    return "\n".join(lines)
 
 
 def preface(description: str | None) -> str:
@@ -213,10 +277,14 @@ def preface(description: str | None) -> str:
     return f"> {' '.join(description.split())}\n\n" if description else ""
 
 
-def run_comparison(*, matrix_csv: str, comparisons_csv: str, table1_csv: str, cfg: dict[str, Any],
-                   confidence: float, out_claims: str, out_side_by_side: str, description: str | None) -> None:
+def run_comparison(*, matrix_csv: str, table_paths: list[str], table1_csv: str, cfg: dict[str, Any],
+                   benchmark: list[str], splits: list[str], resamples: int, seed: int, confidence: float,
+                   out_claims: str, out_side_by_side: str, description: str | None) -> None:
+    """paper_vs_run.csv, and paper_claims.md from the evaluation tables (the bootstrap draws of the result
+    matrix's job: same seed, same draws)."""
     matrix = pd.read_csv(matrix_csv, keep_default_na=False, na_values=[""])
     matrix[["arch", "pool", "filter"]] = matrix[["arch", "pool", "filter"]].fillna("")
     write_csv(side_by_side(matrix, published_table1(table1_csv), cfg), out_side_by_side)
-    pairs = pd.read_csv(comparisons_csv, keep_default_na=False, na_values=[""], dtype={"set": str, "split": str})
-    write_text(preface(description) + claims_markdown(claims(matrix, pairs), confidence), out_claims)
+    boot = Bootstrap(load_tables(table_paths), resamples, seed)
+    write_text(preface(description) + claims_markdown(claims(matrix, boot, benchmark, splits, confidence), confidence),
+               out_claims)

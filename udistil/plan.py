@@ -11,12 +11,13 @@ from pathlib import Path
 from typing import Any
 
 from udistil import filters
+from udistil.corpora import POOL_SPLIT
 from udistil.manifest import length_limit
 from udistil.models import is_materialised
 from udistil.scores import LABEL_FREE
 
 Config = dict[str, Any]  # a filled (validated) config
-POOL_SPLIT = "train"
+
 STUDENT_RE = re.compile(r"^student-(?P<arch>[0-9]+-[0-9]+)-(?P<pool>[A-Za-z0-9][A-Za-z0-9_]*)-(?P<filter>[a-z]+)$")
 RUN_RE = re.compile(r"^[A-Za-z0-9_.-]+$")
 
@@ -278,7 +279,7 @@ def validation_settings(config: Config) -> dict[str, Any] | None:
     val = config["students"]["validation"]
     if val["set"] is None:
         return None
-    keep = ("every", "patience", "clips")
+    keep = ("every", "patience", "clips", "min_delta")
     return {**{k: val[k] for k in keep}, "normalizer": config["normalizer"], "decoding": decoding(config)}
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import pandas as pd
 
 from udistil.fileio import atomic_path
+from udistil.intervals import GROUP
 
 
 def fmt(value, digits: int = 2) -> str:
@@ -20,9 +21,11 @@ def fmt(value, digits: int = 2) -> str:
     return str(value)
 
 
-def write_csv(df: pd.DataFrame, path: str | Path) -> None:
+def write_csv(df: pd.DataFrame, path: str | Path, float_format: str | None = "%.4f") -> None:
+    """A CSV written atomically; floats with 4 decimals, or at full precision (shortest round-trip repr) with
+    `float_format=None`."""
     with atomic_path(path) as tmp:
-        df.to_csv(tmp, index=False, lineterminator="\n", float_format="%.4f")
+        df.to_csv(tmp, index=False, lineterminator="\n", float_format=float_format)
 
 
 def to_markdown(df: pd.DataFrame, digits: int = 2, bold: pd.DataFrame | None = None,
@@ -50,8 +53,10 @@ def eval_key(path: str | Path) -> tuple[str, str, str]:
 
 
 def load_tables(paths: list[str]) -> dict[tuple[str, str, str], pd.DataFrame]:
-    """Per-utterance evaluation tables keyed by (model, set, split)."""
-    return {eval_key(p): pd.read_parquet(p, columns=["id", "reference_norm", "hypothesis_norm"]) for p in paths}
+    """Per-utterance evaluation tables keyed by (model, set, split), with the `group` column where the set's
+    manifest has one (the bootstrap resamples its groups)."""
+    wanted = ["id", GROUP, "reference_norm", "hypothesis_norm"]
+    return {eval_key(p): (t := pd.read_parquet(p))[[c for c in wanted if c in t.columns]] for p in paths}
 
 
 def load_metrics(paths: list[str]) -> dict[tuple[str, str, str], dict]:

@@ -7,12 +7,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from udistil.comparisons import comparisons, comparisons_markdown, filtering_effect
+from udistil.comparisons import comparisons, comparisons_markdown, filtering_effect, selection_split
 from udistil.fileio import write_text
 from udistil.intervals import Bootstrap, interval
 from udistil.paper import preface
 from udistil.plan import Row
 from udistil.scores import display_name
+from udistil.stopping import Curve
 from udistil.table_io import fmt, load_metrics, load_tables, to_markdown, write_csv
 
 # ---- the result matrix -------------------------------------------------------------------------------------
@@ -35,7 +36,7 @@ def result_matrix(metrics: dict[tuple[str, str, str], dict], rows: list[Row], se
                 values = [metrics[(row.model, s, split)][unit] for s in benchmark]
                 rec[f"bench_{split}{suffix}"] = float(np.mean(values)) if values else float("nan")
         records.append(rec)
-    return pd.DataFrame(records).round(2)
+    return pd.DataFrame(records)  # unrounded: Markdown and LaTeX round, the CSV keeps 4 decimals
 
 
 LABELS = ("model", "group", "arch", "pool", "filter")
@@ -64,7 +65,7 @@ def add_intervals(matrix: pd.DataFrame, boot: Bootstrap, benchmark: list[str], c
         sets, split, metric = column_scope(col, benchmark)
         bounds = [interval(boot.mean_rates(m, sets, split, metric), confidence) for m in matrix["model"]]
         out[f"{col}_lo"], out[f"{col}_hi"] = [b[0] for b in bounds], [b[1] for b in bounds]
-    return out.round(2)
+    return out
 
 
 def interval_cell(row: pd.Series, col: str) -> str:
@@ -96,7 +97,8 @@ def matrix_markdown(df: pd.DataFrame, stand_ins: dict[str, str], confidence: flo
         table = to_markdown(view, bold=bold, right=[c.removesuffix("_cer") for c in cols])
         parts.append(f"### {title}, test split; bench_* average the benchmark sets\n\n{table}")
     notes = "".join(f"\n\n\\* {name}: {what}." for name, what in stand_ins.items())
-    ci = f" [brackets]: {confidence:.0%} bootstrap interval over utterances." if confidence else ""
+    ci = (f" [brackets]: {confidence:.0%} bootstrap interval over utterances (whole speakers and recordings where a "
+          "set names them)." if confidence else "")
     return "\n\n".join(parts) + "\n\nBest (lowest) value per column in bold." + ci + notes + "\n"
 
 
@@ -135,27 +137,28 @@ def build_matrix_outputs(*, metric_paths: list[str], table_paths: list[str], row
     matrix = result_matrix(load_metrics(metric_paths), rows, sets, benchmark, splits, stand_ins)
     matrix = add_intervals(matrix, boot, benchmark, confidence)
     pairs = comparisons(matrix, boot, sets, benchmark, splits, confidence)
-    write_csv(pairs, out_comparisons_csv)
+    write_csv(pairs, out_comparisons_csv, float_format=None)  # unrounded: verdicts are read from it
     write_text(comparisons_markdown(pairs, confidence), out_comparisons_md)
     write_csv(matrix, out_csv)
-    effect = filtering_effect(matrix, pairs, splits[0], confidence)
+    effect = filtering_effect(matrix, pairs, splits[0], confidence, selection_split(splits))
     write_text(preface(description) + matrix_markdown(matrix, stand_ins, confidence) + (f"\n{effect}" if effect
                                                                                            else ""), out_md)
-    note = f", [lo, hi]: {confidence:.0%} bootstrap interval over utterances\n"
+    note = f", [lo, hi]: {confidence:.0%} bootstrap interval over utterances (or speakers and recordings)\n"
     write_text("% WER (%)" + note + matrix_latex(matrix, "wer") + "\n% CER (%)" + note + matrix_latex(matrix, "cer"),
                out_tex)
     return matrix
 
 
-def learning_curves(curves: dict[str, str | Path]) -> pd.DataFrame:
+def learning_curves(curves: dict[str, str | Path], min_delta: float = 0.0) -> pd.DataFrame:
     """Every student's validation curve (`validation.csv`) in one long table: student, step, WER and whether
-    it is the step whose weights the student kept (the earliest lowest WER)."""
+    it is the step whose weights the student kept (udistil.distill.validation.Curve's best with `min_delta`)."""
     parts = []
     for name, path in curves.items():
         c = pd.read_csv(path)
         c.insert(0, "student", name)
         c["kept"] = False
         if len(c):
-            c.loc[c["wer"].idxmin(), "kept"] = True
+            best = Curve(c[["step", "wer"]].to_dict("records"), min_delta).best()
+            c.loc[c["step"] == best["step"], "kept"] = True
         parts.append(c)
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["student", "step", "wer", "kept"])

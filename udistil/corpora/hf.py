@@ -22,15 +22,17 @@ from udistil.manifest import ManifestError, Record
 def hf_records(path: str, split: str, name: str | None = None, from_disk: bool = False,
                audio_column: str = "audio", text_column: str | None = "text", id_column: str | None = None,
                max_rows: int | None = None, meta_columns: list[str] | tuple[str, ...] = (),
-               streaming: bool = False) -> Iterator[Record]:
+               streaming: bool = False, group_column: str | None = None) -> Iterator[Record]:
     """Records of one split, read lazily; ids from `id_column` or `{split}-{row:06d}`; `meta_columns` go into the
-    manifest. Columns are checked now; with `streaming`, rows come from an iterable dataset."""
+    manifest, and `group_column` (a speaker or recording column) into its `group` column, which the bootstrap
+    resamples as clusters. Columns are checked now; with `streaming`, rows come from an iterable dataset."""
     import datasets
 
     where = f"dataset '{path}'" + (f" config '{name}'" if name else "") + f" split '{split}'"
+    meta_columns = (*meta_columns, *([group_column] if group_column else []))
     if from_disk:
         return _saved_records(SavedSplit(path, split, where), split, where, audio_column, text_column, id_column,
-                              max_rows, tuple(meta_columns))
+                              max_rows, meta_columns, group_column)
     ds = _load(path, split, name, streaming, where)
     columns = ds.column_names if ds.column_names is not None else list(next(iter(ds)))
     _check_columns(columns, where, audio_column, text_column, id_column, meta_columns)
@@ -39,7 +41,7 @@ def hf_records(path: str, split: str, name: str | None = None, from_disk: bool =
         ds = ds.take(max_rows) if streaming else ds.select(range(min(max_rows, len(ds))))
     if id_column and not streaming:  # one column read: duplicates fail before any conversion
         _check_unique([str(v) for v in ds[id_column]], where)
-    return _rows(ds, split, where, audio_column, text_column, id_column, tuple(meta_columns))
+    return _rows(ds, split, where, audio_column, text_column, id_column, meta_columns, group_column)
 
 
 def _load(path: str, split: str, name: str | None, streaming: bool, where: str) -> Any:
@@ -96,14 +98,15 @@ class SavedSplit:
 
 
 def _saved_records(saved: SavedSplit, split: str, where: str, audio_column: str, text_column: str | None,
-                   id_column: str | None, max_rows: int | None, meta_columns: tuple[str, ...]) -> Iterator[Record]:
+                   id_column: str | None, max_rows: int | None, meta_columns: tuple[str, ...],
+                   group_column: str | None = None) -> Iterator[Record]:
     """Records of a saved split; columns and (one column read) duplicate ids are checked before any row."""
     _check_columns(saved.column_names, where, audio_column, text_column, id_column, meta_columns)
     if id_column:
         ids = (str(r[id_column]) for b in saved.batches([id_column]) for r in b)
         _check_unique(list(islice(ids, max_rows)), where)
     rows = islice(chain.from_iterable(saved.batches()), max_rows)
-    return _rows(rows, split, where, audio_column, text_column, id_column, meta_columns)
+    return _rows(rows, split, where, audio_column, text_column, id_column, meta_columns, group_column)
 
 
 def _check_columns(columns: list[str], where: str, audio_column: str, text_column: str | None,
@@ -124,7 +127,7 @@ def _check_unique(ids: list[str], where: str) -> None:
 
 
 def _rows(ds: Any, split: str, where: str, audio_column: str, text_column: str | None, id_column: str | None,
-          meta_columns: tuple[str, ...]) -> Iterator[Record]:
+          meta_columns: tuple[str, ...], group_column: str | None = None) -> Iterator[Record]:
     for i, row in enumerate(ds):
         audio = row[audio_column]
         source = audio.get("bytes") or audio.get("path")
@@ -132,5 +135,6 @@ def _rows(ds: Any, split: str, where: str, audio_column: str, text_column: str |
             raise ManifestError(f"{where} row {i}: audio has neither bytes nor path")
         utt_id = str(row[id_column]) if id_column else f"{split}-{i:06d}"
         text = row[text_column] if text_column else None
-        yield Record(id=utt_id, source=source, text=text, meta={c: row[c] for c in meta_columns},
+        meta = {c: row[c] for c in meta_columns} | ({"group": str(row[group_column])} if group_column else {})
+        yield Record(id=utt_id, source=source, text=text, meta=meta,
                      origin=f"{where} row {i}")

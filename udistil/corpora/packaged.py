@@ -75,7 +75,7 @@ def _sphinx_records(tar: tarfile.TarFile, folder: str, transcription: str, datas
         if match:
             text, key = match.groups()
             records.append(Record(id=f"{dataset}-{key.rsplit('-', 1)[-1]}", source=_member(tar, f"{folder}/{key}.wav"),
-                                  text=" ".join(text.split()), meta={"dataset": dataset},
+                                  text=" ".join(text.split()), meta={"dataset": dataset, "group": dataset},
                                   origin=f"{tar.name}:{folder}/{key}.wav"))
     return records
 
@@ -99,7 +99,7 @@ def sonnet_records(tar: tarfile.TarFile, root: str) -> list[Record]:
             continue
         lo, hi = (int(round(float(frag[k]) * SAMPLE_RATE)) for k in ("begin", "end"))
         records.append(Record(id=f"librivox-sonnet-{frag['id']}", source=np.ascontiguousarray(audio[lo:hi]),
-                              text=text, meta={"dataset": "librivox-sonnet"},
+                              text=text, meta={"dataset": "librivox-sonnet", "group": "librivox-sonnet"},
                               origin=f"{tar.name}:{res}/audio.wav {frag['begin']}-{frag['end']} s"))
     return records
 

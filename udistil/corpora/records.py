@@ -27,7 +27,8 @@ def corpus_records(*, name: str, spec: dict[str, Any], split: str, seed: int) ->
         return hf_records(spec["path"], spec["splits"][split], name=spec["name"], from_disk=spec["from_disk"],
                           audio_column=spec["audio_column"], text_column=spec["text_column"],
                           id_column=spec["id_column"], max_rows=spec["max_rows"],
-                          meta_columns=spec["meta_columns"], streaming=spec["streaming"])
+                          meta_columns=spec["meta_columns"], streaming=spec["streaming"],
+                          group_column=spec["group_column"])
     if kind == "packaged":
         return packaged_records(name, spec["datasets"], spec["splits"], split)
     raise ValueError(f"corpus '{name}': unknown type '{kind}'")

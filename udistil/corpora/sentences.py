@@ -1,8 +1,12 @@
-"""A seeded generator of grammatical English sentences (a small phrase-structure grammar)."""
+"""A seeded generator of grammatical English sentences (a small phrase-structure grammar), and the split of the
+sentence space that keeps the training pools' sentences out of every evaluation split."""
 
 from __future__ import annotations
 
 import random
+import zlib
+
+from udistil.corpora import POOL_SPLIT
 
 NOUNS = """
 actor animal apple artist baby baker bird boat book bottle boy bread bridge brother bus cake camera captain
@@ -127,3 +131,30 @@ class SentenceGenerator:
         if self.rng.random() < 0.3:
             text = f"{text} {self._pick(CONJUNCTIONS)} {self.clause()}"
         return text[0].upper() + text[1:] + "."
+
+
+HELD_OUT_ONE_IN = 8
+"""One sentence in eight (by a fixed hash of its words) is held out for the evaluation splits: the pool never
+says it, and an evaluation split says nothing else, so no sentence is in both at any size."""
+
+
+def held_out(sentence: str) -> bool:
+    """Whether a sentence belongs to the evaluation side of the sentence space (case and final stop ignored)."""
+    words = " ".join(sentence.lower().rstrip(".").split())
+    return zlib.crc32(words.encode()) % HELD_OUT_ONE_IN == 0
+
+
+class SplitSentences:
+    """The sentences of one split, from its side of the sentence space: `main`'s sequence, with each sentence of
+    the other side replaced by the next sentence of the right side from a second generator (`spare`), so a
+    split keeps every sentence of `main` that was already on its side."""
+
+    def __init__(self, seed: int, spare_seed: int, split: str):
+        self.main, self.spare = SentenceGenerator(seed), SentenceGenerator(spare_seed)
+        self.evaluation = split != POOL_SPLIT
+
+    def sentence(self) -> str:
+        text = self.main.sentence()
+        while held_out(text) != self.evaluation:
+            text = self.spare.sentence()
+        return text

@@ -10,7 +10,7 @@ import numpy as np
 from scipy.signal import fftconvolve, resample_poly
 
 from udistil.corpora.conditions import CONDITION
-from udistil.corpora.sentences import SentenceGenerator
+from udistil.corpora.sentences import SentenceGenerator, SplitSentences
 from udistil.fileio import SAMPLE_RATE
 from udistil.manifest import Record
 from udistil.neural_tts import Prosody, is_neural
@@ -98,18 +98,26 @@ def neural_prosody(rate: int, pitch: int, rng: np.random.Generator) -> Prosody:
                    noise_scale=float(rng.uniform(0.4, 0.8)), noise_w_scale=float(rng.uniform(0.5, 1.0)))
 
 
+def split_sentences(seed: int, corpus: str, split: str) -> SplitSentences:
+    """The sentence source of a synthetic split: the pool (`train`) and the evaluation splits never share a
+    sentence (udistil.corpora.sentences.held_out)."""
+    return SplitSentences(stable_seed(seed, corpus, split, "text"), stable_seed(seed, corpus, split, "spare text"),
+                          split)
+
+
 def synthetic_records(spec: SyntheticSpec, n: int, seed: int, corpus: str, split: str) -> Iterator[Record]:
-    """`n` utterances; the same (seed, corpus, split) gives the same sentences, voices and samples."""
+    """`n` utterances; the same (seed, corpus, split) gives the same sentences, voices and samples. The
+    utterance's voice is its `group` (the speaker the bootstrap resamples as a cluster)."""
     for condition in spec.conditions:
         if not CONDITION.match(condition):
             raise ValueError(f"corpus '{corpus}': bad condition '{condition}' (e.g. clean, white@5, babble@0, "
                              "reverb@0.6, speed@1.4, clip@0.05)")
     rng = np.random.default_rng(stable_seed(seed, corpus, split))
-    gen = SentenceGenerator(stable_seed(seed, corpus, split, "text"))
+    texts = split_sentences(seed, corpus, split)
     needs_babble = any(c.startswith("babble") for c in spec.conditions)
-    babble = babble_bank(rng, gen, spec.babble_voices) if needs_babble else []
+    babble = babble_bank(rng, texts.main, spec.babble_voices) if needs_babble else []
     for i in range(n):
-        text = gen.sentence()
+        text = texts.sentence()
         voice = spec.voices[int(rng.integers(len(spec.voices)))]
         rate = int(rng.integers(spec.rate[0], spec.rate[1] + 1))
         pitch = int(rng.integers(spec.pitch[0], spec.pitch[1] + 1))
@@ -124,5 +132,5 @@ def synthetic_records(spec: SyntheticSpec, n: int, seed: int, corpus: str, split
         kind, _, arg = condition.partition("@")
         snr = float(arg) if kind in ("white", "babble") else None
         yield Record(id=f"{corpus}-{split}-{i:05d}", source=audio, text=text, origin=f"synthetic #{i}",
-                     meta={"voice": voice, "rate": rate, "pitch": pitch, "condition": condition, "snr_db": snr,
-                           **extra})
+                     meta={"voice": voice, "group": voice, "rate": rate, "pitch": pitch, "condition": condition,
+                           "snr_db": snr, **extra})

@@ -222,6 +222,7 @@ def build(*, teacher: str, student_init: str, subset: str | Path, manifest: str 
     validator = validator_for(validation=validation, manifest=validation_manifest, accelerator=accelerator,
                               shared=shared, t_encoder=t_encoder, raw_student=raw_student, fe=fe, tok=tok)
     history, curve, start_step = resume(accelerator, Path(checkpoint_dir), max_steps)
+    curve.min_delta = validation.min_delta if validation else 0.0  # what counts as an improvement
     return Run(trainer=trainer, raw_student=raw_student, data=data, skipped=skipped, sidecar=sidecar, tokenizer=tok,
                cache=cache, validator=validator, device=device, mixed=mixed, examples_per_step=examples_per_step,
                max_steps=max_steps, ckpt_dir=Path(checkpoint_dir), history=history, curve=curve,

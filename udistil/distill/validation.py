@@ -1,21 +1,32 @@
 """Validation during distillation: the student's WER on a held-out split every few steps (the learning curve),
-the weights of the best evaluation, and early stopping when the WER stops improving."""
+the weights of the best evaluation, and early stopping when the WER stops improving.
+
+An evaluation improves on the best so far only when its WER is lower by more than `min_delta` WER points
+(`students.validation.min_delta`): ties and smaller gains are noise the validation set cannot resolve. The
+Validator measures that noise, the bootstrap standard error of the validation WER over utterances, and warns
+when `min_delta` lies below it (a choice between checkpoints would then read noise: raise `min_delta`,
+validate on more clips, or train a fixed number of steps with `patience: 0`)."""
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from udistil.decoding import DecodeOptions, Transcriber, WhisperDecoder
 from udistil.encoder_cache import Encoder
 from udistil.fileio import atomic_path
+from udistil.intervals import utterance_weights
 from udistil.manifest import read_clips, read_manifest
-from udistil.metrics import wer
+from udistil.metrics import utterance_counts, wer
 from udistil.normalize import normalizer
+from udistil.stopping import Curve
+
+__all__ = ["Curve", "ValidationConfig", "Validator", "load_best", "save_best", "wer_stderr"]
 
 log = logging.getLogger(__name__)
 
@@ -29,28 +40,7 @@ class ValidationConfig:
     clips: int  # the first clips of the split (0: all)
     normalizer: str
     decoding: dict[str, Any]  # a `decoding` section with `language` and `task`
-
-
-@dataclass
-class Curve:
-    """Validation WER against optimiser steps; the best is the lowest WER, the earliest on a tie."""
-
-    rows: list[dict[str, float]] = field(default_factory=list)
-
-    def add(self, step: int, wer_value: float) -> bool:
-        """Record an evaluation; True when it is the new best."""
-        self.rows.append({"step": step, "wer": round(wer_value, 4)})
-        return self.best()["step"] == step
-
-    def best(self) -> dict[str, float]:
-        return min(self.rows, key=lambda r: (r["wer"], r["step"]))
-
-    def stale(self) -> int:
-        """Evaluations since the best one."""
-        return len(self.rows) - 1 - self.rows.index(self.best())
-
-    def should_stop(self, patience: int) -> bool:
-        return patience > 0 and self.stale() >= patience
+    min_delta: float = 0.0  # WER points an evaluation must gain on the best so far to count as an improvement
 
 
 class Validator:
@@ -66,6 +56,8 @@ class Validator:
             raise ValueError(f"{manifest}: validation needs clips with reference text")
         self.norm = normalizer(cfg.normalizer)
         self.refs = [self.norm(t) for t in table["text"]]
+        self.min_delta = cfg.min_delta
+        self.warned = False
         self.audios = read_clips(table["audio"], str(manifest))
         options = DecodeOptions.from_section(cfg.decoding)
         self.transcriber = Transcriber(WhisperDecoder(model, tokenizer, encoder, options))
@@ -80,7 +72,30 @@ class Validator:
         finally:
             model.config.use_cache = False
             model.train(training)
-        return wer(self.refs, [self.norm(h.text) for h in hyps])
+        texts = [self.norm(h.text) for h in hyps]
+        self.check_resolution(wer_stderr(self.refs, texts))
+        return wer(self.refs, texts)
+
+    def check_resolution(self, stderr: float) -> None:
+        """Log the validation WER's standard error; warn once when `min_delta` lies below it."""
+        log.info("validation WER standard error %.2f points (bootstrap over %d clips); min_delta %.2f", stderr,
+                 len(self.refs), self.min_delta)
+        if self.min_delta < stderr and not self.warned:
+            self.warned = True
+            log.warning("students.validation.min_delta (%.2f) is below the validation WER's standard error (%.2f): "
+                        "checkpoint choices may read noise; raise min_delta or validate on more clips", self.min_delta,
+                        stderr)
+
+
+def wer_stderr(refs: list[str], hyps: list[str], resamples: int = 1000, seed: int = 0) -> float:
+    """The bootstrap standard error (WER points) of a corpus-level WER over its utterances."""
+    counts = np.array([utterance_counts(r, h, "word") for r, h in zip(refs, hyps, strict=True)], dtype=np.int64)
+    if not len(counts):
+        return float("nan")
+    weights = utterance_weights(len(counts), resamples, seed, "validation")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        values = 100.0 * (weights @ counts[:, 0]) / (weights @ counts[:, 1])
+    return float(np.nanstd(values, ddof=1))
 
 
 def save_best(model: torch.nn.Module, path: Path, step: int) -> None:

@@ -4,6 +4,7 @@ from udistil.tables import learning_curves, write_csv
 
 smk = snakemake  # noqa: F821 - injected by Snakemake
 with snakemake_job(smk):
-    table = learning_curves(dict(zip(smk.params.students, smk.input.curves, strict=True)))
+    table = learning_curves(dict(zip(smk.params.students, smk.input.curves, strict=True)),
+                            smk.config["students"]["validation"]["min_delta"])
     write_csv(table, smk.output.csv)
     plot(table, smk.output.png)
