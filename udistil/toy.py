@@ -38,6 +38,8 @@ PAPER = Path(__file__).resolve().parent.parent / "configs" / "paper.yaml"
 WORDS = ("في", "من", "على")
 """The toy vocabulary: single tokens of Whisper's multilingual vocabulary (with their leading space), the whole
 vocabulary of the random SeamlessM4T models, and the words of every reference."""
+WORD_SCALES = (24.0, 10.0, 8.0)
+"""Factors on the output rows of the words of `WORDS`, in order: the first is the most frequent in every model."""
 STOP_AFTER = 3
 """Tokens after which a random model's end token is pushed up (factor 4 a step) until it ends the transcript."""
 PROCESSES = 2
@@ -51,7 +53,7 @@ SONAR_STAND_IN = "all-minilm-l6-v2"
 FAMILIES = ((r"seamless-m4t-v2", "seamless_m4t_v2"), (r"seamless-m4t", "seamless_m4t"), (r"/mms-", "ctc"),
             (r"/whisper-", "whisper"))
 """Hub id pattern -> the random model kind of its family (the first that matches)."""
-CLIPS = {"pool": 12, "eval": 2}
+CLIPS = {"pool": 24, "eval": 2}
 """Clips per pool split and per evaluation split (a set with categories: one per category, and the long clip)."""
 LONG_CLIP_S = 31.0
 
@@ -166,7 +168,8 @@ def word_ids(tok: Any, words: tuple[str, ...]) -> list[int]:
 
 def shape_vocabulary(folder: str | Path, kind: str, words: tuple[str, ...] = WORDS, seed: int = 0) -> None:
     """Output embeddings (tied to the input ones) of a random Whisper or SeamlessM4T shaped as a trained model's
-    would rank them: the words' rows scaled up; for Whisper, the timestamps' scaled down (they then win only where
+    would rank them: the words' rows scaled up, the first word most (`WORD_SCALES`: a frequent word is a likely
+    output of any model, so teacher and proxy agree on some clips); for Whisper, the timestamps' scaled down (they then win only where
     the timestamp rules force them) and the end token given a row (random init leaves the padding row, which is
     Whisper's end token's, at zero: its logit would stay 0 whatever the length penalty)."""
     import torch
@@ -182,9 +185,10 @@ def shape_vocabulary(folder: str | Path, kind: str, words: tuple[str, ...] = WOR
             rows[gen.no_timestamps_token_id + 1:] *= 0.01
             noise = torch.randn(rows.shape[1], generator=torch.Generator().manual_seed(seed))
             rows[gen.eos_token_id] = noise * rows.std()
-            rows[word_ids(tok, words)] *= 10
+            ids = word_ids(tok, words)
         else:
-            rows[tok.convert_tokens_to_ids(list(words))] *= 10
+            ids = tok.convert_tokens_to_ids(list(words))
+        rows[ids] *= torch.tensor(WORD_SCALES[:len(ids)]).unsqueeze(1)
     model.save_pretrained(folder)
 
 
