@@ -2,6 +2,7 @@
 content."""
 
 import json
+import math
 import os
 import re
 import subprocess
@@ -121,9 +122,12 @@ def check_matrix(results, toy):
         expected_students(toy)
     for corpus in toy["evaluation"]["sets"]:
         assert matrix[corpus].notna().all(), corpus
-    for student in expected_students(toy):
-        run = json.loads((results / "students" / student / "run.json").read_text())
-        assert run["num_processes"] == PROCESSES and run["steps"] >= 10  # 10 epochs of at least one step
+    training = toy["students"]["training"]
+    for arch, pool, filt in student_grid(filled(PAPER)):
+        run = json.loads((results / "students" / student_name(arch, pool, filt) / "run.json").read_text())
+        kept = json.loads((results / "subsets" / pool / f"{filt}.json").read_text())["kept_clips"]
+        assert run["clips"] == kept > 0 and run["config"]["num_processes"] == PROCESSES
+        assert run["steps"] == training["epochs"] * math.ceil(kept / training["global_batch_size"])
 
 
 def check_evaluations(results, toy):
@@ -226,3 +230,4 @@ def test_toy_whisper_window_is_its_encoders(toy_models_dir):
     fe = AutoFeatureExtractor.from_pretrained(toy_models_dir / "whisper-large-v2")
     assert (cfg.encoder_layers, cfg.decoder_layers, cfg.d_model) == (32, 32, 16)
     assert window_seconds(cfg) == fe.chunk_length == 2 and fe.nb_max_frames == 2 * cfg.max_source_positions
+    assert window_seconds(type(cfg)()) == 30  # openai's 1500 positions: the 30 s window of every real Whisper

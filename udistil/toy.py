@@ -32,7 +32,9 @@ import numpy as np
 import yaml
 
 from udistil.config import student_grid, student_name, validate
-from udistil.fileio import SAMPLE_RATE
+from udistil.decoding import MMS_LANG, SEAMLESS_LANG
+from udistil.fileio import SAMPLE_RATE, write_text
+from udistil.models import materialise
 
 PAPER = Path(__file__).resolve().parent.parent / "configs" / "paper.yaml"
 WORDS = ("في", "من", "على")
@@ -92,12 +94,8 @@ def toy_models(paper: dict[str, Any]) -> dict[str, dict[str, Any]]:
             config = {"d_model": WIDTH, "encoder_layers": depth, "decoder_layers": depth, "encoder_ffn_dim": 2 * WIDTH,
                       "decoder_ffn_dim": 2 * WIDTH, "max_source_positions": WINDOW_POSITIONS, "init_std": 1.0}
         elif kind in ("seamless_m4t", "seamless_m4t_v2"):
-            from udistil.decoding import SEAMLESS_LANG
-
             config = {"langs": [SEAMLESS_LANG.get(lang, lang)], "words": list(WORDS), "initializer_range": 1.0}
         elif kind == "ctc":
-            from udistil.decoding import MMS_LANG
-
             config = {"adapters": [MMS_LANG.get(lang, lang)], "conv_dim": [16, 16, 16], "conv_stride": [10, 8, 4],
                       "conv_kernel": [10, 8, 4]}  # MMS's 320 samples a frame
         elif kind == "causal_lm":
@@ -169,9 +167,10 @@ def word_ids(tok: Any, words: tuple[str, ...]) -> list[int]:
 def shape_vocabulary(folder: str | Path, kind: str, words: tuple[str, ...] = WORDS, seed: int = 0) -> None:
     """Output embeddings (tied to the input ones) of a random Whisper or SeamlessM4T shaped as a trained model's
     would rank them: the words' rows scaled up, the first word most (`WORD_SCALES`: a frequent word is a likely
-    output of any model, so teacher and proxy agree on some clips); for Whisper, the timestamps' scaled down (they then win only where
-    the timestamp rules force them) and the end token given a row (random init leaves the padding row, which is
-    Whisper's end token's, at zero: its logit would stay 0 whatever the length penalty)."""
+    output of any model, so teacher and proxy agree on some clips); for Whisper, the timestamps' rows scaled down
+    (they then win only where the timestamp rules force them) and the end token given a row (random init leaves
+    the padding row, which is Whisper's end token's, at zero: its logit would stay 0 whatever the length
+    penalty)."""
     import torch
     import transformers
     from transformers import AutoTokenizer
@@ -200,8 +199,6 @@ shape."""
 
 def write_toy_models(folder: str | Path, paper: dict[str, Any]) -> dict[str, Path]:
     """Every stand-in model under `folder/models/<name>`."""
-    from udistil.models import materialise
-
     out = {}
     for name, spec in toy_models(paper).items():
         path = Path(folder) / "models" / name
@@ -275,8 +272,6 @@ def write_toy_datasets(folder: str | Path, paper: dict[str, Any]) -> dict[str, P
 
 def write_toy_inputs(folder: str | Path, paper_path: str | Path = PAPER) -> Path:
     """The stand-in models, the tiny datasets and the toy config (`folder/toy.yaml`, returned)."""
-    from udistil.fileio import write_text
-
     paper = paper_config(paper_path)
     write_toy_models(folder, paper)
     write_toy_datasets(folder, paper)
