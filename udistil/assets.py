@@ -177,6 +177,11 @@ def generation_config(tok, ct2_config: dict, max_length: int):
     )
 
 
+def window_seconds(config) -> int:
+    """A Whisper's input window in seconds: two 10 ms mel frames per encoder position (30 s for openai's 1500)."""
+    return config.max_source_positions * 2 * 160 // 16000
+
+
 def save_whisper(model, tok, gen_config, out_dir: Path, sidecar: dict) -> None:
     """Save model, processor and generation config into `out_dir` atomically (via a sibling temp dir)."""
     from transformers import WhisperFeatureExtractor, WhisperProcessor
@@ -184,7 +189,7 @@ def save_whisper(model, tok, gen_config, out_dir: Path, sidecar: dict) -> None:
     with atomic_dir(out_dir) as tmp:
         model.generation_config = gen_config
         model.save_pretrained(tmp)
-        fe = WhisperFeatureExtractor(feature_size=model.config.num_mel_bins)
+        fe = WhisperFeatureExtractor(feature_size=model.config.num_mel_bins, chunk_length=window_seconds(model.config))
         WhisperProcessor(feature_extractor=fe, tokenizer=tok).save_pretrained(tmp)
         (tmp / "udistil.json").write_text(json.dumps(sidecar, indent=2, sort_keys=True) + "\n")
         write_card(tmp, model_name(out_dir))

@@ -49,6 +49,8 @@ def materialise(*, spec: dict[str, Any], out_dir: str | Path) -> Path:
         return random_causal_lm(spec, out_dir)
     if spec["random"] == "ctc":
         return random_ctc(spec, out_dir)
+    if spec["random"] in SEAMLESS_RANDOM:
+        return random_seamless(spec, out_dir)
     raise ValueError(f"unknown random model kind '{spec['random']}'")
 
 
@@ -131,4 +133,69 @@ def random_ctc(spec: dict[str, Any], out_dir: str | Path) -> Path:
     Wav2Vec2FeatureExtractor(feature_size=1, sampling_rate=16000, padding_value=0.0, do_normalize=True,
                              return_attention_mask=True).save_pretrained(out_dir)
     (out_dir / "udistil.json").write_text(json.dumps({"source": f"random:ctc seed={spec['seed']}"}) + "\n")
+    return out_dir
+
+
+SEAMLESS_RANDOM = ("seamless_m4t", "seamless_m4t_v2")
+"""The random SeamlessM4T kinds: v1 (the paper's SM4T-M and SM4T-L-v1) and v2 (SM4T-L-v2, its proxy)."""
+SEAMLESS_WORDS = "the cat sat on a mat dog ran far away".split()
+"""The words of a random SeamlessM4T's vocabulary, unless its spec's `config.words` lists others."""
+
+
+def _word_tokenizer(words: list[str], langs: list[str]):
+    """A word-level tokenizer: <pad> </s> <s> <unk>, a `__{lang}__` token per language, then `words`."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    codes = [f"__{lang}__" for lang in langs]
+    vocab = ["<pad>", "</s>", "<s>", "<unk>", *codes, *words]
+    tk = Tokenizer(models.WordLevel({w: i for i, w in enumerate(vocab)}, unk_token="<unk>"))
+    tk.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+    tk.decoder = decoders.WordPiece(prefix="##")
+    return PreTrainedTokenizerFast(tokenizer_object=tk, pad_token="<pad>", eos_token="</s>", bos_token="<s>",
+                                  unk_token="<unk>", additional_special_tokens=codes)
+
+
+def random_seamless(spec: dict[str, Any], out_dir: str | Path) -> Path:
+    """A tiny SeamlessM4T speech-to-text model (v1 or v2, `spec["random"]`) with random weights and a word-level
+    tokenizer; its generation config maps each language of `config.langs` (default `[eng]`) to its code token,
+    as the hub models' do for `tgt_lang`. `config.words` and `config.generation` (GenerationConfig fields)
+    override the vocabulary and decoding defaults; other `config` keys override the architecture."""
+    from transformers import (
+        GenerationConfig,
+        SeamlessM4TConfig,
+        SeamlessM4TFeatureExtractor,
+        SeamlessM4TForSpeechToText,
+        SeamlessM4Tv2Config,
+        SeamlessM4Tv2ForSpeechToText,
+    )
+
+    own = dict(spec.get("config", {}))
+    langs, words = own.pop("langs", ["eng"]), own.pop("words", SEAMLESS_WORDS)
+    generation = own.pop("generation", {})
+    tok = _word_tokenizer(words, langs)
+    v2 = spec["random"] == "seamless_m4t_v2"
+    small = dict(hidden_size=32, encoder_layers=1, decoder_layers=1, speech_encoder_layers=1,
+                 encoder_attention_heads=2, decoder_attention_heads=2, speech_encoder_attention_heads=2,
+                 encoder_ffn_dim=64, decoder_ffn_dim=64, speech_encoder_intermediate_size=64, num_adapter_layers=1,
+                 adaptor_kernel_size=2, adaptor_stride=2, t2u_encoder_layers=1, t2u_decoder_layers=1,
+                 t2u_encoder_attention_heads=2, t2u_decoder_attention_heads=2, t2u_encoder_ffn_dim=32,
+                 t2u_decoder_ffn_dim=32, t2u_vocab_size=8, unit_hifi_gan_vocab_size=8,
+                 max_position_embeddings=64, **({"char_vocab_size": 8} if v2 else {}), **own)
+    config_class, model_class = ((SeamlessM4Tv2Config, SeamlessM4Tv2ForSpeechToText) if v2
+                                 else (SeamlessM4TConfig, SeamlessM4TForSpeechToText))
+    cfg = config_class(vocab_size=len(tok), pad_token_id=0, eos_token_id=1, bos_token_id=2, decoder_start_token_id=1,
+                       **small)
+    torch.manual_seed(int(spec.get("seed", 0)))
+    model = model_class(cfg).eval()
+    codes = {lang: tok.convert_tokens_to_ids(f"__{lang}__") for lang in langs}
+    model.generation_config = GenerationConfig(**{
+        "decoder_start_token_id": 1, "eos_token_id": 1, "pad_token_id": 0, "bos_token_id": 2,
+        "text_decoder_lang_to_code_id": codes, "max_length": 32, **generation})
+    out_dir = Path(out_dir)
+    model.save_pretrained(out_dir)
+    tok.save_pretrained(out_dir)
+    SeamlessM4TFeatureExtractor().save_pretrained(out_dir)
+    (out_dir / "udistil.json").write_text(json.dumps({"source": f"random:{spec['random']} seed={spec.get('seed', 0)}"})
+                                          + "\n")
     return out_dir
