@@ -14,10 +14,11 @@ import pandas as pd
 import pytest
 import yaml
 
-from udistil.config import filled, student_grid, student_name
+from udistil.config import filled
 from udistil.metrics import utterance_wer
 from udistil.normalize import normalizer
 from udistil.paper import paper_row_name
+from udistil.plan import student_grid, student_name
 from udistil.timestamps import has_timestamps, strip_timestamps
 from udistil.toy import (
     PAPER,
@@ -55,7 +56,7 @@ def job_counts(output: str) -> dict[str, int]:
 def test_toy_config_changes_only_what_must_change(tmp_path):
     paper, toy = paper_config(), toy_config(tmp_path)
     changed = {k for k in paper if paper[k] != toy[k]} | set(toy).difference(paper)
-    assert changed == {"offline", "device", "models", "corpora", "scores", "students", "description"}
+    assert changed == {"offline", "device", "models", "corpora", "scores", "students", "description", "run"}
     assert (toy["offline"], toy["device"]) == (True, "cpu")
     assert {k: v for k, v in toy["scores"].items() if k != "sonar"} == {
         k: v for k, v in paper["scores"].items() if k != "sonar"}  # proxy, nnll and PESQ as the paper has them
@@ -108,7 +109,7 @@ def test_toy_paper_run_end_to_end(tmp_path):
     assert dry == job_counts(snakemake("-n", "-d", tmp_path / "paper", "--configfile", PAPER).stdout)
     assert dry["total"] == 156 and dry["distill"] == 22 and dry["evaluate"] == 30
     snakemake("--cores", "2", "-d", run, "--configfile", config)
-    results = run / "results"
+    results = run / "results" / toy["run"]
     check_matrix(results, toy)
     check_evaluations(results, toy)
     check_paper_tables(results, toy)

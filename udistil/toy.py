@@ -31,10 +31,12 @@ from typing import Any
 import numpy as np
 import yaml
 
-from udistil.config import student_grid, student_name, validate
-from udistil.decoding import MMS_LANG, SEAMLESS_LANG
+from udistil.config import validate
+from udistil.decoding.ctc import MMS_LANG
+from udistil.decoding.seq2seq import SEAMLESS_LANG
 from udistil.fileio import SAMPLE_RATE, write_text
 from udistil.models import materialise
+from udistil.plan import student_grid, student_name
 
 PAPER = Path(__file__).resolve().parent.parent / "configs" / "paper.yaml"
 WORDS = ("في", "من", "على")
@@ -111,6 +113,7 @@ def toy_config(folder: str | Path, paper_path: str | Path = PAPER) -> dict[str, 
     paper = paper_config(paper_path)
     toy = copy.deepcopy(paper)
     toy.update(offline=True, device="cpu")
+    toy["run"] = "paper-toy"  # its own results folder, beside a real paper run's
     toy["description"] = "toy-scale paper run: configs/paper.yaml with tiny random models and datasets (udistil.toy)"
     toy["models"] = {name: {"path": str(folder / "models" / name)} for name in paper["models"]}
     toy["models"][SONAR_STAND_IN] = {"packaged": SONAR_STAND_IN}
