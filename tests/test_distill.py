@@ -416,7 +416,7 @@ def test_model_cards_describe_init_and_trained_student(training_setup, tiny_rand
     assert "distilled from the teacher" in card and "2 optimiser steps" in card
     assert "| learning_rate | 0.003 |" in card and "| batch_size | 3 |" in card and "| cache |" not in card
     assert "| mixed_precision | no |" in card and "| encoder | shared with the teacher, frozen |" in card
-    assert "| decoder | 0 | 1 |" in card and "results/tables/result_matrix.csv" in card
+    assert "| decoder | 0 | 1 |" in card and "results/<run>/tables/result_matrix.csv" in card
     assert yaml.safe_load(card.split("---")[1])["language"] == ["en"]
 
 

@@ -14,7 +14,7 @@ import yaml
 from udistil.fileio import atomic_dir
 
 HUB_IDS = {"whisper-base": "openai/whisper-base", "whisper-tiny.en": "openai/whisper-tiny.en"}
-RESULTS = "results/tables/result_matrix.csv"
+RESULTS = "results/<run>/tables/result_matrix.csv"  # <run>: the config's run folder
 WHISPER_LICENSE = "mit"  # OpenAI released Whisper's code and weights under the MIT licence
 PROJECT_LICENSE = "mit"  # random weights are this project's (pyproject.toml)
 
@@ -81,7 +81,7 @@ def card_text(name: str, sidecar: dict[str, Any], config: dict[str, Any],
     if training:
         parts.append(training_text(training))
     parts.append(f"## Evaluation\n\nWER and CER per evaluation set are in `{RESULTS}` (row `{name}`) once the "
-                 f"run has evaluated this model; `results/release/{name}/README.md` carries them in its card.\n")
+                 f"run has evaluated this model; `results/<run>/release/{name}/README.md` carries them in its card.\n")
     return "\n".join(parts)
 
 
