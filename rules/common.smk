@@ -55,6 +55,8 @@ wildcard_constraints:
     filter=_alternatives(config["filters"]),
 
 
+def pool_manifest(wc):
+    return manifest(wc.pool, POOL_SPLIT)
 
 
 def model_input(name):
