@@ -11,7 +11,7 @@ from pathlib import Path
 
 from common import ROOT, demo_config, parse_args
 
-from udistil.plan import student_name
+from udistil.plan import student_grid, student_name
 
 
 def default_models(cfg: dict) -> dict[str, Path]:
@@ -19,12 +19,10 @@ def default_models(cfg: dict) -> dict[str, Path]:
     models = {cfg["teacher"]: ROOT / "resources" / "models" / cfg["teacher"]}
     for name in cfg["evaluation"].get("zero_shot", []):
         models[name] = ROOT / "resources" / "models" / name
-    for arch in cfg["students"]["architectures"]:
-        for pool in cfg["pools"]:
-            for f in cfg["filters"]:
-                name = student_name(arch, pool, f)
-                trained = ROOT / "results" / "students" / name / "model"
-                models[name] = trained if trained.exists() else ROOT / "results" / "students" / f"init-{arch}"
+    for arch, pool, f, seed in student_grid(cfg):
+        name = student_name(arch, pool, f, seed)
+        trained = ROOT / "results" / "students" / name / "model"
+        models[name] = trained if trained.exists() else ROOT / "results" / "students" / f"init-{arch}"
     missing = [str(p) for p in models.values() if not p.exists()]
     if missing:
         raise SystemExit(f"run the default first (make demo); missing: {missing}")

@@ -39,6 +39,7 @@ SONAR_STAND_IN = "sonar" in STAND_INS
 STUDENT_NAMES = plan.student_names(config)
 EVAL_METRICS = plan.eval_files(config, LAYOUT, "json")
 MATRIX_ROWS = [vars(r) for r in plan.config_matrix_rows(config)]
+SEED_ROWS = [vars(r) for r in plan.seed_rows(plan.config_matrix_rows(config))]
 
 
 def _alternatives(names):
@@ -53,6 +54,7 @@ wildcard_constraints:
     pool=_alternatives(config["pools"]),
     shard=r"\d+",
     filter=_alternatives(config["filters"]),
+    seed=_alternatives(map(str, plan.training_seeds(config))),
 
 
 def pool_manifest(wc):

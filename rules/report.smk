@@ -13,6 +13,10 @@ rule result_matrix:
             res("tables/comparisons.csv"), caption="../report/comparisons.rst", category="Tables"
         ),
         comparisons_md=res("tables/comparisons.md"),
+        seeds=report(
+            res("tables/result_matrix_seeds.csv"), caption="../report/result_matrix_seeds.rst", category="Tables"
+        ),
+        spread=report(res("tables/seed_spread.csv"), caption="../report/seed_spread.rst", category="Tables"),
     params:
         rows=MATRIX_ROWS,
         sets=EVAL["sets"],
@@ -77,6 +81,7 @@ rule paper_comparison:
         splits=EVAL["splits"],
         resamples=config["uncertainty"]["resamples"],
         seed=config["seed"],
+        cells=plan.row_cells(plan.config_matrix_rows(config)),
         confidence=config["uncertainty"]["confidence"],
         description=config["description"],
     log:
@@ -101,7 +106,7 @@ rule category_tables:
             category="Tables",
         ),
     params:
-        rows=MATRIX_ROWS,
+        rows=SEED_ROWS,
         paper=config["paper"],
         category_set=CATEGORY_SETS[0] if CATEGORY_SETS else None,
     log:

@@ -33,19 +33,19 @@ rule distill:
         manifest=pool_manifest,
         **plan.validation_input(config, LAYOUT),
     output:
-        model=directory(res("students/student-{arch}-{pool}-{filter}/model")),
-        curve=res("students/student-{arch}-{pool}-{filter}/loss.csv"),
-        run=res("students/student-{arch}-{pool}-{filter}/run.json"),
-        validation=res("students/student-{arch}-{pool}-{filter}/validation.csv"),
+        model=directory(res("students/student-{arch}-{pool}-{filter}-s{seed}/model")),
+        curve=res("students/student-{arch}-{pool}-{filter}-s{seed}/loss.csv"),
+        run=res("students/student-{arch}-{pool}-{filter}-s{seed}/run.json"),
+        validation=res("students/student-{arch}-{pool}-{filter}-s{seed}/validation.csv"),
     params:
         teacher=model_param(lambda wc: TEACHER),
-        training=plan.training_config(config),
+        training=lambda wc: plan.training_config(config, int(wc.seed)),
         validation=plan.validation_settings(config),
         checkpoints=lambda wc, output: str(Path(output.run).parent / "checkpoints"),
     log:
-        logs("students/student-{arch}-{pool}-{filter}.log"),
+        logs("students/student-{arch}-{pool}-{filter}-s{seed}.log"),
     benchmark:
-        bench("students/student-{arch}-{pool}-{filter}.tsv")
+        bench("students/student-{arch}-{pool}-{filter}-s{seed}.tsv")
     threads: DISTILL_PROCESSES
     priority: 5
     resources:

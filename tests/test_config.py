@@ -197,8 +197,9 @@ def test_paper_config_trains_the_papers_students():
 
     cfg = filled(ROOT / "configs" / "paper.yaml")
     grid = student_grid(cfg)
-    assert sum(p == "masc100k" for _, p, _ in grid) == 16 and sum(p == "masc500k" for _, p, _ in grid) == 6
-    assert {f for _, p, f in grid if p == "masc500k"} == {"supervised", "proxy", "sonar"}
+    assert sum(p == "masc100k" for _, p, _, _ in grid) == 16 and sum(p == "masc500k" for _, p, _, _ in grid) == 6
+    assert {f for _, p, f, _ in grid if p == "masc500k"} == {"supervised", "proxy", "sonar"}
+    assert {s for *_, s in grid} == {cfg["seed"]}  # students.seeds left at its default: one seed
     train = cfg["students"]["training"]
     assert (train["epochs"], train["max_steps"], train["batch_size"], train["grad_accum"]) == (10, None, 16, 1)
     assert (train["global_batch_size"], train["num_processes"], train["freeze_encoder"]) == (128, 8, False)
@@ -237,3 +238,20 @@ def test_evaluation_categories_name_their_key():
     assert ok["evaluation"]["decoding"]["long_clips"] == "drop"
     with pytest.raises(ConfigError, match=r"'evaluation.decoding.long_clips'"):
         filled_config(evaluation={"sets": ["sada"], "splits": ["test"], "decoding": {"long_clips": "cut"}})
+
+
+@pytest.mark.parametrize(("seeds", "message"), [([], r"students\.seeds"), ([3, 3], r"students\.seeds"),
+                                                (["a"], r"students\.seeds\.0")])
+def test_training_seeds_are_a_list_of_distinct_integers(default, seeds, message):
+    default.setdefault("students", {})["seeds"] = seeds
+    with pytest.raises(ConfigError, match=message):
+        validate(default)
+
+
+def test_evidence_config_trains_three_seeds_per_filter():
+    from udistil.config import filled
+    from udistil.plan import student_grid, training_seeds
+
+    cfg = filled(ROOT / "configs" / "evidence.yaml")
+    assert training_seeds(cfg) == [1, 2, 3]
+    assert len(student_grid(cfg)) == 3 * len({g[:3] for g in student_grid(cfg)})

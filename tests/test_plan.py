@@ -45,7 +45,8 @@ def test_every_output_of_a_run_lies_under_its_own_folder(smoke):
     assert shared and all(p.startswith("resources/models/") for p in shared)  # converted models stay shared
     assert lay.log("select/x.log") == "logs/smoke/select/x.log"
     assert lay.bench("students/s.tsv") == "results/smoke/benchmarks/students/s.tsv"
-    assert lay.student("student-2-1-pool-proxy", "run.json") == "results/smoke/students/student-2-1-pool-proxy/run.json"
+    assert lay.student("student-2-1-pool-proxy-s7", "run.json") == \
+        "results/smoke/students/student-2-1-pool-proxy-s7/run.json"
     assert smoke["encoder_cache"]["dir"] == "results/cache/encoder"  # shared by every run: keyed by content
 
 
@@ -59,12 +60,60 @@ def test_model_specs_are_params_independent_of_key_order(smoke):
 
 def test_student_grid_names_and_evaluated_models_of_the_paper(paper):
     names = plan.student_names(paper)
-    assert len(names) == 22 and names[0] == "student-16-16-masc100k-none"
-    assert plan.parse_student_name(names[-1]) == {"arch": "32-16", "pool": "masc500k", "filter": "sonar"}
+    assert len(names) == 22 and names[0] == "student-16-16-masc100k-none-s42"  # one seed: the run's seed
+    assert plan.parse_student_name(names[-1]) == {"arch": "32-16", "pool": "masc500k", "filter": "sonar",
+                                                  "seed": "42"}
     assert plan.eval_models(paper)[: 1 + 7] == [paper["teacher"], *paper["evaluation"]["zero_shot"]]
     assert len(plan.eval_models(paper)) == 1 + 7 + 22
     assert plan.pool_scores(paper, "masc500k") == ["proxy", "sonar", "wer"]
-    assert plan.efficiency_students(paper) == ["student-16-16-masc100k-none", "student-32-16-masc100k-none"]
+    assert plan.efficiency_students(paper) == ["student-16-16-masc100k-none-s42", "student-32-16-masc100k-none-s42"]
+    rows = plan.config_matrix_rows(paper)
+    assert [r.model for r in rows[8:10]] == ["student-16-16-masc100k-none", "student-16-16-masc100k-supervised"]
+    assert rows[8].runs == ("student-16-16-masc100k-none-s42",)  # a cell of one seed
+
+
+def test_training_seeds_are_an_axis_of_the_student_grid(smoke):
+    cfg = copy.deepcopy(smoke)
+    one = plan.student_grid(cfg)
+    assert plan.training_seeds(cfg) == [smoke["seed"]] and {s for *_, s in one} == {smoke["seed"]}
+    cfg["students"]["seeds"] = [5, 11]
+    two = plan.student_grid(cfg)
+    assert len(two) == 2 * len(one) and two[:2] == [(*one[0][:3], 5), (*one[0][:3], 11)]
+    names = plan.student_names(cfg)
+    assert names[:2] == [f"student-{one[0][0]}-{one[0][1]}-{one[0][2]}-s5", f"student-{one[0][0]}-{one[0][1]}-"
+                                                                          f"{one[0][2]}-s11"]
+    assert [plan.parse_student_name(n) for n in names] == [dict(zip(("arch", "pool", "filter", "seed"),
+                                                                    (*g[:3], str(g[3])), strict=True)) for g in two]
+    assert plan.parse_student_name("student-2-1-pool-proxy") is None  # a cell is no trained student
+    assert plan.cell_of(names[1]) == plan.cell_name(*one[0][:3]) and plan.cell_of("whisper-base") == "whisper-base"
+    lay = plan.Layout("x")
+    assert {lay.student(n, "run.json") for n in names} <= set(plan.final_outputs(cfg, lay))
+    assert len(plan.eval_models(cfg)) == len(plan.eval_models(smoke)) + len(one)
+
+
+def test_each_students_training_seed_is_its_own(smoke):
+    from udistil.distill import TrainConfig
+
+    cfg = copy.deepcopy(smoke)
+    cfg["students"]["seeds"] = [5, 11]
+    seeds = [TrainConfig.from_dict(plan.training_config(cfg, seed)).seed for *_, seed in plan.student_grid(cfg)]
+    assert seeds[:2] == [5, 11] and set(seeds) == {5, 11}
+    a, b = plan.training_config(cfg, 5), plan.training_config(cfg, 11)
+    assert {k for k in a if a[k] != b[k]} == {"seed"}  # the seed is all that differs between a cell's students
+
+
+def test_matrix_cells_average_their_seeds_students(smoke):
+    cfg = copy.deepcopy(smoke)
+    cfg["students"]["seeds"] = [5, 11]
+    rows = plan.config_matrix_rows(cfg)
+    cells = plan.row_cells(rows)
+    students = [r for r in rows if r.runs]
+    assert len(cells) == len(students) == len(plan.student_names(cfg)) // 2
+    assert all(runs == [f"{cell}-s5", f"{cell}-s11"] for cell, runs in cells.items())
+    per_seed = plan.seed_rows(rows)
+    assert sorted(r.model for r in per_seed if r.arch) == sorted(plan.student_names(cfg))
+    assert [r.model for r in per_seed if r.arch][:2] == list(cells[students[0].model])  # a cell's seeds together
+    assert [r.model for r in per_seed if not r.arch] == [r.model for r in rows if not r.arch]  # teacher, zero-shot
 
 
 def test_filter_scores_and_selection_rules_follow_the_registry(smoke):
@@ -95,7 +144,7 @@ def test_label_free_scores_used_include_the_combined_filters(smoke):
 def test_training_config_is_the_whole_train_config_mapping(smoke):
     from udistil.distill import TrainConfig
 
-    train = plan.training_config(smoke)
+    train = plan.training_config(smoke, smoke["seed"])
     assert train["deterministic"] == smoke["deterministic"] and train["cache"] == smoke["encoder_cache"]
     assert TrainConfig.from_dict(dict(train)).seed == smoke["seed"]
     val = plan.validation_settings(smoke)

@@ -4,7 +4,7 @@ import pandas as pd
 import pytest
 
 from udistil.paper import claims, claims_markdown, paper_row_name, side_by_side
-from udistil.plan import matrix_rows
+from udistil.plan import matrix_rows, seed_rows
 from udistil.tables import build_matrix_outputs
 
 
@@ -28,7 +28,7 @@ def grid(tmp_path):
     rows = matrix_rows("teacher-m", ["zs"], ["6-3"], ["pool"], ["proxy", "none", "supervised", "conf"])
     sets, splits = ["a", "b", "c"], ["test", "validation"]
     paths = []
-    for i, row in enumerate(rows):
+    for i, row in enumerate(seed_rows(rows)):
         for j, s in enumerate(sets):
             for k, split in enumerate(splits):
                 paths.append(write_eval(tmp_path, row.model, s, split, [(i + j + k + u) % 5 for u in range(20)]))
@@ -48,11 +48,11 @@ def matrix(paths, rows, sets, benchmark, splits, stand_ins, out, description=Non
                                 rows=rows, sets=sets, benchmark=benchmark, splits=splits, stand_ins=stand_ins,
                                 resamples=200, confidence=0.95, seed=3, out_csv=out["csv"], out_md=out["md"],
                                 out_tex=out["tex"], out_comparisons_csv=out["ccsv"], out_comparisons_md=out["cmd"],
-                                description=description)
+                                out_seeds_csv=out["seeds"], out_spread_csv=out["spread"], description=description)
 
 
 def outputs(tmp, stem="m"):
-    return {k: tmp / f"{stem}.{k}" for k in ("csv", "md", "tex", "ccsv", "cmd")}
+    return {k: tmp / f"{stem}.{k}" for k in ("csv", "md", "tex", "ccsv", "cmd", "seeds", "spread")}
 
 
 def test_matrix_layout_averages_bold_stand_in_and_intervals(grid):
@@ -262,3 +262,47 @@ def test_latex_table_by_hand():
     cer = matrix_latex(df, "cer").splitlines()  # no intervals on CER here: bare values, headers without _cer
     assert cer[2] == r"Model & a & bench\_test \\" and cer[4] == r"teacher\_m & 5.00 & \textbf{9.00} \\"
     assert cer[6] == r"s-none & \textbf{4.00} & 9.50 \\"
+
+
+def test_one_seed_cells_equal_their_students_own_numbers(grid):
+    """With one training seed a cell is its student: the matrix (values and intervals) is the per-seed matrix
+    with the cells' names, and its seed spread is empty."""
+    tmp, rows, sets, splits, paths = grid
+    out = outputs(tmp, "one")
+    m = matrix(paths, rows, sets, ["a", "b"], splits, {}, out)
+    per_seed = pd.read_csv(out["seeds"])
+    assert per_seed["model"].tolist() == [r.runs[0] if r.runs else r.model for r in rows]
+    cells = pd.read_csv(out["csv"])
+    assert cells["model"].tolist() == [r.model for r in rows]
+    pd.testing.assert_frame_equal(cells.drop(columns="model"), per_seed.drop(columns="model"))
+    metrics = {(r.runs[0], s): json.loads((tmp / "eval" / r.runs[0] / s / "test.json").read_text())["wer"]
+               for r in rows if r.runs for s in sets}
+    assert all(m.set_index("model").loc[r.model, s] == metrics[(r.runs[0], s)] for r in rows if r.runs for s in sets)
+    spread = pd.read_csv(out["spread"])
+    assert spread["model"].tolist() == [r.model for r in rows if r.runs] and (spread["seeds"] == 1).all()
+    assert spread["bench_test_sd"].isna().all()
+
+
+def test_cells_of_several_seeds_average_them_with_two_level_intervals(tmp_path):
+    rows = matrix_rows("t", [], ["6-3"], ["p"], ["none", "supervised"], seeds=(1, 2))
+    errors = {"t": 1, "student-6-3-p-none-s1": 2, "student-6-3-p-none-s2": 6, "student-6-3-p-supervised-s1": 3,
+              "student-6-3-p-supervised-s2": 4}
+    paths = [write_eval(tmp_path, run, "a", split, [errors[run] + u % 3 - 1 for u in range(30)])
+             for run in errors for split in ("test", "validation")]
+    out = outputs(tmp_path)
+    m = matrix(paths, rows, ["a"], ["a"], ["test", "validation"], {}, out).set_index("model")
+    per_seed = pd.read_csv(out["seeds"]).set_index("model")
+    s1, s2 = per_seed.loc["student-6-3-p-none-s1", "a"], per_seed.loc["student-6-3-p-none-s2", "a"]
+    assert (s1, s2) == (20.0, 60.0) and m.loc["student-6-3-p-none", "a"] == 40.0  # the mean over seeds
+    # the utterance intervals of each seed are narrow and far apart; the cell's interval draws seeds too
+    assert per_seed.loc["student-6-3-p-none-s1", "a_hi"] < 25 and per_seed.loc["student-6-3-p-none-s2", "a_lo"] > 55
+    assert m.loc["student-6-3-p-none", "a_lo"] < 25 and m.loc["student-6-3-p-none", "a_hi"] > 55
+    spread = pd.read_csv(out["spread"]).set_index("model")
+    assert spread.loc["student-6-3-p-none", "a_sd"] == pytest.approx(28.2843, abs=1e-4)  # |60 - 20| / sqrt(2)
+    assert spread.loc["student-6-3-p-supervised", "seeds"] == 2
+    pairs = pd.read_csv(out["ccsv"])
+    assert set(pairs["student"]) | set(pairs["other"]) == {"t", "student-6-3-p-none", "student-6-3-p-supervised"}
+    sup = pairs[(pairs["student"] == "student-6-3-p-supervised") & (pairs["other"] == "student-6-3-p-none")
+                & (pairs["set"] == "a") & (pairs["split"] == "test")].iloc[0]
+    assert sup["difference"] == pytest.approx(35.0 - 40.0)
+    assert sup["lo"] < -5 < sup["hi"] and sup["verdict"] == "not resolved by this run"  # seed variance

@@ -18,7 +18,8 @@ from udistil.scores import LABEL_FREE
 
 Config = dict[str, Any]  # a filled (validated) config
 
-STUDENT_RE = re.compile(r"^student-(?P<arch>[0-9]+-[0-9]+)-(?P<pool>[A-Za-z0-9][A-Za-z0-9_]*)-(?P<filter>[a-z]+)$")
+STUDENT_RE = re.compile(r"^student-(?P<arch>[0-9]+-[0-9]+)-(?P<pool>[A-Za-z0-9][A-Za-z0-9_]*)-(?P<filter>[a-z]+)"
+                        r"-s(?P<seed>[0-9]+)$")
 RUN_RE = re.compile(r"^[A-Za-z0-9_.-]+$")
 
 
@@ -84,15 +85,28 @@ class Layout:
 
 # ---- students ---------------------------------------------------------------------------------------------------
 
-def student_name(arch: str, pool: str, filter_name: str) -> str:
-    """The name of the student distilled with architecture `arch` on `pool` filtered by `filter_name`."""
+def student_name(arch: str, pool: str, filter_name: str, seed: int) -> str:
+    """The name of the student distilled with architecture `arch` on `pool` filtered by `filter_name`, trained
+    with training seed `seed`."""
+    return f"{cell_name(arch, pool, filter_name)}-s{seed}"
+
+
+def cell_name(arch: str, pool: str, filter_name: str) -> str:
+    """The name of a cell of the result matrix: the students of (arch, pool, filter) over every training seed."""
     return f"student-{arch}-{pool}-{filter_name}"
 
 
 def parse_student_name(name: str) -> dict[str, str] | None:
-    """`arch`, `pool` and `filter` of a student's name (the inverse of student_name); None for other models."""
+    """`arch`, `pool`, `filter` and `seed` of a student's name (the inverse of student_name); None for other
+    models."""
     m = STUDENT_RE.match(name)
     return m.groupdict() if m else None
+
+
+def cell_of(model: str) -> str:
+    """The matrix row of an evaluated model: a student's cell, any other model itself."""
+    student = parse_student_name(model)
+    return cell_name(student["arch"], student["pool"], student["filter"]) if student else model
 
 
 def pool_filters(config: Config, pool: str) -> list[str]:
@@ -102,20 +116,26 @@ def pool_filters(config: Config, pool: str) -> list[str]:
     return list(config["filters"]) if own is None else [f for f in config["filters"] if f in own]
 
 
-def student_grid(config: Config) -> list[tuple[str, str, str]]:
-    """(architecture, pool, filter) of every student: each pool with its own filters."""
-    return [(arch, pool, f) for arch in config["students"]["architectures"] for pool in config["pools"]
-            for f in pool_filters(config, pool)]
+def training_seeds(config: Config) -> list[int]:
+    """The training seeds of every (architecture, pool, filter): `students.seeds`, else the run's `seed`."""
+    return list(config["students"]["seeds"] or [config["seed"]])
+
+
+def student_grid(config: Config) -> list[tuple[str, str, str, int]]:
+    """(architecture, pool, filter, training seed) of every student: each pool with its own filters."""
+    return [(arch, pool, f, seed) for arch in config["students"]["architectures"] for pool in config["pools"]
+            for f in pool_filters(config, pool) for seed in training_seeds(config)]
 
 
 def student_names(config: Config) -> list[str]:
-    return [student_name(a, p, f) for a, p, f in student_grid(config)]
+    return [student_name(*s) for s in student_grid(config)]
 
 
 def efficiency_students(config: Config) -> list[str]:
-    """One student per architecture (the first pool's, first filter's) for the efficiency table."""
+    """One student per architecture (the first pool's, first filter's, first seed's) for the efficiency table."""
     pool = config["pools"][0]
-    return [student_name(a, pool, pool_filters(config, pool)[0]) for a in config["students"]["architectures"]]
+    return [student_name(a, pool, pool_filters(config, pool)[0], training_seeds(config)[0])
+            for a in config["students"]["architectures"]]
 
 
 def layer_map(config: Config, arch: str) -> dict[str, list[int]]:
@@ -132,27 +152,41 @@ class Row:
     arch: str = ""
     pool: str = ""
     filter: str = ""
+    runs: tuple[str, ...] = ()  # a cell's evaluated students, one per training seed (empty: the model itself)
 
 
 def matrix_rows(teacher: str, zero_shot: list[str], archs: list[str], pools: list[str], filter_names: list[str],
-                pool_filters: dict[str, list[str]] | None = None) -> list[Row]:
+                pool_filters: dict[str, list[str]] | None = None, seeds: tuple[int, ...] = (0,)) -> list[Row]:
     """Rows in the paper's order: teacher, zero-shot models, then per student architecture and pool the
     no-filter and supervised baselines followed by each label-free filter (`pool_filters[pool]` where a pool
-    trains only some of `filter_names`)."""
+    trains only some of `filter_names`). A student row is a cell (`cell_name`) whose runs are its students of
+    every training seed in `seeds`."""
     rows = [Row(teacher, filters.TEACHER)] + [Row(m, filters.ZERO_SHOT) for m in zero_shot if m != teacher]
     order = sorted(filter_names, key=lambda f: (filters.GROUP_ORDER.index(filters.group(f)), filter_names.index(f)))
     for arch in archs:
         for pool in pools:
             own = (pool_filters or {}).get(pool, filter_names)
-            rows += [Row(student_name(arch, pool, f), filters.group(f), arch, pool, f) for f in order if f in own]
+            rows += [Row(cell_name(arch, pool, f), filters.group(f), arch, pool, f,
+                         tuple(student_name(arch, pool, f, s) for s in seeds)) for f in order if f in own]
     return rows
+
+
+def seed_rows(rows: list[Row]) -> list[Row]:
+    """The rows with every cell replaced by one row per training seed (its evaluated students)."""
+    return [Row(run, r.group, r.arch, r.pool, r.filter) for r in rows for run in (r.runs or [r.model])]
+
+
+def row_cells(rows: list[Row]) -> dict[str, list[str]]:
+    """Cell name -> its evaluated students, for udistil.intervals.Bootstrap's `cells`."""
+    return {r.model: list(r.runs) for r in rows if r.runs}
 
 
 def config_matrix_rows(config: Config) -> list[Row]:
     """The result matrix's rows for the config's grid."""
     return matrix_rows(config["teacher"], config["evaluation"]["zero_shot"], config["students"]["architectures"],
                        config["pools"], config["filters"],
-                       pool_filters={p: pool_filters(config, p) for p in config["pools"]})
+                       pool_filters={p: pool_filters(config, p) for p in config["pools"]},
+                       seeds=tuple(training_seeds(config)))
 
 
 # ---- corpora, models, evaluation ----------------------------------------------------------------------------------
@@ -267,9 +301,10 @@ def stand_ins(config: Config) -> dict[str, str]:
 
 # ---- training ---------------------------------------------------------------------------------------------------
 
-def training_config(config: Config) -> dict[str, Any]:
-    """The complete udistil.distill.TrainConfig mapping."""
-    return {**config["students"]["training"], "seed": config["seed"], "language": config["language"],
+def training_config(config: Config, seed: int) -> dict[str, Any]:
+    """The complete udistil.distill.TrainConfig mapping of a student trained with training seed `seed` (its
+    batch order, initialisation and every sampled choice of training)."""
+    return {**config["students"]["training"], "seed": seed, "language": config["language"],
             "task": config["task"], "precision": config["precision"], "device": config["device"],
             "cache": config["encoder_cache"], "deterministic": config["deterministic"]}
 
@@ -326,7 +361,8 @@ def reported_outputs(config: Config, lay: Layout) -> list[str]:
     analysis = [lay.table("filter_auc.csv"), lay.plot("filter_roc.png")] if filter_analysis(config) else []
     curves = [lay.table("learning_curves.csv"), lay.plot("learning_curves.png")]
     validated = config["students"]["validation"]["set"] is not None and student_names(config)
-    tables = ["result_matrix.csv", "comparisons.csv", "efficiency.csv", "paper_claims.md", "paper_vs_run.csv"]
+    tables = ["result_matrix.csv", "result_matrix_seeds.csv", "seed_spread.csv", "comparisons.csv", "efficiency.csv",
+              "paper_claims.md", "paper_vs_run.csv"]
     return [
         *map(lay.table, tables),
         *analysis,
@@ -351,7 +387,7 @@ def final_outputs(config: Config, lay: Layout) -> list[str]:
         + subset_stats_files(config, lay)
         + ([lay.table("filter_auc.csv")] if filter_analysis(config) else [])
         + [lay.student(s, "run.json") for s in students]
-        + [lay.table("result_matrix.csv")]
+        + [lay.table(n) for n in ("result_matrix.csv", "result_matrix_seeds.csv", "seed_spread.csv")]
         + category_outputs(config, lay)
         + [lay.res(f"release/{s}") for s in students]
         + report

@@ -15,6 +15,7 @@ from matplotlib.figure import Figure  # noqa: E402
 
 from udistil.fileio import atomic_path  # noqa: E402
 from udistil.filters import STUDENT_GROUPS, TEACHER  # noqa: E402
+from udistil.plan import cell_of  # noqa: E402
 from udistil.scores import display_name  # noqa: E402
 
 SAVE_KW = {"dpi": 120, "metadata": {"Software": None}, "bbox_inches": "tight"}
@@ -116,8 +117,8 @@ def run_plots(*, matrix_csv: str, efficiency_csv: str, truth_paths: list[str], s
     for p in metric_paths:
         m = json.loads(Path(p).read_text())
         if m.get("split") == "test":
-            rtf.setdefault(m["model"], []).append(m["rtf"])
-    eff = pd.read_csv(efficiency_csv).set_index("model")["rtf"].to_dict()
+            rtf.setdefault(cell_of(m["model"]), []).append(m["rtf"])
+    eff = {cell_of(m): r for m, r in pd.read_csv(efficiency_csv).set_index("model")["rtf"].items()}
     bench = "bench_test" if "bench_test" in matrix.columns else sets[0]
     points = [(row["model"], eff.get(row["model"], float(np.mean(rtf.get(row["model"], [np.nan])))), row[bench])
               for _, row in matrix.iterrows()]

@@ -11,7 +11,7 @@ from udistil.comparisons import comparisons, comparisons_markdown, filtering_eff
 from udistil.fileio import write_text
 from udistil.intervals import Bootstrap, interval
 from udistil.paper import preface
-from udistil.plan import Row
+from udistil.plan import Row, row_cells, seed_rows
 from udistil.scores import display_name
 from udistil.stopping import Curve
 from udistil.table_io import fmt, load_metrics, load_tables, to_markdown, write_csv
@@ -20,10 +20,14 @@ from udistil.table_io import fmt, load_metrics, load_tables, to_markdown, write_
 
 def result_matrix(metrics: dict[tuple[str, str, str], dict], rows: list[Row], sets: list[str],
                   benchmark: list[str], splits: list[str], stand_ins: dict[str, str]) -> pd.DataFrame:
-    """WER per evaluation set (test split) and benchmark means (test, validation), then the same for CER.
+    """WER per evaluation set (test split) and benchmark means (test, validation), then the same for CER. A
+    cell's value is the mean over its training seeds' evaluations (`row.runs`).
 
     `metrics[(model, set, split)]` is an evaluation's metrics JSON.
     """
+    def rate(row: Row, corpus: str, split: str, unit: str) -> float:
+        return float(np.mean([metrics[(run, corpus, split)][unit] for run in row.runs or [row.model]]))
+
     records = []
     for row in rows:
         rec = {"model": row.model, "group": row.group, "arch": row.arch, "pool": row.pool,
@@ -31,9 +35,9 @@ def result_matrix(metrics: dict[tuple[str, str, str], dict], rows: list[Row], se
         for unit in ("wer", "cer"):
             suffix = "" if unit == "wer" else "_cer"
             for s in sets:
-                rec[f"{s}{suffix}"] = metrics[(row.model, s, "test")][unit]
+                rec[f"{s}{suffix}"] = rate(row, s, "test", unit)
             for split in splits:
-                values = [metrics[(row.model, s, split)][unit] for s in benchmark]
+                values = [rate(row, s, split, unit) for s in benchmark]
                 rec[f"bench_{split}{suffix}"] = float(np.mean(values)) if values else float("nan")
         records.append(rec)
     return pd.DataFrame(records)  # unrounded: Markdown and LaTeX round, the CSV keeps 4 decimals
@@ -126,16 +130,38 @@ def matrix_latex(df: pd.DataFrame, unit: str = "wer") -> str:
     return "\n".join(lines) + "\n"
 
 
+def seed_spread(per_seed: pd.DataFrame, rows: list[Row]) -> pd.DataFrame:
+    """Per student cell: its number of training seeds and, for every WER column, `<column>_sd`, the standard
+    deviation over its seeds (ddof 1; NaN with one seed)."""
+    columns = wer_columns(per_seed)
+    values = per_seed.set_index("model")
+    records = []
+    for row in rows:
+        if not row.runs:
+            continue
+        rec = {"model": row.model, "arch": row.arch, "pool": row.pool, "filter": row.filter, "seeds": len(row.runs)}
+        spread = values.loc[list(row.runs), columns].std(ddof=1)
+        rec.update({f"{c}_sd": float(spread[c]) for c in columns})
+        records.append(rec)
+    return pd.DataFrame(records, columns=["model", "arch", "pool", "filter", "seeds", *(f"{c}_sd" for c in columns)])
+
+
 def build_matrix_outputs(*, metric_paths: list[str], table_paths: list[str], rows: list[Row], sets: list[str],
                          benchmark: list[str], splits: list[str], stand_ins: dict[str, str], resamples: int,
                          confidence: float, seed: int, out_csv: str, out_md: str, out_tex: str,
-                         out_comparisons_csv: str, out_comparisons_md: str, description: str | None = None
-                         ) -> pd.DataFrame:
-    """The result matrix with bootstrap intervals as CSV, Markdown and LaTeX (booktabs, WER then CER), and the
-    paired comparisons of every student with its baselines."""
-    boot = Bootstrap(load_tables(table_paths), resamples, seed)
-    matrix = result_matrix(load_metrics(metric_paths), rows, sets, benchmark, splits, stand_ins)
+                         out_comparisons_csv: str, out_comparisons_md: str, out_seeds_csv: str, out_spread_csv: str,
+                         description: str | None = None) -> pd.DataFrame:
+    """The result matrix (one row per cell, the mean over its training seeds) with two-level bootstrap intervals
+    (seeds, then utterances) as CSV, Markdown and LaTeX (booktabs, WER then CER); the paired comparisons of every
+    cell with its baselines on the same draws; the per-seed matrix (each student its own row, intervals over
+    utterances) and the seed standard deviation of every cell."""
+    boot = Bootstrap(load_tables(table_paths), resamples, seed, cells=row_cells(rows))
+    metrics = load_metrics(metric_paths)
+    matrix = result_matrix(metrics, rows, sets, benchmark, splits, stand_ins)
     matrix = add_intervals(matrix, boot, benchmark, confidence)
+    per_seed = result_matrix(metrics, seed_rows(rows), sets, benchmark, splits, stand_ins)
+    write_csv(add_intervals(per_seed, boot, benchmark, confidence), out_seeds_csv)
+    write_csv(seed_spread(per_seed, rows), out_spread_csv)
     pairs = comparisons(matrix, boot, sets, benchmark, splits, confidence)
     write_csv(pairs, out_comparisons_csv, float_format=None)  # unrounded: verdicts are read from it
     write_text(comparisons_markdown(pairs, confidence), out_comparisons_md)

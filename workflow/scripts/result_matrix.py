@@ -6,8 +6,9 @@ smk = snakemake  # noqa: F821 - injected by Snakemake
 with snakemake_job(smk):
     p = smk.params
     build_matrix_outputs(metric_paths=list(smk.input.metrics), table_paths=list(smk.input.tables),
-                         rows=[Row(**r) for r in p.rows], sets=list(p.sets), benchmark=list(p.benchmark),
+                         rows=[Row(**{**r, "runs": tuple(r["runs"])}) for r in p.rows], sets=list(p.sets), benchmark=list(p.benchmark),
                          splits=list(p.splits), stand_ins=dict(p.stand_ins), resamples=p.resamples,
                          confidence=p.confidence, seed=p.seed, out_csv=smk.output.csv, out_md=smk.output.md,
                          out_tex=smk.output.tex, out_comparisons_csv=smk.output.comparisons,
-                         out_comparisons_md=smk.output.comparisons_md, description=p.description)
+                         out_comparisons_md=smk.output.comparisons_md, out_seeds_csv=smk.output.seeds,
+                         out_spread_csv=smk.output.spread, description=p.description)
