@@ -10,7 +10,7 @@ from udistil.manifest import Record, build_manifest
 MEASURED = {"t-dir": {"params": 100e6, "decode_seconds": 10.0, "peak_rss_mb": 900.0, "model_peak_mb": 400.0},
             "s-dir": {"params": 60e6, "decode_seconds": 4.0, "peak_rss_mb": 700.0, "model_peak_mb": 240.0},
             "z-dir": {"params": 40e6, "decode_seconds": 5.0, "peak_rss_mb": 600.0, "model_peak_mb": 100.0}}
-MODELS = {"whisper-base": ("teacher", "t-dir"), "student-16-4-my_pool-nnll": ("student", "s-dir"),
+MODELS = {"whisper-base": ("teacher", "t-dir"), "student-16-4-my_pool-nnll-s1": ("student", "s-dir"),
           "whisper-tiny-en": ("zero-shot", "z-dir")}
 
 
@@ -43,7 +43,7 @@ def test_ratios_are_to_the_first_row_and_arch_from_the_name(fake_measure):
     df = efficiency_table(MODELS, ["a.wav"], 20.0, decode_options(), threads=2, device="cpu",
                           precision="fp32").set_index("model")
     assert df["arch"].tolist() == ["", "16-4", ""]  # not "base" / "tiny-en" from splitting on dashes
-    assert df.loc["student-16-4-my_pool-nnll", ["param_ratio", "time_ratio", "memory_ratio"]].tolist() == \
+    assert df.loc["student-16-4-my_pool-nnll-s1", ["param_ratio", "time_ratio", "memory_ratio"]].tolist() == \
         pytest.approx([0.6, 0.4, 0.6])
     assert df.loc["whisper-tiny-en", ["param_ratio", "time_ratio", "memory_ratio"]].tolist() == \
         pytest.approx([0.4, 0.5, 0.25])
@@ -71,7 +71,7 @@ def test_run_efficiency_bad_inputs(fake_measure, manifest, tmp_path):
     kw = dict(options=decode_options(), threads=1, device="cpu", precision="fp32", out_csv=tmp_path / "e.csv",
               out_md=tmp_path / "e.md")
     with pytest.raises(ValueError, match="one location per model name"):
-        run_efficiency(names=["teacher", "student-3-3-p-none"], locations=["t-dir"], manifest=str(manifest), clips=2,
+        run_efficiency(names=["teacher", "student-3-3-p-none-s1"], locations=["t-dir"], manifest=str(manifest), clips=2,
                        **kw)
     pd.read_parquet(manifest).iloc[:0].to_parquet(tmp_path / "empty.parquet")
     with pytest.raises(ValueError, match=r"empty.parquet: no audio to time"):
@@ -112,7 +112,7 @@ def test_efficiency_table_files_hold_the_ratios_by_hand(fake_measure, manifest, 
                    out_csv=tmp_path / "e.csv", out_md=tmp_path / "e.md")
     md = markdown_rows((tmp_path / "e.md").read_text())
     # 3 clips of 0.5, 1.0 and 1.5 s = 3.0 s; the student: 60/100 params, 4/10 s, 240/400 MB above baseline
-    student = md["student-16-4-my_pool-nnll"]
+    student = md["student-16-4-my_pool-nnll-s1"]
     assert (student["role"], student["arch"], student["params_m"], student["rtf"]) == ("student", "16-4", "60.000",
                                                                                       "1.333")
     assert [student[c] for c in ("param_ratio", "time_ratio", "memory_ratio")] == ["0.600", "0.400", "0.600"]

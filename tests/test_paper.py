@@ -107,22 +107,33 @@ def test_category_tables_put_table3_beside_the_runs_categories(published, tmp_pa
                                {**CFG, "categories": {"Hijazi": "HJZ", "Najdi": "NJD"}}, "sada").shape == side.shape
 
 
-def test_run_comparison_writes_the_side_by_side_table_and_the_claims_with_the_runs_description(published, tmp_path):
+def test_run_comparison_writes_the_side_by_side_table_and_the_claims_over_seeds(published, tmp_path):
     matrix = MATRIX.assign(bench_test=[20.0, 24.0, 21.0])
     matrix.to_csv(tmp_path / "matrix.csv", index=False)
-    pairs = pd.DataFrame([{"student": "s-proxy", "other": o, "set": "bench", "split": "test", "difference": d,
-                           "lo": lo, "hi": hi} for o, d, lo, hi in (("s-sup", -3.0, -4.0, -2.0),
-                                                                    ("t", 1.0, -0.5, 2.5))])
-    pairs.to_csv(tmp_path / "pairs.csv", index=False)
+    words = " ".join(f"w{n}" for n in range(10))
+    wrong = {"t": 1, "s-sup-s1": 3, "s-sup-s2": 5, "s-proxy-s1": 2, "s-proxy-s2": 4}  # of 10 words, every utterance
+    paths = []
+    for run, e in wrong.items():
+        for split in ("test", "validation"):
+            path = tmp_path / "eval" / run / "cv" / f"{split}.parquet"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            pd.DataFrame({"id": [f"u{u}" for u in range(12)], "reference_norm": [words] * 12,
+                          "hypothesis_norm": [" ".join(["x"] * e + words.split()[e:])] * 12}).to_parquet(path)
+            paths.append(str(path))
     out = tmp_path / "claims.md", tmp_path / "side.csv"
-    run_comparison(matrix_csv=str(tmp_path / "matrix.csv"), comparisons_csv=str(tmp_path / "pairs.csv"),
-                   table1_csv=str(published[0]), cfg=CFG, confidence=0.95, out_claims=str(out[0]),
-                   out_side_by_side=str(out[1]), description="A  tiny\nrun.")
+    cells = {"s-sup": ["s-sup-s1", "s-sup-s2"], "s-proxy": ["s-proxy-s1", "s-proxy-s2"]}
+    run_comparison(matrix_csv=str(tmp_path / "matrix.csv"), table_paths=paths, table1_csv=str(published[0]),
+                   cfg=CFG, benchmark=["cv"], splits=["test", "validation"], resamples=200, seed=0,
+                   confidence=0.95, out_claims=str(out[0]), out_side_by_side=str(out[1]), description="A  tiny\nrun.",
+                   cells=cells)
     side = pd.read_csv(out[1], keep_default_na=False, na_values=[""])
     assert side.loc[side["model"] == "s-proxy", "difference"].tolist() == [-0.75, 0.0]
     text = out[0].read_text()
     assert text.startswith("> A tiny run.\n\n")
-    assert "difference -3.00 [-4.00, -2.00]" in text and "difference +1.00 [-0.50, +2.50]" in text  # the pairs
+    # cells are means over their seeds (proxy 30, supervised 40), each interval resamples the seeds: with every
+    # utterance alike, only the seeds vary, and two seeds per cell cannot resolve the claim
+    assert "proxy minus supervised: difference -10.00 [-30.00, +10.00]" in text
+    assert "not resolved by this run" in text
 
 
 # ---- the shipped transcription of the paper's tables, read through udistil.paper ------------------------------

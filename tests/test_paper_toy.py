@@ -18,7 +18,7 @@ from udistil.config import filled
 from udistil.metrics import utterance_wer
 from udistil.normalize import normalizer
 from udistil.paper import paper_row_name
-from udistil.plan import student_grid, student_name
+from udistil.plan import cell_of, student_grid, student_name
 from udistil.timestamps import has_timestamps, strip_timestamps
 from udistil.toy import (
     PAPER,
@@ -118,14 +118,15 @@ def test_toy_paper_run_end_to_end(tmp_path):
 
 def check_matrix(results, toy):
     matrix = pd.read_csv(results / "tables" / "result_matrix.csv")
-    assert matrix["model"].tolist() == expected_models(toy)  # 30 rows: teacher, 7 zero-shot, 22 students
+    # 30 rows: teacher, 7 zero-shot, 22 student cells (one training seed each)
+    assert matrix["model"].tolist() == [cell_of(m) for m in expected_models(toy)]
     assert matrix.loc[matrix["group"].isin(["no-filter", "supervised", "label-free"]), "model"].tolist() == \
-        expected_students(toy)
+        [cell_of(m) for m in expected_students(toy)]
     for corpus in toy["evaluation"]["sets"]:
         assert matrix[corpus].notna().all(), corpus
     training = toy["students"]["training"]
-    for arch, pool, filt in student_grid(filled(PAPER)):
-        run = json.loads((results / "students" / student_name(arch, pool, filt) / "run.json").read_text())
+    for arch, pool, filt, seed in student_grid(filled(PAPER)):
+        run = json.loads((results / "students" / student_name(arch, pool, filt, seed) / "run.json").read_text())
         kept = json.loads((results / "subsets" / pool / f"{filt}.json").read_text())["kept_clips"]
         assert run["clips"] == kept > 0 and run["config"]["num_processes"] == PROCESSES
         assert run["steps"] == training["epochs"] * math.ceil(kept / training["global_batch_size"])
@@ -166,7 +167,7 @@ def check_paper_tables(results, toy):
     side3 = pd.read_csv(results / "tables" / "paper_vs_run_table3.csv", keep_default_na=False, na_values=[""])
     filled3 = side3[side3["model"].notna()]
     in_table3 = {m for m, row in rows.items() if row in table3.index}
-    assert in_table3 and set(filled3["model"]) == in_table3
+    assert in_table3 and set(filled3["model"].map(cell_of)) == in_table3  # Table 3 beside each seed's student
     for model, cells in filled3.groupby("model"):  # every category of Table 3 filled
         assert set(cells["paper_column"]) == set(toy["paper"]["categories"].values()), model
         assert cells["reproduced_wer"].notna().all() and (cells["set"] == "sada").all()

@@ -139,18 +139,19 @@ def test_smoke_run_end_to_end_and_tables_regenerate_identically(tmp_path):
     assert "result_matrix.csv" in report and "filter_roc.png" in report  # snakemake --report, built in the run
     auc_log = (tmp_path / "logs" / "smoke" / "select" / "filter_analysis.log").read_text()
     assert all(f" {s}" in auc_log for s in ("proxy", "conf", "entropy", "nnll", "pesq", "sonar*"))
-    record = yaml.safe_load((run / "students/student-2-1-pool-proxy/run.json").read_text())
+    proxy = "student-2-1-pool-proxy-s7"  # the smoke config's seed 7 is its one training seed
+    record = yaml.safe_load((run / "students" / proxy / "run.json").read_text())
     assert record["teacher_encoder_passes_per_clip"] == 0.0  # states came from pseudo-labelling's cache
     assert record["teacher_encoder_passes_per_clip_all_jobs"] == {"mean": 1.0, "max": 1}  # once in the whole run
-    released = run / "release" / "student-2-1-pool-proxy"
+    released = run / "release" / proxy
     card = (released / "README.md").read_text()
-    bench = matrix.set_index("model").loc["student-2-1-pool-proxy", "bench_test"]
+    bench = matrix.set_index("model").loc["student-2-1-pool-proxy", "bench_test"]  # its cell: the mean of one seed
     assert f"| bench_test | {bench:.2f} |" in card and "## Layer map" in card and "## Training" in card
     model_file = released / "model.safetensors"
-    assert model_file.samefile(run / "students/student-2-1-pool-proxy/model/model.safetensors") \
-        or model_file.read_bytes() == (run / "students/student-2-1-pool-proxy/model/"
-                                       "model.safetensors").read_bytes()
-    marker = run / "students/student-2-1-pool-proxy/model/.snakemake_timestamp"
+    trained = run / "students" / proxy / "model"
+    assert model_file.samefile(trained / "model.safetensors") \
+        or model_file.read_bytes() == (trained / "model.safetensors").read_bytes()
+    marker = trained / ".snakemake_timestamp"
     assert not (released / ".snakemake_timestamp").samefile(marker)  # each folder keeps its own timestamp
     rerun = snakemake("-n", "--cores", "2", "-d", str(tmp_path), "--configfile", str(SMOKE))
     assert "Nothing to be done" in rerun.stdout + rerun.stderr  # a finished run stays finished
@@ -178,7 +179,7 @@ def second_run_leaves_the_first_intact(tmp_path, tables_before):
     assert digest(sorted((first / "tables").glob("*.csv"))) == tables_before
     assert len(list((first / "students").glob("student-*/run.json"))) == 8
     assert sorted(p.parent.name for p in (second / "students").glob("student-*/run.json")) == \
-        ["student-2-1-pool-none", "student-2-1-pool-supervised"]
+        [f"student-2-1-pool-none-s{cfg['seed']}", f"student-2-1-pool-supervised-s{cfg['seed']}"]
     matrix = pd.read_csv(second / "tables" / "result_matrix.csv")
     assert matrix["model"].tolist()[-2:] == ["student-2-1-pool-none", "student-2-1-pool-supervised"]
     assert yaml.safe_load((second / "config.yaml").read_text())["seed"] == cfg["seed"]
@@ -198,9 +199,9 @@ def test_slurm_profile_maps_resources_for_the_paper_config(tmp_path):
 
 
 PAPER_STUDENTS = sorted(
-    [f"student-{a}-masc100k-{f}" for a in ("16-16", "32-16")
+    [f"student-{a}-masc100k-{f}-s42" for a in ("16-16", "32-16")
      for f in ("none", "supervised", "proxy", "sonar", "conf", "entropy", "nnll", "pesq")]
-    + [f"student-{a}-masc500k-{f}" for a in ("16-16", "32-16") for f in ("supervised", "proxy", "sonar")])
+    + [f"student-{a}-masc500k-{f}-s42" for a in ("16-16", "32-16") for f in ("supervised", "proxy", "sonar")])
 
 
 def test_paper_config_dag_has_the_papers_students(tmp_path):
