@@ -114,6 +114,8 @@ def test_matrix_cells_average_their_seeds_students(smoke):
     assert sorted(r.model for r in per_seed if r.arch) == sorted(plan.student_names(cfg))
     assert [r.model for r in per_seed if r.arch][:2] == list(cells[students[0].model])  # a cell's seeds together
     assert [r.model for r in per_seed if not r.arch] == [r.model for r in rows if not r.arch]  # teacher, zero-shot
+    as_params = [{**vars(r), "runs": list(r.runs)} for r in rows]  # what a script gets back from Snakemake
+    assert [plan.row_from_params(p) for p in as_params] == rows
 
 
 def test_filter_scores_and_selection_rules_follow_the_registry(smoke):

@@ -171,6 +171,11 @@ def matrix_rows(teacher: str, zero_shot: list[str], archs: list[str], pools: lis
     return rows
 
 
+def row_from_params(param: dict[str, Any]) -> Row:
+    """A Row from its Snakemake params form (`vars(row)`, where the runs may have become a list)."""
+    return Row(**{**param, "runs": tuple(param.get("runs", ()))})
+
+
 def seed_rows(rows: list[Row]) -> list[Row]:
     """The rows with every cell replaced by one row per training seed (its evaluated students)."""
     return [Row(run, r.group, r.arch, r.pool, r.filter) for r in rows for run in (r.runs or [r.model])]
