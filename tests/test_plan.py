@@ -185,10 +185,11 @@ def test_matrix_rows_and_paper_rows_read_the_groups():
 
 def test_run_summary_names_the_outputs_and_each_claims_verdict(tmp_path):
     items = [{"claim": "the best label-free filter beats no filtering", "scope": "students 2-1, pool pool",
-              "verdict": "holds", "boundary": 0.0, "measured": "proxy 30.00 vs none 35.00: difference -5.00"},
+              "verdict": "holds", "boundary": 0.0, "measured": "proxy 30.00 vs none 35.00: difference -5.00",
+              "family": 2},
              {"claim": "the best student comes within 1 WER point of the teacher, or beats it",
-              "scope": "students 2-1, pool pool", "verdict": "not resolved at this size", "boundary": 1.0,
-              "measured": "x"}]
+              "scope": "students 2-1, pool pool", "verdict": "not resolved by this run", "boundary": 1.0,
+              "measured": "x", "family": 2}]
     md = claims_markdown(items, 0.95)
     assert claim_verdicts(md) == [(i["verdict"], i["claim"], i["scope"]) for i in items]
     (tmp_path / "tables").mkdir()
@@ -196,5 +197,5 @@ def test_run_summary_names_the_outputs_and_each_claims_verdict(tmp_path):
     (tmp_path / "tables" / "result_matrix.md").write_text("|")
     text = run_summary(tmp_path)
     assert f"result matrix: {tmp_path}/tables/result_matrix.md" in text and "report:" not in text
-    assert "[not resolved at this size] the best student comes within 1 WER point" in text
+    assert "[not resolved by this run] the best student comes within 1 WER point" in text
     assert len(text.splitlines()) == 1 + 2 + 2

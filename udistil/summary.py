@@ -5,12 +5,20 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-CLAIM_RE = re.compile(r"^- \*\*(?P<verdict>[^*]+)\*\*: (?P<claim>.+?) \((?P<scope>[^;]+);", re.M)
+SCOPE_RE = re.compile(r"^\*\*(?P<scope>[^*]+)\*\*: [0-9]+ comparisons?, ")
+CLAIM_RE = re.compile(r"^- \*\*(?P<verdict>[^*]+)\*\*: (?P<claim>.+?) \(claimed: ")
 
 
 def claim_verdicts(claims_md: str) -> list[tuple[str, str, str]]:
-    """(verdict, claim, scope) of each claim line of a paper_claims.md (udistil.paper.claims_markdown)."""
-    return [(m["verdict"], m["claim"], m["scope"]) for m in CLAIM_RE.finditer(claims_md)]
+    """(verdict, claim, scope) of each claim line of a paper_claims.md (udistil.paper.claims_markdown: a line
+    opening each scope's family, then its claims)."""
+    out, scope = [], ""
+    for line in claims_md.splitlines():
+        if m := SCOPE_RE.match(line):
+            scope = m["scope"]
+        elif m := CLAIM_RE.match(line):
+            out.append((m["verdict"], m["claim"], scope))
+    return out
 
 
 def run_summary(root: str | Path) -> str:
