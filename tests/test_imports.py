@@ -14,6 +14,7 @@ PACKAGE = ROOT / "udistil"
 LAZY_ALLOWED = {
     "torch",  # ~1-2 s: light jobs (scores from text, tables, logging, clips read by any job) import no torch
     "transformers",  # seconds: loaded only where a model is
+    "tokenizers",  # with transformers: a random model's tokenizer is built only where one is made
     "accelerate",
     "datasets",  # only for an `hf` corpus
     "onnxruntime",  # neural TTS (piper), an optional package

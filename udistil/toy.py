@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import soundfile as sf
 import yaml
 
 from udistil.config import validate
@@ -222,8 +223,6 @@ def tone(seconds: float, rng: np.random.Generator) -> np.ndarray:
 
 
 def wav_bytes(audio: np.ndarray) -> bytes:
-    import soundfile as sf
-
     buf = io.BytesIO()
     sf.write(buf, audio, SAMPLE_RATE, format="WAV", subtype="PCM_16")
     return buf.getvalue()
