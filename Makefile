@@ -13,7 +13,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export HF_DATASETS_OFFLINE := 1
 
-.PHONY: demo test lint dry-run config report docs clean-results
+.PHONY: demo test test-paper-toy lint dry-run config report docs clean-results
 
 $(STAMP): pyproject.toml Makefile
 	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) (torch==2.13.0 is pinned for CPython 3.11)"; exit 1; }
@@ -29,6 +29,9 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/pytest -q
+
+test-paper-toy: $(STAMP)  # the toy-scale paper DAG end to end (configs/paper.yaml on tiny models; long on a CPU)
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/pytest -q -m paper_toy tests/test_paper_toy.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check udistil workflow tests benchmarks

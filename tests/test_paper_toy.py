@@ -99,6 +99,7 @@ def test_expected_names_mirror_the_papers_grid(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.paper_toy  # left out of `make test`: 22 distillations of about 4.5 min each on 2 cores
 def test_toy_paper_run_end_to_end(tmp_path):
     """The paper's DAG, job for job, on tiny random models and datasets: every evaluation, the matrix, the paper
     side by side (Table 1 and Table 3 by category), truncated clips, timestamps kept and stripped."""
