@@ -204,6 +204,7 @@ def toy_models_dir(tmp_path_factory):
                                        ("seamless-m4t-medium", "seamless_m4t"), ("mms-1b-all", "wav2vec2")])
 def test_stand_in_models_transcribe_short_toy_words_in_arabic(toy_models_dir, name, kind):
     from udistil.decoding import Transcriber
+    from udistil.decoding.factory import FAMILIES
     from udistil.toy import WORDS, tone
 
     from .helpers import decode_options
@@ -211,13 +212,13 @@ def test_stand_in_models_transcribe_short_toy_words_in_arabic(toy_models_dir, na
     rng = np.random.default_rng(0)
     clips = [tone(1.0 + i / 4, rng) for i in range(4)] + [tone(31.0, rng)[:30 * 16000]]
     timestamps = kind == "whisper"
-    t = Transcriber(str(toy_models_dir / name), decode_options(language="ar", max_new_tokens=444, batch_size=8,
-                                                               return_timestamps=timestamps),
-                    device="cpu", precision="fp32", cache=None)
-    assert t.kind == kind
+    t = Transcriber.load(str(toy_models_dir / name), decode_options(language="ar", max_new_tokens=444, batch_size=8,
+                                                                    return_timestamps=timestamps),
+                         device="cpu", precision="fp32", cache=None)
+    assert type(t.decoder) is FAMILIES[kind]  # the factory picked the family's decoder
     texts = [h.text for h in t.transcribe(clips)]
     if kind == "wav2vec2":  # MMS: the Arabic adapter and vocabulary loaded; letters only, no words to shape
-        assert t.ctc_language == "ara" and all(isinstance(x, str) for x in texts)
+        assert t.decoder.language == "ara" and all(isinstance(x, str) for x in texts)
         return
     words = [w for x in texts for w in strip_timestamps(x).split()]
     assert words and set(words) <= set(WORDS) and max(len(strip_timestamps(x).split()) for x in texts) <= 12
