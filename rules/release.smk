@@ -4,7 +4,7 @@
 rule release_model:
     input:
         model=res("students/{model}/model"),
-        matrix=res("tables/result_matrix.csv"),
+        matrix=res("tables/result_matrix_seeds.csv"),  # one row per trained student (the matrix has cells)
     output:
         folder=directory(res("release/{model}")),
     log:

@@ -38,7 +38,7 @@ def test_smoke_config_through_the_slurm_executor(slurm, tmp_path):
            "--default-resources", "mem_mb=2000", "runtime=30", "cpus_per_task=1"]
     proc = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=3000)
     assert proc.returncode == 0, proc.stdout[-5000:] + proc.stderr[-5000:]
-    matrix = pd.read_csv(tmp_path / "results" / "tables" / "result_matrix.csv")
+    matrix = pd.read_csv(tmp_path / "results" / "smoke" / "tables" / "result_matrix.csv")  # run: smoke
     assert len(matrix) == 10
     # every output-producing job ran as a Slurm job: the executor kept a log per job, named by Slurm job id
     logs = tmp_path / ".snakemake" / "slurm_logs"
