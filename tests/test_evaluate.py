@@ -212,7 +212,7 @@ def test_evaluation_decoding_keeps_pseudo_labelling_apart():
 def test_group_column_travels_from_the_manifest_to_the_bootstrap(tmp_path):
     from udistil.evaluate import EvalSet, _references, evaluate_set
     from udistil.intervals import Bootstrap
-    from udistil.tables import load_tables
+    from udistil.table_io import load_tables
 
     m = make_manifest(tmp_path, TEXTS, [16000, 8000, 12000])
     frame = pd.read_parquet(m)

@@ -1,6 +1,7 @@
 from udistil.logs import snakemake_job
 from udistil.plots import learning_curves as plot
-from udistil.tables import learning_curves, write_csv
+from udistil.table_io import write_csv
+from udistil.tables import learning_curves
 
 smk = snakemake  # noqa: F821 - injected by Snakemake
 with snakemake_job(smk):

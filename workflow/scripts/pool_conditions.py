@@ -4,7 +4,7 @@ from udistil.analysis import conditions_markdown, labels_by_condition
 from udistil.fileio import write_text
 from udistil.logs import snakemake_job
 from udistil.manifest import read_manifest
-from udistil.tables import write_csv
+from udistil.table_io import write_csv
 
 smk = snakemake  # noqa: F821 - injected by Snakemake
 with snakemake_job(smk):
