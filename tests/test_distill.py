@@ -10,7 +10,7 @@ import yaml
 from tests.helpers import train_config
 from udistil.determinism import deterministic_mode
 from udistil.distill import TrainConfig, ValidationConfig, distill
-from udistil.distill.batches import batch_indices
+from udistil.distill.batches import Schedule, batch_indices
 from udistil.distill.loss import distill_loss, kl_loss, label_rows
 from udistil.distill.validation import Curve
 from udistil.manifest import Record, build_manifest
@@ -95,6 +95,43 @@ def test_batches_are_a_function_of_seed_and_step():
     assert a == [batch_indices(10, 4, m, seed=3) for m in range(6)]
     first_epoch = a[0] + a[1] + a[2][:2]
     assert sorted(first_epoch) == list(range(10))
+
+
+def test_stream_schedule_draws_full_global_batches_across_epochs():
+    s = Schedule(n=10, batch_size=4, accum=2, processes=2, seed=3)
+    assert s.micro_batches(1, process=1) == [5, 7] and s.micro_batches(1, process=0) == [4, 6]
+    assert s.indices(5) == batch_indices(10, 4, 5, seed=3)
+    assert s.steps_per_epoch == 1
+
+
+@pytest.mark.parametrize(("n", "batch_size", "accum", "processes"),
+                         [(2, 16, 4, 2), (10, 4, 2, 1), (10, 4, 1, 2), (37, 4, 3, 2), (64, 16, 2, 2), (5, 2, 2, 3)])
+def test_epoch_schedule_passes_over_the_set_once_per_epoch_with_a_short_last_step(n, batch_size, accum, processes):
+    s = Schedule(n=n, batch_size=batch_size, accum=accum, processes=processes, seed=7, epochs=True)
+    real = -(-n // batch_size)  # micro-batches that hold the epoch's examples
+    for epoch in range(3):
+        steps = range(epoch * s.steps_per_epoch, (epoch + 1) * s.steps_per_epoch)
+        drawn = [[s.micro_batches(step, p) for p in range(processes)] for step in steps]
+        for per_step in drawn:  # every process draws as many micro-batches in a step, at most accum
+            assert len({len(ms) for ms in per_step}) == 1 and 1 <= len(per_step[0]) <= accum
+        ms = sorted(m for per_step in drawn for ms in per_step for m in ms)
+        assert ms == list(range(epoch * s.per_process * processes, (epoch + 1) * s.per_process * processes))
+        examples = [i for m in ms[:real] for i in s.indices(m)]
+        assert sorted(examples) == list(range(n))  # each example once per epoch
+        order = np.random.default_rng([7, epoch]).permutation(n).tolist()
+        assert examples == order  # in the epoch's seeded order
+        for m in ms[real:]:  # even-batches fills repeat the order's first examples
+            assert s.indices(m) == order[:batch_size]
+    # the number of steps per epoch is the number the run's length is computed from
+    assert s.steps_per_epoch == -(-n // (batch_size * accum * processes))
+    assert len(drawn[-1][0]) == s.per_process - (s.steps_per_epoch - 1) * accum
+
+
+def test_epoch_schedule_of_a_set_smaller_than_the_global_batch_is_one_short_step():
+    s = Schedule(n=2, batch_size=16, accum=4, processes=2, seed=0, epochs=True)
+    assert s.steps_per_epoch == 1
+    assert s.micro_batches(0, 0) == [0] and s.micro_batches(0, 1) == [1] and s.micro_batches(3, 1) == [7]
+    assert sorted(s.indices(0)) == [0, 1] and sorted(s.indices(1)) == [0, 1]  # a fill: the same two clips
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ from tests import test_distill
 from tests.helpers import train_config
 from udistil.distill import ValidationConfig, distill
 from udistil.distill import batches as batches_module
-from udistil.distill.batches import MicroBatches, batch_indices, prefetch_loader
+from udistil.distill.batches import MicroBatches, Schedule, batch_indices, prefetch_loader
 from udistil.distill.launch import distill_processes, launch_command, launch_env, to_spec
 from udistil.distill.settings import accumulation_steps, batch_split
 
@@ -148,7 +148,8 @@ def test_prefetched_micro_batches_are_those_made_in_process(training_setup, tiny
     builder = LabelBuilder(AutoTokenizer.from_pretrained(tmp / "init"), cfg)
     data, _ = load_training_set(tmp / "subset.parquet", tmp / "m.parquet", builder, cfg.max_label_length)
     fe = AutoFeatureExtractor.from_pretrained(tmp / "init")
-    common = dict(texts=data.pseudo_label.tolist(), paths=data.audio.tolist(), builder=builder, batch_size=3, seed=7)
+    schedule = Schedule(n=len(data), batch_size=3, accum=1, processes=1, seed=7, epochs=True)
+    common = dict(texts=data.pseudo_label.tolist(), paths=data.audio.tolist(), builder=builder, schedule=schedule)
     order = [5, 1, 2, 9]
     got = list(prefetch_loader(data=MicroBatches(**common, fe=fe), micro_batches=order, workers=2, seed=7))
     here = MicroBatches(**common)

@@ -1,9 +1,12 @@
-"""The training set and its batches: seeded per-epoch permutations, padded decoder inputs and labels."""
+"""The training set and its batches: seeded per-epoch permutations, the schedule of micro-batches per optimiser step,
+padded decoder inputs and labels."""
 
 from __future__ import annotations
 
 import logging
+import math
 import random
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -53,22 +56,73 @@ def batch_indices(n: int, batch_size: int, micro_step: int, seed: int) -> list[i
     return out
 
 
+@dataclass(frozen=True)
+class Schedule:
+    """Which micro-batches each optimiser step draws, and which examples each micro-batch holds.
+
+    Micro-batch `m` goes to process `m mod processes`; a step is `accum` micro-batches on each process. Two modes:
+
+    - a stream (`epochs=False`, training set by `max_steps`): every step is a full global batch, and micro-batches
+      run on across epoch boundaries (`batch_indices`);
+    - epochs (`epochs=True`, the length set by `epochs`, as run_distillation.py does it): an epoch is one pass over
+      the training set in its seeded order, split into micro-batches of `batch_size` (the last one partial). Each
+      process gets the same number of micro-batches per epoch; where the epoch's count does not divide evenly, the
+      missing ones repeat the first examples of the order (accelerate's even batches). The epoch's last step may
+      hold fewer than `accum` micro-batches. A set smaller than the global batch is one short step per epoch, not
+      a global batch of repeats.
+    """
+
+    n: int
+    batch_size: int
+    accum: int
+    processes: int
+    seed: int
+    epochs: bool = False
+
+    @property
+    def per_process(self) -> int:
+        """Micro-batches per process in one epoch (epoch mode)."""
+        return math.ceil(math.ceil(self.n / self.batch_size) / self.processes)
+
+    @property
+    def steps_per_epoch(self) -> int:
+        """Optimiser steps per pass over the training set (the same count in both modes)."""
+        return math.ceil(self.n / (self.batch_size * self.accum * self.processes))
+
+    def micro_batches(self, step: int, process: int) -> list[int]:
+        """The micro-batches process `process` draws in optimiser step `step` (0-based), in order."""
+        if not self.epochs:
+            return [(step * self.accum + micro) * self.processes + process for micro in range(self.accum)]
+        epoch, k = divmod(step, self.steps_per_epoch)
+        last = min((k + 1) * self.accum, self.per_process)
+        return [(epoch * self.per_process + i) * self.processes + process for i in range(k * self.accum, last)]
+
+    def indices(self, m: int) -> list[int]:
+        """The examples of micro-batch `m`: slices of per-epoch permutations seeded by (seed, epoch)."""
+        if not self.epochs:
+            return batch_indices(self.n, self.batch_size, m, self.seed)
+        epoch, j = divmod(m, self.per_process * self.processes)
+        order = np.random.default_rng([self.seed, epoch]).permutation(self.n)
+        if j < math.ceil(self.n / self.batch_size):
+            return order[j * self.batch_size:(j + 1) * self.batch_size].tolist()
+        return order[:self.batch_size].tolist()  # an even-batches fill
+
+
 class MicroBatches(torch.utils.data.Dataset):
-    """Micro-batch `m` as a pure function of (seed, m): the examples `batch_indices` draws, their decoder inputs
+    """Micro-batch `m` as a pure function of (seed, m): the examples the `schedule` draws, their decoder inputs
     and labels (conditioning drawn from an RNG seeded by (seed, 1, m)), audio, audio hashes and, with a feature
     extractor `fe`, log-mel features. Indexed by micro-batch, so DataLoader workers may prepare it ahead."""
 
-    def __init__(self, *, texts: list[str], paths: list[str], builder: LabelBuilder, batch_size: int, seed: int,
-                 fe=None):
+    def __init__(self, *, texts: list[str], paths: list[str], builder: LabelBuilder, schedule: Schedule, fe=None):
         self.texts, self.paths, self.builder, self.fe = texts, paths, builder, fe
-        self.batch_size, self.seed = batch_size, seed
+        self.schedule, self.seed = schedule, schedule.seed
         self.keys: dict[int, str] = {}  # audio_hash per clip, computed once per process
 
     def __len__(self) -> int:
         return 2**62  # micro-batches run on over epochs; the sampler says which are drawn
 
     def __getitem__(self, m: int) -> dict:
-        idx = batch_indices(len(self.texts), self.batch_size, m, self.seed)
+        idx = self.schedule.indices(m)
         rng = np.random.default_rng([self.seed, 1, m])
         examples = [self.builder.example(self.texts[i], self.texts[i - 1] if i > 0 else None, rng) for i in idx]
         dec, labels = collate(examples, self.builder.eot)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import time
@@ -19,7 +20,7 @@ from transformers import AutoFeatureExtractor, AutoTokenizer
 
 from udistil.assets import save_whisper
 from udistil.determinism import deterministic_mode
-from udistil.distill.batches import MicroBatches, load_training_set, prefetch_loader
+from udistil.distill.batches import MicroBatches, Schedule, load_training_set, prefetch_loader
 from udistil.distill.checkpoints import save_checkpoint
 from udistil.distill.labels import LabelBuilder
 from udistil.distill.loss import distill_loss, label_rows
@@ -67,9 +68,11 @@ class Trainer:
 
     def micro_batches(self, start_step: int, max_steps: int) -> list[int]:
         """The micro-batches this process draws from optimiser step `start_step` on."""
-        acc = self.accelerator
-        return [(step * self.accum + micro) * acc.num_processes + acc.process_index
-                for step in range(start_step, max_steps) for micro in range(self.accum)]
+        return [m for step in range(start_step, max_steps) for m in self.step_micro_batches(step)]
+
+    def step_micro_batches(self, step: int) -> list[int]:
+        """The micro-batches this process draws in optimiser step `step`."""
+        return self.data.schedule.micro_batches(step, self.accelerator.process_index)
 
     def prefetch(self, start_step: int, max_steps: int) -> None:
         """Prepare micro-batches in `dataloader_workers` worker processes (none: each is made when drawn)."""
@@ -102,20 +105,24 @@ class Trainer:
         self.s_encoder.passes += len(audios)
         return self.student(input_features=self.s_encoder.features(audios), decoder_input_ids=dec).logits
 
-    def micro_step(self, m: int) -> dict[str, torch.Tensor]:
+    def micro_step(self, m: int, last: bool) -> dict[str, torch.Tensor]:
+        """Micro-batch `m`'s forward and backward; with `last`, the step's gradient sync and optimiser update.
+        The Accelerator divides each loss by its `gradient_accumulation_steps` (as under `accumulate`, and as in
+        run_distillation.py, also for an epoch's short last step)."""
         acc, cfg = self.accelerator, self.cfg
         dec, labels, rows, lengths, audios, keys = self.batch(m)
-        with acc.accumulate(self.student), acc.autocast():
+        with contextlib.nullcontext() if last else acc.no_sync(self.student), acc.autocast():
             t_states = self.t_encoder(audios, keys)
             t_logits = self.targets(t_states, dec, lengths, keys)
             losses = distill_loss(self.student_logits(t_states, dec, audios, keys), t_logits, labels, cfg, rows)
             acc.backward(losses["loss"])
-            if acc.sync_gradients and cfg.max_grad_norm:
-                acc.clip_grad_norm_(self.student.parameters(), cfg.max_grad_norm)
-            self.optimizer.step()
-            if acc.sync_gradients and not self.optimizer.step_was_skipped:
-                self.scheduler.step()  # once per optimiser step, whatever the number of processes
-            self.optimizer.zero_grad()
+            if last:
+                if cfg.max_grad_norm:
+                    acc.clip_grad_norm_(self.student.parameters(), cfg.max_grad_norm)
+                self.optimizer.step()
+                if not self.optimizer.step_was_skipped:
+                    self.scheduler.step()  # once per optimiser step, whatever the number of processes
+                self.optimizer.zero_grad()
         return losses
 
     def step(self, step: int) -> dict[str, float]:
@@ -124,9 +131,10 @@ class Trainer:
         transfer at the end of the step."""
         acc = self.accelerator
         sums = torch.zeros(3, dtype=torch.float64, device=acc.device)
-        for micro in range(self.accum):
-            losses = self.micro_step((step * self.accum + micro) * acc.num_processes + acc.process_index)
-            sums += torch.stack([losses[k].detach() for k in LOSSES]).double() / self.accum
+        drawn = self.step_micro_batches(step)
+        for i, m in enumerate(drawn):
+            losses = self.micro_step(m, last=i == len(drawn) - 1)
+            sums += torch.stack([losses[k].detach() for k in LOSSES]).double() / len(drawn)
         if acc.num_processes > 1:  # the mean over processes: every micro-batch of the global batch counts once
             sums = acc.reduce(sums, "mean")
         means = dict(zip(LOSSES, sums.tolist(), strict=True))
@@ -203,7 +211,9 @@ def build(*, teacher: str, student_init: str, subset: str | Path, manifest: str 
     t_model = load_teacher(teacher, accelerator.device, mixed)
     student, sidecar, shared, frozen = load_student(student_init, cfg)
     examples_per_step = cfg.batch_size * accum * accelerator.num_processes
-    max_steps = cfg.max_steps or math.ceil((cfg.epochs or 1) * math.ceil(len(data) / examples_per_step))
+    schedule = Schedule(n=len(data), batch_size=cfg.batch_size, accum=accum, processes=accelerator.num_processes,
+                        seed=cfg.seed, epochs=not cfg.max_steps)
+    max_steps = cfg.max_steps or math.ceil((cfg.epochs or 1) * schedule.steps_per_epoch)
     student, optimizer, scheduler = accelerator.prepare(student, *optimisation(student, cfg, max_steps, device))
     raw_student = accelerator.unwrap_model(student)
 
@@ -215,7 +225,7 @@ def build(*, teacher: str, student_init: str, subset: str | Path, manifest: str 
     targets = make_targets(cfg=cfg.cache, model=t_model, label_tokens=label_tokens,
                            encoder_hash=cache.encoder_hash if cache else None)
     batches = MicroBatches(texts=data["pseudo_label"].tolist(), paths=data["audio"].tolist(), builder=builder,
-                           batch_size=cfg.batch_size, seed=cfg.seed, fe=fe if cfg.dataloader_workers else None)
+                           schedule=schedule, fe=fe if cfg.dataloader_workers else None)
     trainer = Trainer(cfg=cfg, accelerator=accelerator, student=student, optimizer=optimizer, scheduler=scheduler,
                       t_encoder=t_encoder, s_encoder=s_encoder, targets=targets, data=batches, accum=accum,
                       shared=shared, frozen=frozen)
