@@ -34,8 +34,8 @@ class VectorisedTimestamps(WhisperTimeStampLogitsProcessor):
         penultimate = is_ts[:, -2] if length >= 2 else torch.ones(rows, dtype=torch.bool, device=scores.device)
         out[:, begin:].masked_fill_((last & penultimate).unsqueeze(-1), -float("inf"))  # a pair: text next
         out[:, :self.eos_token_id].masked_fill_((last & ~penultimate).unsqueeze(-1), -float("inf"))  # close it
-        out.masked_fill_(self._below_last_timestamp(generated, is_ts, last & ~penultimate, out.shape[-1]),
-                         -float("inf"))
+        out[:, begin:].masked_fill_(self._below_last_timestamp(generated, is_ts, last & ~penultimate,
+                                                               out.shape[-1] - begin), -float("inf"))
         if input_ids.shape[1] == self.begin_index:  # the first token: a timestamp, not too late
             out[:, :begin] = -float("inf")
             if self.max_initial_timestamp_index is not None:
@@ -48,9 +48,9 @@ class VectorisedTimestamps(WhisperTimeStampLogitsProcessor):
         return out
 
     def _below_last_timestamp(self, generated: torch.Tensor, is_ts: torch.Tensor, open_pair: torch.Tensor,
-                              vocab: int) -> torch.Tensor:
-        """(rows, vocab): the timestamps each row may no longer emit, those below its last one (or up to it, save
-        when closing a pair); none before a row's first timestamp."""
+                              n_timestamps: int) -> torch.Tensor:
+        """(rows, timestamps): the timestamps each row may no longer emit, those below its last one (or up to it,
+        save when closing a pair); none before a row's first timestamp. Only the timestamp columns are compared."""
         positions = torch.arange(generated.shape[1], device=generated.device)
         last_at = torch.where(is_ts, positions, -1).max(dim=-1).values if generated.shape[1] else None
         if last_at is None:
@@ -58,8 +58,8 @@ class VectorisedTimestamps(WhisperTimeStampLogitsProcessor):
         else:
             last_ts = generated.gather(1, last_at.clamp(min=0).unsqueeze(-1)).squeeze(-1)
             floor = torch.where(last_at < 0, self.timestamp_begin, last_ts + (~open_pair).long())
-        vocab_ids = torch.arange(vocab, device=generated.device)
-        return (vocab_ids >= self.timestamp_begin) & (vocab_ids < floor.unsqueeze(-1))
+        timestamp_ids = torch.arange(self.timestamp_begin, self.timestamp_begin + n_timestamps, device=generated.device)
+        return timestamp_ids < floor.unsqueeze(-1)
 
 
 class TimestampWhisper(WhisperForConditionalGeneration):
