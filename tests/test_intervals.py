@@ -232,14 +232,23 @@ def test_bootstrap_cells_average_their_seeds_on_shared_utterance_draws():
         resampled_rate(*single.counts("t", "x", "test", "wer"), draw_indices(4, 200, 3, "x", "test")).tolist())
 
 
-def test_clustered_bootstrap_resamples_whole_groups():
+def test_clustered_bootstrap_resamples_groups_then_utterances_within_them():
     groups = pd.Series(["reader-b", "reader-a", "reader-a", "reader-c", "reader-b"])
     w = utterance_weights(5, 300, 1, "real", "test", groups=groups)
-    assert (w[:, 1] == w[:, 2]).all() and (w[:, 0] == w[:, 4]).all()  # a group's utterances go together
-    per_group = w[:, [1, 0, 3]]  # one utterance per group: a, b, c
-    assert (per_group.sum(axis=1) == 3).all()  # three groups drawn with replacement
     by_hand = np.random.default_rng(stable_seed(1, "real", "test", "group")).integers(0, 3, size=(300, 3))
-    assert (per_group == index_weights(by_hand, 3)).all()  # groups in sorted order: a, b, c
+    times = index_weights(by_hand, 3)  # how often groups a, b, c (sorted) are drawn
+    members = {0: [1, 2], 1: [0, 4], 2: [3]}
+    for g, idx in members.items():  # a group drawn k times brings k x its size utterances, drawn from its own
+        assert (w[:, idx].sum(axis=1) == times[:, g] * len(idx)).all()
+    assert (w.sum(axis=1) == (times * [2, 2, 1]).sum(axis=1)).all()
+    assert (w[:, 1] != w[:, 2]).any()  # within a group, utterances are resampled, not tied together
+    assert (w == utterance_weights(5, 300, 1, "real", "test", groups=groups)).all()  # the same draws every time
+
+
+def test_clustered_bootstrap_of_one_group_still_resamples_utterances():
+    one_voice = table([0] * 6 + [2] * 6).assign(group="one-voice")
+    lo, hi = interval(Bootstrap({("m", "s", "test"): one_voice}, 1000, 0).rates("m", "s", "test", "wer"), 0.95)
+    assert lo < 25.0 < hi and hi - lo > 10  # not frozen at the point estimate (25%)
 
 
 def test_clustered_bootstrap_widens_the_interval_of_correlated_utterances():

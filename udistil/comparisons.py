@@ -81,7 +81,8 @@ def lookup(pairs: pd.DataFrame, student: str, other: str, corpus: str, split: st
 
 def comparisons_markdown(pairs: pd.DataFrame, confidence: float) -> str:
     """The benchmark-average comparisons with the baselines and the teacher, one table per split."""
-    parts = [f"Paired bootstrap over utterances, or whole speakers and recordings where a set names them "
+    parts = [f"Paired bootstrap over utterances, or speakers and recordings, then their utterances, where a set "
+             f"names them "
              f"({confidence:.0%} intervals, each pair unadjusted; paper_claims.md corrects its families): WER of each "
              "student minus the other model's on the benchmark average, in WER points (negative: the student is "
              "better). \"student better\" or \"student worse\" only when the interval excludes 0. Every set, and "

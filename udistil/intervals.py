@@ -6,9 +6,9 @@ replacement and the ratio recomputed (percentile bootstrap). The resample of an 
 drawn once, from a generator seeded by the config seed and the set's name (zlib.crc32, the same in every
 process), and shared by every model evaluated on it: each comparison between two models is paired by
 construction, and an average over several sets resamples each set independently. Where the evaluation tables
-carry a `group` column (the speaker, voice or recording of each utterance), whole groups are resampled with
-all their utterances (the cluster bootstrap) instead of single utterances. A resample is kept as integer
-weights (how often each utterance was drawn), so a rate is `weights @ errors / weights @ lengths`.
+carry a `group` column (the speaker, voice or recording of each utterance), groups are resampled, then the
+utterances within each group drawn (the two-stage cluster bootstrap) instead of single utterances. A resample is
+kept as integer weights (how often each utterance was drawn), so a rate is `weights @ errors / weights @ lengths`.
 
 Two levels (training seeds, then utterances). A *cell* (one filter's student, say) is trained with several
 seeds; its WER is the mean over its seeds of each seed's corpus-level WER. Every resample first draws the
@@ -55,13 +55,21 @@ def index_weights(idx: np.ndarray, n: int) -> np.ndarray:
 def utterance_weights(n: int, resamples: int, seed: int, *names: str, groups: pd.Series | None = None
                       ) -> np.ndarray:
     """(resamples, n) resample weights of `n` utterances: utterances drawn with replacement, or, with `groups`
-    (one label per utterance), as many groups as there are drawn with replacement, each bringing all its
-    utterances. Without groups the weights count the rows of `draw_indices` (the same resamples)."""
+    (one label per utterance), the two-stage cluster bootstrap: as many groups as there are drawn with
+    replacement, then, for each group drawn, as many of its utterances as it has drawn with replacement from it.
+    A set of one group (one voice) is then resampled by utterance, not frozen. Without groups the weights count
+    the rows of `draw_indices` (the same resamples)."""
     if groups is None:
         return index_weights(draw_indices(n, resamples, seed, *names), n)
     codes, labels = pd.factorize(pd.Series(groups).astype(str), sort=True)
     drawn = index_weights(draw_indices(len(labels), resamples, seed, *names, GROUP), len(labels))
-    return drawn[:, codes]
+    rng = np.random.default_rng(stable_seed(seed, *names, GROUP, "within"))
+    weights = np.zeros((resamples, n), dtype=np.int64)
+    for g in range(len(labels)):  # in sorted label order
+        members = np.flatnonzero(codes == g)
+        size = len(members)
+        weights[:, members] = rng.multinomial(drawn[:, g] * size, np.full(size, 1.0 / size))
+    return weights
 
 
 def seed_draws(seeds: int, resamples: int, seed: int, cell: str) -> np.ndarray:

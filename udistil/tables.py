@@ -101,8 +101,8 @@ def matrix_markdown(df: pd.DataFrame, stand_ins: dict[str, str], confidence: flo
         table = to_markdown(view, bold=bold, right=[c.removesuffix("_cer") for c in cols])
         parts.append(f"### {title}, test split; bench_* average the benchmark sets\n\n{table}")
     notes = "".join(f"\n\n\\* {name}: {what}." for name, what in stand_ins.items())
-    ci = (f" [brackets]: {confidence:.0%} bootstrap interval over utterances (whole speakers and recordings where a "
-          "set names them)." if confidence else "")
+    ci = (f" [brackets]: {confidence:.0%} bootstrap interval over utterances (speakers and recordings, then their "
+          "utterances, where a set names them)." if confidence else "")
     return "\n\n".join(parts) + "\n\nBest (lowest) value per column in bold." + ci + notes + "\n"
 
 
