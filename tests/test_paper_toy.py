@@ -99,7 +99,7 @@ def test_expected_names_mirror_the_papers_grid(tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.paper_toy  # left out of `make test`: 22 distillations of about 4.5 min each on 2 cores
+@pytest.mark.paper_toy
 def test_toy_paper_run_end_to_end(tmp_path):
     """The paper's DAG, job for job, on tiny random models and datasets: every evaluation, the matrix, the paper
     side by side (Table 1 and Table 3 by category), truncated clips, timestamps kept and stripped."""
@@ -131,6 +131,10 @@ def check_matrix(results, toy):
         kept = json.loads((results / "subsets" / pool / f"{filt}.json").read_text())["kept_clips"]
         assert run["clips"] == kept > 0 and run["config"]["num_processes"] == PROCESSES
         assert run["steps"] == training["epochs"] * math.ceil(kept / training["global_batch_size"])
+        # an epoch is one pass over the subset (a short last step, its fill at most one micro-batch a process),
+        # not a global batch of repeats
+        fill = PROCESSES * training["batch_size"] / kept
+        assert training["epochs"] <= run["student_encoder_passes_per_clip"] <= training["epochs"] * (1 + fill)
 
 
 def check_evaluations(results, toy):
