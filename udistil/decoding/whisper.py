@@ -55,10 +55,8 @@ class WhisperDecoder(GenerativeDecoder):
         if self.model.generation_config.is_multilingual and o.language:
             kw.update(language=o.language, task=o.task)
         kw["return_timestamps"] = o.return_timestamps
-        # one window per clip, one generate call: where a row's tokens end in a lone timestamp (timestamps asked
-        # for, or emitted anyway by an untrained or random model), transformers 5.24 would otherwise start a
-        # second window for it and fail on encoder states (`_maybe_reduce_batch` with no input features)
-        kw["force_unique_generate_call"] = True
+        if o.return_timestamps:  # one 30 s window per clip: transformers 5.24 would otherwise try to split
+            kw["force_unique_generate_call"] = True  # the batch over windows and fail on encoder states
         return kw
 
     def step_stats(self) -> StepStats | None:
