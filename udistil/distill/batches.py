@@ -80,9 +80,14 @@ class Schedule:
     epochs: bool = False
 
     @property
+    def holding(self) -> int:
+        """Micro-batches that hold an epoch's examples (the last one partial), before even-batches fills."""
+        return math.ceil(self.n / self.batch_size)
+
+    @property
     def per_process(self) -> int:
         """Micro-batches per process in one epoch (epoch mode)."""
-        return math.ceil(math.ceil(self.n / self.batch_size) / self.processes)
+        return math.ceil(self.holding / self.processes)
 
     @property
     def steps_per_epoch(self) -> int:
@@ -103,7 +108,7 @@ class Schedule:
             return batch_indices(self.n, self.batch_size, m, self.seed)
         epoch, j = divmod(m, self.per_process * self.processes)
         order = np.random.default_rng([self.seed, epoch]).permutation(self.n)
-        if j < math.ceil(self.n / self.batch_size):
+        if j < self.holding:
             return order[j * self.batch_size:(j + 1) * self.batch_size].tolist()
         return order[:self.batch_size].tolist()  # an even-batches fill
 
