@@ -91,6 +91,10 @@ def test_converted_folder_loads_in_pipeline(fixture, request):
     engine = Transcriber.load(str(folder), decode_options(max_new_tokens=64), device="cpu", precision="fp32",
                               cache=None)
     assert engine.transcribe([clip])[0].text == plain.strip()  # the engine's split encoder/decoder = generate()
+    gen = asr.model.generation_config
+    prompt = asr.model.generate(features, **kw, max_new_tokens=1, force_unique_generate_call=True)[0, :-1].tolist()
+    assert prompt == [gen.decoder_start_token_id, *([tok.convert_tokens_to_ids("<|en|>"), gen.task_to_id["transcribe"]]
+                      if gen.is_multilingual else []), gen.no_timestamps_token_id]  # .en: no language token
     card = yaml.safe_load((folder / "README.md").read_text().split("---")[1])
     assert card["base_model"] == {"whisper_base": "openai/whisper-base", "whisper_tiny_en": "openai/whisper-tiny.en"}[
         fixture] and card["pipeline_tag"] == "automatic-speech-recognition"

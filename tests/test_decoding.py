@@ -1,3 +1,5 @@
+import shutil
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -123,6 +125,25 @@ def test_batched_length_sorted_equals_one_at_a_time(tiny_random_whisper):
     batched = cpu(tiny_random_whisper, decode_options(max_new_tokens=5, batch_size=4))
     single = cpu(tiny_random_whisper, decode_options(max_new_tokens=5, batch_size=1))
     assert [h.token_ids for h in batched.transcribe(clips)] == [h.token_ids for h in single.transcribe(clips)]
+
+
+def test_a_row_that_emits_timestamps_without_them_decodes_in_one_window(tiny_random_whisper, tmp_path):
+    """A weak student can emit timestamp tokens when none are asked for; transformers would then start a second
+    window for that row from the same encoder states (a run of repeated windows here; a crash in the toy paper run,
+    whose batch mixed such rows with finished ones)."""
+    from transformers import WhisperForConditionalGeneration
+
+    folder = shutil.copytree(tiny_random_whisper, tmp_path / "stamps")
+    model = WhisperForConditionalGeneration.from_pretrained(folder)
+    stamp = model.generation_config.no_timestamps_token_id + 1 + 50  # <|1.00|>
+    with torch.no_grad():  # every decoder state becomes v, and the (tied) output row of <|1.00|> points along v
+        norm = model.model.decoder.layer_norm
+        v = torch.randn(norm.bias.shape, generator=torch.Generator().manual_seed(0))
+        norm.weight.zero_(), norm.bias.copy_(v)
+        model.get_output_embeddings().weight[stamp] = 50 * v / v.norm() ** 2
+    model.save_pretrained(folder)
+    hyps = cpu(folder, decode_options(max_new_tokens=4, batch_size=2)).transcribe(noise_clips(3))
+    assert [h.token_ids for h in hyps] == [[stamp] * 4] * 3  # each row: one window, its four timestamp tokens
 
 
 def test_skip_and_on_batch(tiny_random_whisper):

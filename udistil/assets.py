@@ -157,9 +157,12 @@ def generation_config(tok, ct2_config: dict, max_length: int):
 
     ids = tok.convert_tokens_to_ids
     multilingual = is_multilingual(tok)
-    # CTranslate2 lists the multilingual language ids even for .en models; they do not apply there
-    lang_tokens = tok.convert_ids_to_tokens(ct2_config["lang_ids"]) if multilingual else []
     eot = ids("<|endoftext|>")
+    # CTranslate2 lists the multilingual language ids even for .en models; they do not apply there. An English-only
+    # config carries no language or task table at all (as openai's .en checkpoints): transformers reads an empty
+    # `lang_to_id` as "detect the language" and puts the id it returns, 0 ("!"), into the decoder prompt
+    tables = {"lang_to_id": {t: ids(t) for t in tok.convert_ids_to_tokens(ct2_config["lang_ids"])},
+              "task_to_id": {"transcribe": ids("<|transcribe|>"), "translate": ids("<|translate|>")}}
     return GenerationConfig(
         alignment_heads=ct2_config["alignment_heads"],
         begin_suppress_tokens=ct2_config["suppress_ids_begin"],
@@ -168,8 +171,7 @@ def generation_config(tok, ct2_config: dict, max_length: int):
         decoder_start_token_id=ids("<|startoftranscript|>"),
         no_timestamps_token_id=ids("<|notimestamps|>"),
         prev_sot_token_id=ids("<|startofprev|>"),
-        lang_to_id={t: ids(t) for t in lang_tokens},
-        task_to_id={"transcribe": ids("<|transcribe|>"), "translate": ids("<|translate|>")},
+        **(tables if multilingual else {}),
         is_multilingual=multilingual,
         max_initial_timestamp_index=50,
         max_length=max_length,

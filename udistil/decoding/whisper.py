@@ -55,8 +55,9 @@ class WhisperDecoder(GenerativeDecoder):
         if self.model.generation_config.is_multilingual and o.language:
             kw.update(language=o.language, task=o.task)
         kw["return_timestamps"] = o.return_timestamps
-        if o.return_timestamps:  # one 30 s window per clip: transformers 5.24 would otherwise try to split
-            kw["force_unique_generate_call"] = True  # the batch over windows and fail on encoder states
+        # one 30 s window per clip: without this, transformers 5.24 starts a second window for a row that emits a
+        # timestamp token (a timestamp run, or a weak student without timestamps) and fails on encoder states
+        kw["force_unique_generate_call"] = True
         return kw
 
     def step_stats(self) -> StepStats | None:
