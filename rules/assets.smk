@@ -6,6 +6,7 @@ rule convert_model:
         model=directory("resources/models/{model}"),
     params:
         spec=lambda wc: plan.model_spec(config, wc.model),  # keys sorted: one spec, one model folder
+        version=MATERIALISE_VERSION,  # a changed builder rebuilds the folder (Snakemake's params trigger)
     log:
         logs("assets/{model}.log"),
     benchmark:

@@ -7,7 +7,7 @@ from udistil import plan
 from udistil.config import validate
 from udistil.evaluate import evaluation_decoding
 from udistil.logs import set_offline
-from udistil.models import is_materialised
+from udistil.models import MATERIALISE_VERSION, is_materialised
 from udistil.models import location as model_location
 from udistil.scores import TEACHER_STATS
 

@@ -21,6 +21,10 @@ from udistil.assets import (
 from udistil.model_card import model_name, write_card
 
 
+MATERIALISE_VERSION = 2  # bumped when a built folder changes (2: no language table in English-only conversions);
+# the workflow passes it as a parameter, so Snakemake rebuilds folders made by an older version
+
+
 def is_materialised(spec: dict[str, Any]) -> bool:
     """Whether the model is built into a folder under resources/ by the workflow."""
     return "random" in spec or spec.get("packaged") in PACKAGED_WHISPER
