@@ -1,4 +1,5 @@
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -290,6 +291,24 @@ def test_killed_and_resumed_run_ends_with_identical_weights(training_setup, tiny
     for k in a:
         assert torch.equal(a[k], b[k]), k
     assert (tmp_path / "full" / "loss.csv").read_text() == (tmp_path / "cut" / "loss.csv").read_text()
+
+
+def test_checkpoints_of_other_inputs_are_not_resumed(training_setup, tiny_random_whisper, tmp_path, caplog):
+    """A job rerun because its subset changed (Snakemake reruns it; the checkpoints folder is not an output) starts
+    from step 0: it neither resumes the old subset's weights nor keeps its checkpoints."""
+    from safetensors.torch import load_file
+
+    tmp = Path(shutil.copytree(training_setup[0], tmp_path / "setup", ignore=shutil.ignore_patterns("cache")))
+    assert run(tmp, tiny_random_whisper, tmp_path / "cut", steps=6, stop_after=3) == {"stopped_at": 3}
+    subset = pd.read_parquet(tmp / "subset.parquet")
+    subset.assign(pseudo_label=subset.pseudo_label.str.upper()).to_parquet(tmp / "subset.parquet")
+    with caplog.at_level("WARNING"):
+        info = run(tmp, tiny_random_whisper, tmp_path / "cut", steps=6)
+    assert info["resumed_from"] == 0 and "step-2: written for other inputs" in caplog.text
+    fresh = run(tmp, tiny_random_whisper, tmp_path / "fresh", steps=6)
+    assert fresh["resumed_from"] == 0
+    a, b = (load_file(tmp_path / d / "model" / "model.safetensors") for d in ("cut", "fresh"))
+    assert all(torch.equal(a[k], b[k]) for k in a)  # the new subset's run, as if the old one had never been
 
 
 def test_encoder_reuse_does_not_change_the_loss_curve(training_setup, tiny_random_whisper, tmp_path):

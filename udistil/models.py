@@ -20,9 +20,9 @@ from udistil.assets import (
 )
 from udistil.model_card import model_name, write_card
 
-
-MATERIALISE_VERSION = 2  # bumped when a built folder changes (2: no language table in English-only conversions);
-# the workflow passes it as a parameter, so Snakemake rebuilds folders made by an older version
+# Bumped when a built folder changes (2: no language table in English-only conversions). The workflow passes it as
+# a rule parameter, so Snakemake rebuilds folders made by an older version.
+MATERIALISE_VERSION = 2
 
 
 def is_materialised(spec: dict[str, Any]) -> bool:

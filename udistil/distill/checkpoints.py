@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import logging
 import shutil
+from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+INPUTS_FILE = "inputs.sha256"
 
 
 def checkpoints(folder: Path) -> list[Path]:
@@ -34,3 +42,32 @@ def save_checkpoint(accelerator, folder: Path, step: int, history: list[dict], k
         for old in checkpoints(folder)[:-keep]:
             shutil.rmtree(old, ignore_errors=True)
     accelerator.wait_for_everyone()
+
+
+def inputs_key(files: Iterable[Path], settings: dict[str, Any]) -> str:
+    """sha256 over the bytes of the run's input files (subset, manifest, the initialised student's folder) and its
+    settings: what a checkpoint may only be resumed with."""
+    digest = hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode())
+    for path in files:
+        digest.update(str(Path(path).name).encode())
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 24), b""):
+                digest.update(block)
+    return digest.hexdigest()
+
+
+def claim(folder: Path, key: str) -> list[Path]:
+    """Make `folder` hold checkpoints of the run whose inputs hash to `key` only: checkpoints written for other
+    inputs (a rerun after the subset or the settings changed), or with no record of theirs, are removed with a
+    warning naming them. Returns the removed checkpoints. The main process calls it, before any resumes."""
+    folder.mkdir(parents=True, exist_ok=True)
+    record = folder / INPUTS_FILE
+    stale = [] if record.exists() and record.read_text().strip() == key else sorted(folder.glob("step-*"))
+    for old in stale:
+        log.warning("%s: written for other inputs than this run's (subset, manifest, student or settings "
+                    "changed); removed, training starts from step 0", old)
+        shutil.rmtree(old)
+    tmp = folder / f".{INPUTS_FILE}.tmp"
+    tmp.write_text(key + "\n")
+    tmp.replace(record)
+    return stale

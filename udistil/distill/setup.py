@@ -14,7 +14,7 @@ from accelerate import Accelerator, PartialState
 from transformers import WhisperForConditionalGeneration, get_scheduler
 
 from udistil.devices import pick_device
-from udistil.distill.checkpoints import checkpoints
+from udistil.distill.checkpoints import checkpoints, claim
 from udistil.distill.settings import TrainConfig, accumulation_steps, batch_split
 from udistil.distill.validation import Curve
 
@@ -74,9 +74,12 @@ def optimisation(student: torch.nn.Module, cfg: TrainConfig, max_steps: int, dev
                                     num_training_steps=max_steps)
 
 
-def resume(accelerator, ckpt_dir: Path, max_steps: int) -> tuple[list[dict], Curve, int]:
-    """Load the newest complete checkpoint in `ckpt_dir`, if any: (loss history, validation curve, steps done)."""
-    ckpt_dir.mkdir(parents=True, exist_ok=True)
+def resume(accelerator, ckpt_dir: Path, max_steps: int, key: str) -> tuple[list[dict], Curve, int]:
+    """Load the newest complete checkpoint in `ckpt_dir` written for inputs hashing to `key` (`inputs_key`), if
+    any: (loss history, validation curve, steps done). Checkpoints of other inputs are removed first."""
+    if accelerator.is_main_process:
+        claim(ckpt_dir, key)
+    accelerator.wait_for_everyone()
     found = checkpoints(ckpt_dir)
     if not found:
         return [], Curve(), 0
