@@ -30,7 +30,7 @@ demo: $(STAMP)
 test: $(STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/pytest -q
 
-test-paper-toy: $(STAMP)  # the toy-scale paper DAG end to end (about 42 min on 2 cores; not in `make test`)
+test-paper-toy: $(STAMP)  # the toy-scale paper DAG end to end alone (also part of `make test`)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/pytest -q -m paper_toy tests/test_paper_toy.py
 
 lint: $(STAMP)
