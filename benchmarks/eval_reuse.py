@@ -1,7 +1,7 @@
 """Evaluation of every default model (teacher, zero-shot proxy, the students) on the default's evaluation sets,
 with and without encoder reuse, in one run: seconds per model, encoder passes, and whether the hypotheses are
-identical. Needs the models and manifests of a default run (`make demo`); without trained students it uses the
-untrained 6-3 student for each filter.
+identical. Needs the models and manifests of a default run (`make demo`, results/demo/); without trained students
+it uses each architecture's untrained cut.
 
     .venv/bin/python benchmarks/eval_reuse.py [--clips-per-set 5] [--threads 1]
 """
@@ -11,18 +11,18 @@ from pathlib import Path
 
 from common import ROOT, demo_config, parse_args
 
-from udistil.plan import student_grid, student_name
+from udistil.plan import Layout, run_name, student_grid, student_name
 
 
-def default_models(cfg: dict) -> dict[str, Path]:
+def default_models(cfg: dict, lay: Layout) -> dict[str, Path]:
     """name -> folder of every model the default evaluates, in the workflow's order (teacher first)."""
     models = {cfg["teacher"]: ROOT / "resources" / "models" / cfg["teacher"]}
     for name in cfg["evaluation"].get("zero_shot", []):
         models[name] = ROOT / "resources" / "models" / name
     for arch, pool, f, seed in student_grid(cfg):
         name = student_name(arch, pool, f, seed)
-        trained = ROOT / "results" / "students" / name / "model"
-        models[name] = trained if trained.exists() else ROOT / "results" / "students" / f"init-{arch}"
+        trained = ROOT / lay.res(f"students/{name}/model")
+        models[name] = trained if trained.exists() else ROOT / lay.res(f"students/init-{arch}")
     missing = [str(p) for p in models.values() if not p.exists()]
     if missing:
         raise SystemExit(f"run the default first (make demo); missing: {missing}")
@@ -37,11 +37,12 @@ def main() -> None:
     from udistil.manifest import read_manifest
 
     cfg = demo_config()
-    models = default_models(cfg)
+    lay = Layout(run_name(cfg, [ROOT / "config.yaml"]))  # results/demo/
+    models = default_models(cfg, lay)
     clips = []
     for s in cfg["evaluation"]["sets"]:
         for split in cfg["evaluation"]["splits"]:
-            m = read_manifest(ROOT / "results" / "manifests" / s / f"{split}.parquet")
+            m = read_manifest(ROOT / lay.manifest(s, split))
             clips += [read_audio(p) for p in m["audio"].head(args.clips_per_set)]
     opts = DecodeOptions.from_section({**cfg["decoding"], "language": cfg["language"], "task": cfg["task"]})
     work = Path(tempfile.mkdtemp(prefix="udistil-bench-"))
