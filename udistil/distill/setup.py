@@ -14,7 +14,7 @@ from accelerate import Accelerator, PartialState
 from transformers import WhisperForConditionalGeneration, get_scheduler
 
 from udistil.devices import pick_device
-from udistil.distill.checkpoints import checkpoints, claim
+from udistil.distill.checkpoints import checkpoints, claim, inputs_key
 from udistil.distill.settings import TrainConfig, accumulation_steps, batch_split
 from udistil.distill.validation import Curve
 
@@ -74,11 +74,13 @@ def optimisation(student: torch.nn.Module, cfg: TrainConfig, max_steps: int, dev
                                     num_training_steps=max_steps)
 
 
-def resume(accelerator, ckpt_dir: Path, max_steps: int, key: str) -> tuple[list[dict], Curve, int]:
-    """Load the newest complete checkpoint in `ckpt_dir` written for inputs hashing to `key` (`inputs_key`), if
-    any: (loss history, validation curve, steps done). Checkpoints of other inputs are removed first."""
+def resume(accelerator, ckpt_dir: Path, max_steps: int, inputs: list[Path], settings: dict[str, Any]
+           ) -> tuple[list[dict], Curve, int]:
+    """Load the newest complete checkpoint in `ckpt_dir` written for these input files and settings, if any: (loss
+    history, validation curve, steps done). The main process alone hashes the inputs (`inputs_key`) and removes
+    checkpoints of other inputs first."""
     if accelerator.is_main_process:
-        claim(ckpt_dir, key)
+        claim(ckpt_dir, inputs_key(inputs, settings))
     accelerator.wait_for_everyone()
     found = checkpoints(ckpt_dir)
     if not found:

@@ -21,7 +21,7 @@ from transformers import AutoFeatureExtractor, AutoTokenizer
 from udistil.assets import save_whisper
 from udistil.determinism import deterministic_mode
 from udistil.distill.batches import MicroBatches, Schedule, load_training_set, prefetch_loader
-from udistil.distill.checkpoints import inputs_key, save_checkpoint
+from udistil.distill.checkpoints import save_checkpoint
 from udistil.distill.labels import LabelBuilder
 from udistil.distill.loss import distill_loss, label_rows
 from udistil.distill.run_report import (
@@ -233,10 +233,9 @@ def build(*, teacher: str, student_init: str, subset: str | Path, manifest: str 
                               shared=shared, t_encoder=t_encoder, raw_student=raw_student, fe=fe, tok=tok)
     inputs = [Path(subset), Path(manifest), *sorted(p for p in Path(student_init).iterdir() if p.is_file()),
               *([Path(validation_manifest)] if validation_manifest else [])]
-    key = inputs_key(inputs,
-                     {"teacher": teacher, "training": {k: v for k, v in asdict(cfg).items() if k != "cache"},
-                      "validation": asdict(validation) if validation else None})
-    history, curve, start_step = resume(accelerator, Path(checkpoint_dir), max_steps, key)
+    settings = {"teacher": teacher, "training": {k: v for k, v in asdict(cfg).items() if k != "cache"},
+                "validation": asdict(validation) if validation else None}
+    history, curve, start_step = resume(accelerator, Path(checkpoint_dir), max_steps, inputs, settings)
     curve.min_delta = validation.min_delta if validation else 0.0  # what counts as an improvement
     return Run(trainer=trainer, raw_student=raw_student, data=data, skipped=skipped, sidecar=sidecar, tokenizer=tok,
                cache=cache, validator=validator, device=device, mixed=mixed, examples_per_step=examples_per_step,
