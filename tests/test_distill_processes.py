@@ -40,6 +40,20 @@ def test_a_global_batch_that_does_not_divide_names_the_keys():
         accumulation_steps(train_config(batch_size=16, grad_accum=2, global_batch_size=128), 2)
 
 
+def test_workers_share_the_jobs_threads_in_every_math_library(monkeypatch):
+    """Snakemake sets MKL_NUM_THREADS (and the other libraries' counts) to the job's threads; each worker gets its
+    share of every one, or the workers' MKL threads oversubscribe the cores."""
+    from udistil.distill.launch import THREAD_VARIABLES
+
+    for var in THREAD_VARIABLES:
+        monkeypatch.setenv(var, "4")
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 4)
+    env = launch_env(train_config(num_processes=2))
+    assert {var: env[var] for var in THREAD_VARIABLES} == dict.fromkeys(THREAD_VARIABLES, "2")
+    assert "MKL_NUM_THREADS" in THREAD_VARIABLES
+    assert launch_env(train_config(num_processes=8))["MKL_NUM_THREADS"] == "1"
+
+
 def test_schema_holds_the_new_defaults():
     from tests.helpers import filled_config
 

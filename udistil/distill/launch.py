@@ -33,15 +33,24 @@ def launch_command(*, processes: int, module: str, args: list[str]) -> list[str]
             "-m", module, *args]
 
 
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "GOTO_NUM_THREADS",
+                    "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS")
+"""Thread counts of the math libraries, which Snakemake sets to the job's `threads` for the job's process."""
+
+
 def launch_env(cfg: TrainConfig) -> dict[str, str]:
     """The workers' environment: this one, with the cuBLAS workspace set before cuBLAS starts when deterministic,
-    and this process's intra-op threads shared among the workers (torchrun would set 1 each)."""
+    and this process's intra-op threads shared among the workers (torchrun would set OpenMP's to 1 each). Every
+    library's thread count is the worker's share, not only OpenMP's: torch's CPU kernels also run MKL's threads,
+    and the job's MKL_NUM_THREADS (Snakemake's `threads`) in each worker oversubscribed the cores (two toy-paper
+    workers on 2 cores: 4.8 s a step instead of 0.8)."""
     import torch
 
     env = dict(os.environ)
     if cfg.deterministic:
         env.setdefault("CUBLAS_WORKSPACE_CONFIG", CUBLAS_WORKSPACE)
-    env["OMP_NUM_THREADS"] = str(max(1, torch.get_num_threads() // cfg.num_processes))
+    share = str(max(1, torch.get_num_threads() // cfg.num_processes))
+    env.update(dict.fromkeys(THREAD_VARIABLES, share))
     env["PYTHONPATH"] = os.pathsep.join(p for p in [str(Path(__file__).resolve().parents[2]),
                                                      env.get("PYTHONPATH", "")] if p)
     return env
