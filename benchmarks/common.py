@@ -52,6 +52,22 @@ def synthetic_clips(n: int, seed: int = 3):
     return [(r.source, r.text) for r in synthetic_records(spec, n, seed, "bench", "test")]
 
 
+def training_set(work: Path, n: int) -> tuple[Path, Path]:
+    """A manifest of `n` synthetic clips under `work` and a distillation subset of all of them (their texts as
+    pseudo-labels, their durations as a selection step writes them): (manifest, subset)."""
+    import pandas as pd
+
+    from udistil.manifest import Record, build_manifest
+
+    manifest, subset = work / "m.parquet", work / "subset.parquet"
+    build_manifest(records=[Record(id=f"c{i}", source=a, text=t) for i, (a, t) in enumerate(synthetic_clips(n))],
+                   corpus="bench", split="train", audio_dir=work / "audio", manifest_path=manifest,
+                   rejected_path=work / "r.tsv")
+    clips = pd.read_parquet(manifest)
+    clips.assign(pseudo_label=clips["text"])[["id", "duration_s", "pseudo_label"]].to_parquet(subset)
+    return manifest, subset
+
+
 @contextmanager
 def timed(label: str, results: dict):
     start = time.perf_counter()

@@ -9,7 +9,7 @@ do in the pipeline); "without" recomputes both every step. Also checks that both
 import tempfile
 from pathlib import Path
 
-from common import demo_config, parse_args, synthetic_clips, teacher_dir
+from common import demo_config, parse_args, teacher_dir, training_set
 
 
 def main() -> None:
@@ -18,17 +18,11 @@ def main() -> None:
     import pandas as pd
 
     from udistil.distill import TrainConfig, distill
-    from udistil.manifest import Record, build_manifest
     from udistil.student import init_student
 
     teacher = teacher_dir()
     work = Path(tempfile.mkdtemp(prefix="udistil-bench-"))
-    clips = synthetic_clips(args.clips)
-    build_manifest(records=[Record(id=f"c{i}", source=a, text=t) for i, (a, t) in enumerate(clips)],
-                   corpus="bench", split="train", audio_dir=work / "audio", manifest_path=work / "m.parquet",
-                   rejected_path=work / "r.tsv")
-    pd.DataFrame({"id": [f"c{i}" for i in range(len(clips))], "pseudo_label": [t for _, t in clips]}) \
-        .to_parquet(work / "subset.parquet")
+    manifest, subset = training_set(work, args.clips)
     init_student(teacher=teacher, encoder_layers=6, decoder_layers=3, out_dir=work / "init")
     demo = demo_config()
     times: dict[str, float] = {}
@@ -43,8 +37,8 @@ def main() -> None:
                                      "seed": 1, "language": demo["language"], "task": demo["task"],
                                      "precision": "fp32", "device": "cpu", "deterministic": demo["deterministic"],
                                      "cache": {**demo["encoder_cache"], **cache, "dir": str(work / "cache")}})
-        run = distill(teacher=teacher, student_init=str(work / "init"), subset=work / "subset.parquet",
-                      manifest=work / "m.parquet", cfg=cfg, out_model=out / "model", out_curve=out / "loss.csv",
+        run = distill(teacher=teacher, student_init=str(work / "init"), subset=subset,
+                      manifest=manifest, cfg=cfg, out_model=out / "model", out_curve=out / "loss.csv",
                       out_run=out / "run.json", out_validation=out / "validation.csv",
                       checkpoint_dir=out / "ckpt")
         times[label] = run["train_seconds_this_run"]  # the training loop only, not model loading
