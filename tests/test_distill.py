@@ -9,6 +9,7 @@ import torch
 import yaml
 
 from tests.helpers import train_config
+from udistil.config import filled
 from udistil.determinism import deterministic_mode
 from udistil.distill import TrainConfig, ValidationConfig, distill
 from udistil.distill.batches import Schedule, batch_indices
@@ -150,10 +151,11 @@ def training_setup(tmp_path_factory, tiny_random_whisper):
     return tmp, maps
 
 
-def run(tmp, teacher, out, steps=8, stop_after=None, lr=3e-3, cache="on", cache_dir=None, validation=None):
+def run(tmp, teacher, out, steps=8, stop_after=None, lr=3e-3, cache="on", cache_dir=None, validation=None,
+        **settings):
     cfg = train_config(learning_rate=lr, warmup_steps=0, max_steps=steps, batch_size=3, save_steps=2,
                        timestamp_probability=0.0, condition_on_prev_probability=0.5, seed=5,
-                       cache={"mode": cache, "dir": str(cache_dir or tmp / "cache")})
+                       cache={"mode": cache, "dir": str(cache_dir or tmp / "cache")}, **settings)
     return distill(teacher=str(teacher), student_init=str(tmp / "init"), subset=tmp / "subset.parquet",
                    manifest=tmp / "m.parquet", cfg=cfg, out_model=out / "model", out_curve=out / "loss.csv",
                    out_run=out / "run.json", out_validation=out / "validation.csv", checkpoint_dir=out / "ckpt",
@@ -291,6 +293,21 @@ def test_killed_and_resumed_run_ends_with_identical_weights(training_setup, tiny
     for k in a:
         assert torch.equal(a[k], b[k]), k
     assert (tmp_path / "full" / "loss.csv").read_text() == (tmp_path / "cut" / "loss.csv").read_text()
+
+
+def test_a_finished_runs_checkpoints_are_removed_unless_kept(training_setup, tiny_random_whisper, tmp_path):
+    """Checkpoints serve to resume an interrupted run: once the model is written they are removed (the schema's
+    default), or the newest `keep_checkpoints` stay (the paper config, as the authors' save_total_limit)."""
+    tmp, _ = training_setup
+    assert train_config().checkpoints_after_training == "remove"
+    run(tmp, tiny_random_whisper, tmp_path / "removed", steps=6)
+    assert (tmp_path / "removed" / "model" / "model.safetensors").exists()
+    assert not (tmp_path / "removed" / "ckpt").exists()
+    run(tmp, tiny_random_whisper, tmp_path / "kept", steps=6, checkpoints_after_training="keep", keep_checkpoints=1)
+    # the newest one written during training (the last step writes the model, not a checkpoint)
+    assert sorted(p.name for p in (tmp_path / "kept" / "ckpt").glob("step-*")) == ["step-4"]
+    paper = filled(Path(__file__).parent.parent / "configs" / "paper.yaml")
+    assert paper["students"]["training"]["checkpoints_after_training"] == "keep"
 
 
 def test_checkpoints_of_other_inputs_are_not_resumed(training_setup, tiny_random_whisper, tmp_path, caplog):

@@ -44,6 +44,19 @@ def save_checkpoint(accelerator, folder: Path, step: int, history: list[dict], k
     accelerator.wait_for_everyone()
 
 
+def remove_checkpoints(folder: Path) -> None:
+    """Remove a finished run's checkpoints folder (its model is written; they only served to resume). A folder
+    that cannot be removed is a warning, not a failed run."""
+    try:
+        shutil.rmtree(folder)
+    except FileNotFoundError:
+        return
+    except OSError as err:
+        log.warning("%s: checkpoints not removed (%s)", folder, err)
+        return
+    log.info("%s: checkpoints removed (students.training.checkpoints_after_training: remove)", folder)
+
+
 def inputs_key(files: Iterable[Path], settings: dict[str, Any]) -> str:
     """sha256 over the bytes of the run's input files (subset, manifest, the initialised student's folder) and its
     settings: what a checkpoint may only be resumed with."""

@@ -32,6 +32,7 @@ class TrainConfig:
     gradient_checkpointing: bool
     save_steps: int
     keep_checkpoints: int
+    checkpoints_after_training: str  # remove | keep: the checkpoints once the model is written
     seed: int
     language: str | None
     task: str

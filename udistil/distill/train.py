@@ -21,7 +21,7 @@ from transformers import AutoFeatureExtractor, AutoTokenizer
 from udistil.assets import save_whisper
 from udistil.determinism import deterministic_mode
 from udistil.distill.batches import MicroBatches, Schedule, load_training_set, prefetch_loader
-from udistil.distill.checkpoints import save_checkpoint
+from udistil.distill.checkpoints import remove_checkpoints, save_checkpoint
 from udistil.distill.labels import LabelBuilder
 from udistil.distill.loss import distill_loss, label_rows
 from udistil.distill.run_report import (
@@ -306,6 +306,8 @@ def finish(run: Run, *, step: int, early: bool, seconds: float, validation: Vali
     save_whisper(run.raw_student.eval(), run.tokenizer, run.raw_student.generation_config, Path(outputs["out_model"]),
                  {**run.sidecar, "distilled_on": str(inputs["subset"]), "training": training})
     write_json(record, outputs["out_run"])
+    if cfg.checkpoints_after_training == "remove":
+        remove_checkpoints(run.ckpt_dir)
     return record
 
 
