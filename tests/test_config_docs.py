@@ -2,7 +2,9 @@
 
 from pathlib import Path
 
-from udistil.config_docs import Row, load, missing_descriptions, render, rows
+import pytest
+
+from udistil.config_docs import Row, load, main, missing_descriptions, render, rows
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -55,3 +57,13 @@ def test_committed_configuration_reference_is_the_generated_one():
     assert committed == render(load()), (
         "docs/configuration.md is stale: regenerate it with `make docs` (python -m udistil.config_docs "
         "docs/configuration.md) after changing schemas/config.schema.yaml")
+
+
+def test_the_command_line_help_writes_no_file(tmp_path, monkeypatch, capsys):
+    """`--help` is help, not the name of the file to write (it was, once)."""
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    assert "--missing" in capsys.readouterr().out and not list(tmp_path.iterdir())
+    main(["ref.md"])
+    assert (tmp_path / "ref.md").read_text() == (ROOT / "docs" / "configuration.md").read_text()

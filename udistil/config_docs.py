@@ -182,11 +182,19 @@ def load(path: str | Path = SCHEMA) -> Schema:
 
 
 def main(argv: list[str]) -> None:
+    """`python -m udistil.config_docs [OUT]`: the reference to OUT (stdout without); `--missing`: the keys without a
+    description."""
+    import argparse
+
+    ap = argparse.ArgumentParser(prog="python -m udistil.config_docs", description=main.__doc__)
+    ap.add_argument("out", nargs="?", help="file to write (docs/configuration.md); stdout without")
+    ap.add_argument("--missing", action="store_true", help="list the schema keys that have no description")
+    args = ap.parse_args(argv)
     schema = load()
-    if argv[:1] == ["--missing"]:
+    if args.missing:
         print("\n".join(missing_descriptions(schema)))
-    elif argv:
-        write_text(render(schema), argv[0])
+    elif args.out:
+        write_text(render(schema), args.out)
     else:
         sys.stdout.write(render(schema))
 
