@@ -7,6 +7,7 @@ nested keys), so the reference cannot drift from the schema that validates every
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 from collections.abc import Iterator
@@ -184,8 +185,6 @@ def load(path: str | Path = SCHEMA) -> Schema:
 def main(argv: list[str]) -> None:
     """`python -m udistil.config_docs [OUT]`: the reference to OUT (stdout without); `--missing`: the keys without a
     description."""
-    import argparse
-
     ap = argparse.ArgumentParser(prog="python -m udistil.config_docs", description=main.__doc__)
     ap.add_argument("out", nargs="?", help="file to write (docs/configuration.md); stdout without")
     ap.add_argument("--missing", action="store_true", help="list the schema keys that have no description")
