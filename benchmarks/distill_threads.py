@@ -18,11 +18,11 @@ from common import parse_args, training_set
 def main() -> None:
     args = parse_args(__doc__, clips=22)
 
-
     from udistil.config import filled
     from udistil.distill import TrainConfig
     from udistil.distill import launch as launch_module
     from udistil.models import materialise
+    from udistil.plan import training_config
     from udistil.student import init_student
     from udistil.toy import PAPER, PROCESSES, paper_config, toy_models
 
@@ -35,8 +35,7 @@ def main() -> None:
     init_student(teacher=str(teacher), encoder_layers=32, decoder_layers=16, out_dir=work / "init")
     manifest, subset = training_set(work, args.clips)
     cfg = filled(PAPER)
-    training = {**cfg["students"]["training"], "num_processes": PROCESSES, "seed": 1, "language": cfg["language"],
-                "task": cfg["task"], "precision": "fp32", "device": "cpu", "deterministic": cfg["deterministic"],
+    training = {**training_config(cfg, seed=1), "num_processes": PROCESSES, "precision": "fp32", "device": "cpu",
                 "cache": {**cfg["encoder_cache"], "mode": "on", "dir": str(work / "cache")}}
 
     shared = launch_module.launch_env
