@@ -17,7 +17,8 @@ def main() -> None:
 
     import pandas as pd
 
-    from udistil.distill import TrainConfig, distill
+    from udistil.distill import TrainConfig
+    from udistil.distill.train import distill
     from udistil.student import init_student
 
     teacher = teacher_dir()

@@ -40,9 +40,9 @@ def main() -> None:
 
     shared = launch_module.launch_env
 
-    def inherited(train_cfg):
+    def inherited(train_cfg, threads):
         """The workers' environment before: OpenMP's threads shared, every other library's the job's."""
-        return {**shared(train_cfg), **{v: os.environ[v] for v in launch_module.THREAD_VARIABLES[1:]}}
+        return {**shared(train_cfg, threads), **{v: os.environ[v] for v in launch_module.THREAD_VARIABLES[1:]}}
 
     times, steps = {}, {}
     for label, env in (("warm cache", shared), ("shared", shared), ("inherited", inherited), ("shared again", shared)):
@@ -50,7 +50,7 @@ def main() -> None:
         out = work / label.replace(" ", "_")
         start = time.perf_counter()
         run = launch_module.distill_processes(
-            teacher=str(teacher), student_init=str(work / "init"), subset=subset,
+            threads=args.threads, teacher=str(teacher), student_init=str(work / "init"), subset=subset,
             manifest=manifest, cfg=TrainConfig.from_dict(training), out_model=out / "model",
             out_curve=out / "loss.csv", out_run=out / "run.json", out_validation=out / "validation.csv",
             checkpoint_dir=out / "ckpt")

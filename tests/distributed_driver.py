@@ -7,7 +7,8 @@ import sys
 from pathlib import Path
 
 from udistil.distill import batches
-from udistil.distill.launch import from_spec, worker_logging
+from udistil.distill.launch import from_spec
+from udistil.distill.worker import worker_logging
 
 
 def main(spec_path: str) -> None:

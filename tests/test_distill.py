@@ -11,9 +11,10 @@ import yaml
 from tests.helpers import train_config
 from udistil.config import filled
 from udistil.determinism import deterministic_mode
-from udistil.distill import TrainConfig, ValidationConfig, distill
+from udistil.distill import TrainConfig, ValidationConfig
 from udistil.distill.batches import Schedule, batch_indices
 from udistil.distill.loss import distill_loss, kl_loss, label_rows
+from udistil.distill.train import distill
 from udistil.distill.validation import Curve
 from udistil.manifest import Record, build_manifest
 from udistil.student import init_student, layer_map, parse_arch

@@ -2,6 +2,7 @@
 
 import json
 import subprocess
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -10,11 +11,12 @@ import torch
 
 from tests import test_distill
 from tests.helpers import train_config
-from udistil.distill import ValidationConfig, distill
+from udistil.distill import ValidationConfig
 from udistil.distill import batches as batches_module
 from udistil.distill.batches import MicroBatches, Schedule, batch_indices, prefetch_loader
 from udistil.distill.launch import distill_processes, launch_command, launch_env, to_spec
 from udistil.distill.settings import accumulation_steps, batch_split
+from udistil.distill.train import distill
 
 ROOT = Path(__file__).resolve().parent.parent
 training_setup = test_distill.training_setup  # the shared fixture: six clips, a 2-1 student of the random teacher
@@ -47,11 +49,22 @@ def test_workers_share_the_jobs_threads_in_every_math_library(monkeypatch):
 
     for var in THREAD_VARIABLES:
         monkeypatch.setenv(var, "4")
-    monkeypatch.setattr(torch, "get_num_threads", lambda: 4)
-    env = launch_env(train_config(num_processes=2))
+    env = launch_env(train_config(num_processes=2), threads=4)
     assert {var: env[var] for var in THREAD_VARIABLES} == dict.fromkeys(THREAD_VARIABLES, "2")
     assert "MKL_NUM_THREADS" in THREAD_VARIABLES
-    assert launch_env(train_config(num_processes=8))["MKL_NUM_THREADS"] == "1"
+    assert launch_env(train_config(num_processes=8), threads=4)["MKL_NUM_THREADS"] == "1"
+
+
+def test_the_launcher_of_n_processes_imports_no_training_code():
+    """The distill job that launches N processes only writes their spec and waits: it imports neither torch nor
+    transformers (seconds a job), which only the workers (udistil.distill.worker) and a one-process run need."""
+    probe = ("import sys, udistil.distill.launch, udistil.distill.settings, udistil.logs; "
+             "print(sorted({m.split('.')[0] for m in sys.modules} & {'torch', 'transformers', 'accelerate'}))")
+    done = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
+    worker = subprocess.run([sys.executable, "-c", probe.replace("udistil.distill.launch", "udistil.distill.worker")],
+                            cwd=ROOT, capture_output=True, text=True, check=True)
+    assert worker.stdout.strip() == "['accelerate', 'torch', 'transformers']"  # the probe sees an import
 
 
 def test_schema_holds_the_new_defaults():
@@ -109,7 +122,8 @@ def test_two_gloo_processes_draw_the_same_batches_and_curve_as_one_and_resume_ex
 
     # two processes, uninterrupted, through the rule's launcher
     two_cfg = settings(tmp, processes=2, cache_dir=cache)
-    two = distill_processes(**arguments(tmp, tiny_random_whisper, tmp_path / "two", two_cfg))
+    two = distill_processes(threads=torch.get_num_threads(),
+                            **arguments(tmp, tiny_random_whisper, tmp_path / "two", two_cfg))
     assert two["processes"] == 2 and two["grad_accum_applied"] == 1 and two["steps"] == 4
 
     # two processes, stopped after 3 steps (checkpoint at 2), then resumed; batches drawn per process recorded
@@ -118,7 +132,8 @@ def test_two_gloo_processes_draw_the_same_batches_and_curve_as_one_and_resume_ex
     spec = tmp_path / "runs.json"
     spec.write_text(json.dumps({"runs": runs}))
     cmd = launch_command(processes=2, module="tests.distributed_driver", args=[str(spec)])
-    done = subprocess.run(cmd, env=launch_env(two_cfg), cwd=ROOT, capture_output=True, text=True, timeout=300)
+    done = subprocess.run(cmd, env=launch_env(two_cfg, torch.get_num_threads()), cwd=ROOT, capture_output=True,
+                          text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
 
     # the same micro-batches: process r drew micro-batches m = r (mod 2), together those of the single process

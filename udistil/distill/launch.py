@@ -1,8 +1,11 @@
-"""Distillation in N processes: torchrun starts N copies of this module, each running `distill` on its share of
-the global batch (one GPU each with device cuda; gloo on a CPU). One process runs in the caller, as before.
+"""Distillation in N processes: torchrun starts N copies of `udistil.distill.worker`, each running `distill` on
+its share of the global batch (one GPU each with device cuda; gloo on a CPU). One process runs in the caller.
 
-    python -m torch.distributed.run --standalone --nproc-per-node N -m udistil.distill.launch run.json
-"""
+    python -m torch.distributed.run --standalone --nproc-per-node N -m udistil.distill.worker run.json
+
+This module imports no torch: the job that launches N processes only writes their spec and waits, and so does
+not spend seconds importing the training code (on a 2-core machine, the toy paper run's 22 distillation jobs
+each waited about 4 s for it while the cores were free)."""
 
 from __future__ import annotations
 
@@ -17,9 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from udistil.determinism import CUBLAS_WORKSPACE
-from udistil.distill.settings import TrainConfig
-from udistil.distill.train import distill
-from udistil.distill.validation import ValidationConfig
+from udistil.distill.settings import TrainConfig, ValidationConfig
+from udistil.logs import set_threads
 
 log = logging.getLogger(__name__)
 PATHS = ("teacher", "student_init", "subset", "manifest", "out_model", "out_curve", "out_run", "out_validation",
@@ -38,18 +40,16 @@ THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"
 """Thread counts of the math libraries, which Snakemake sets to the job's `threads` for the job's process."""
 
 
-def launch_env(cfg: TrainConfig) -> dict[str, str]:
+def launch_env(cfg: TrainConfig, threads: int) -> dict[str, str]:
     """The workers' environment: this one, with the cuBLAS workspace set before cuBLAS starts when deterministic,
-    and this process's intra-op threads shared among the workers (torchrun would set OpenMP's to 1 each). Every
-    library's thread count is the worker's share, not only OpenMP's: torch's CPU kernels also run MKL's threads,
-    and the job's MKL_NUM_THREADS (Snakemake's `threads`) in each worker oversubscribed the cores (two toy-paper
-    workers on 2 cores: 4.8 s a step instead of 0.8)."""
-    import torch
-
+    and the job's `threads` shared among the workers (torchrun would set OpenMP's to 1 each). Every library's
+    thread count is the worker's share, not only OpenMP's: torch's CPU kernels also run MKL's threads, and the
+    job's MKL_NUM_THREADS (Snakemake's `threads`) in each worker oversubscribed the cores (two toy-paper workers
+    on 2 cores: 4.8 s a step instead of 0.8)."""
     env = dict(os.environ)
     if cfg.deterministic:
         env.setdefault("CUBLAS_WORKSPACE_CONFIG", CUBLAS_WORKSPACE)
-    share = str(max(1, torch.get_num_threads() // cfg.num_processes))
+    share = str(max(1, int(threads) // cfg.num_processes))
     env.update(dict.fromkeys(THREAD_VARIABLES, share))
     env["PYTHONPATH"] = os.pathsep.join(p for p in [str(Path(__file__).resolve().parents[2]),
                                                      env.get("PYTHONPATH", "")] if p)
@@ -70,45 +70,24 @@ def from_spec(spec: dict[str, Any]) -> dict[str, Any]:
     return {**spec, "cfg": TrainConfig.from_dict(spec["cfg"]), "validation": ValidationConfig(**val) if val else None}
 
 
-def distill_processes(**kwargs: Any) -> dict[str, Any]:
-    """`distill` with `kwargs`, in `cfg.num_processes` processes: in this one when it is 1; otherwise under
-    torchrun, whose output goes to this process's stderr (the job's log). Returns the main process's run record
-    (or `{"stopped_at": step}` after `stop_after`)."""
+def distill_processes(*, threads: int, **kwargs: Any) -> dict[str, Any]:
+    """`distill` with `kwargs` on `threads` CPU threads, in `cfg.num_processes` processes: in this one when it is
+    1; otherwise under torchrun, whose output goes to this process's stderr (the job's log). Returns the main
+    process's run record (or `{"stopped_at": step}` after `stop_after`)."""
     cfg: TrainConfig = kwargs["cfg"]
     if cfg.num_processes == 1:
+        from udistil.distill.train import distill  # here: the launcher of N processes needs no torch
+
+        set_threads(threads)
         return distill(**kwargs)
     with tempfile.TemporaryDirectory(prefix="udistil-launch-") as tmp:
         spec, result = Path(tmp) / "run.json", Path(tmp) / "result.json"
         spec.write_text(json.dumps({"kwargs": to_spec(kwargs), "result": str(result)}))
-        cmd = launch_command(processes=cfg.num_processes, module="udistil.distill.launch", args=[str(spec)])
+        cmd = launch_command(processes=cfg.num_processes, module="udistil.distill.worker", args=[str(spec)])
         log.info("distillation in %d processes: %s", cfg.num_processes, " ".join(cmd))
         sys.stderr.flush()
-        done = subprocess.run(cmd, env=launch_env(cfg), stdout=sys.stderr, stderr=sys.stderr, check=False)
+        done = subprocess.run(cmd, env=launch_env(cfg, threads), stdout=sys.stderr, stderr=sys.stderr, check=False)
         if done.returncode:
             raise RuntimeError(f"distillation in {cfg.num_processes} processes failed (exit {done.returncode}); "
                                "each process's error is in the log above")
         return json.loads(result.read_text())
-
-
-def run_spec(path: str | Path) -> dict[str, Any]:
-    """One process's part of a launched distillation; the main process writes its result beside the spec."""
-    from accelerate import PartialState
-
-    job = json.loads(Path(path).read_text())
-    run = distill(**from_spec(job["kwargs"]))
-    if PartialState().is_main_process and job.get("result"):
-        Path(job["result"]).write_text(json.dumps(run))
-    return run
-
-
-def worker_logging() -> None:
-    """INFO from the main process (rank 0), warnings and errors from the others, each line with its rank."""
-    rank = os.environ.get("RANK", "0")
-    logging.basicConfig(level=logging.INFO if rank == "0" else logging.WARNING,
-                        format=f"%(asctime)s %(levelname)s [rank {rank}] %(name)s: %(message)s")
-    logging.captureWarnings(True)
-
-
-if __name__ == "__main__":
-    worker_logging()
-    run_spec(sys.argv[1])

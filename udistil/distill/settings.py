@@ -1,4 +1,6 @@
-"""Distillation settings: the filled `students.training` section plus the run's seed, language, device and cache."""
+"""Distillation settings: the filled `students.training` section plus the run's seed, language, device and cache
+(`TrainConfig`), and the `students.validation` section (`ValidationConfig`). Plain data: the launcher reads them
+without importing the training code."""
 
 from __future__ import annotations
 
@@ -48,6 +50,18 @@ class TrainConfig:
         if unknown:
             raise ValueError(f"unknown distillation settings {sorted(unknown)}")
         return cls(**d)
+
+
+@dataclass(kw_only=True)
+class ValidationConfig:
+    """The config's `students.validation` section (its `set`/`split` resolved to `manifest` by the rule)."""
+
+    every: int  # optimiser steps between evaluations; the untrained cut is evaluated first
+    patience: int  # evaluations without a lower WER before training stops (0: never stops early)
+    clips: int  # the first clips of the split (0: all)
+    normalizer: str
+    decoding: dict[str, Any]  # a `decoding` section with `language` and `task`
+    min_delta: float = 0.0  # WER points an evaluation must gain on the best so far to count as an improvement
 
 
 def accumulation_steps(cfg: TrainConfig, processes: int) -> int:

@@ -32,9 +32,9 @@ from udistil.distill.run_report import (
     write_curve,
     write_validation,
 )
-from udistil.distill.settings import TrainConfig
+from udistil.distill.settings import TrainConfig, ValidationConfig
 from udistil.distill.setup import load_student, load_teacher, make_accelerator, optimisation, resume, total
-from udistil.distill.validation import Curve, ValidationConfig, Validator, load_best, save_best
+from udistil.distill.validation import Curve, Validator, load_best, save_best
 from udistil.encoder_cache import Encoder, EncoderCache, make_cache
 from udistil.fileio import write_json
 from udistil.teacher_targets import TeacherTargets, make_targets
@@ -321,7 +321,8 @@ def distill(*, teacher: str, student_init: str, subset: str | Path, manifest: st
     `validation.every` steps; training stops after `validation.patience` evaluations without improvement, and
     the saved model has the weights of the lowest validation WER. `out_validation` gets the curve (header only
     without validation). `stop_after` ends the run after that many optimiser steps (as an interruption would),
-    for tests. Under torchrun (udistil.distill.launch) each process runs this; the main process writes.
+    for tests. Under torchrun (udistil.distill.worker, started by udistil.distill.launch) each process runs this;
+    the main process writes.
     """
     with deterministic_mode(cfg.deterministic):
         run = build(teacher=teacher, student_init=student_init, subset=subset, manifest=manifest, cfg=cfg,

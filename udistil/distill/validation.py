@@ -10,7 +10,6 @@ validate on more clips, or train a fixed number of steps with `patience: 0`)."""
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +17,7 @@ import numpy as np
 import torch
 
 from udistil.decoding import DecodeOptions, Transcriber, WhisperDecoder
+from udistil.distill.settings import ValidationConfig
 from udistil.encoder_cache import Encoder
 from udistil.fileio import atomic_path
 from udistil.intervals import utterance_weights
@@ -26,21 +26,9 @@ from udistil.metrics import utterance_counts, wer
 from udistil.normalize import normalizer
 from udistil.stopping import Curve
 
-__all__ = ["Curve", "ValidationConfig", "Validator", "load_best", "save_best", "wer_stderr"]
+__all__ = ["Curve", "Validator", "load_best", "save_best", "wer_stderr"]
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(kw_only=True)
-class ValidationConfig:
-    """The config's `students.validation` section (its `set`/`split` resolved to `manifest` by the rule)."""
-
-    every: int  # optimiser steps between evaluations; the untrained cut is evaluated first
-    patience: int  # evaluations without a lower WER before training stops (0: never stops early)
-    clips: int  # the first clips of the split (0: all)
-    normalizer: str
-    decoding: dict[str, Any]  # a `decoding` section with `language` and `task`
-    min_delta: float = 0.0  # WER points an evaluation must gain on the best so far to count as an improvement
 
 
 class Validator:
