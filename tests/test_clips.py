@@ -64,6 +64,24 @@ def test_worker_processes_give_the_same_batches_in_order(manifest):
     assert [n for _, _, n in threads] == [2, 1, 3, 1]  # `prepare` ran on each batch's clips, in the workers too
 
 
+def test_no_more_workers_start_than_there_are_batches(manifest, monkeypatch):
+    import torch.utils.data
+
+    started = []
+    plain = torch.utils.data.DataLoader
+
+    def loader(*args, num_workers, **kwargs):
+        started.append(num_workers)
+        return plain(*args, num_workers=num_workers, **kwargs)
+
+    monkeypatch.setattr(torch.utils.data, "DataLoader", loader)
+    clips = manifest_clips(read_manifest(manifest), "m")
+    one = [(idx, [a.tolist() for a in audio]) for idx, audio, _ in batches(clips, [[3, 1, 0]], workers=4)]
+    assert started == [1] and one == [([3, 1, 0], [clips[i].tolist() for i in (3, 1, 0)])]
+    list(batches(clips, [[0], [1], [2]], workers=2))
+    assert started == [1, 2]
+
+
 def test_transcriber_gives_the_same_results_from_lazy_clips(manifest, tiny_random_whisper, monkeypatch):
     from udistil.encoder_cache import Encoder
 

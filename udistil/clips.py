@@ -133,8 +133,9 @@ def batches(audios: Sequence[np.ndarray], order: Sequence[Sequence[int]], *, wor
     """`(indices, clips, prepared)` of each batch of `order`, in order. Lazy clips are read ahead of the consumer
     by a thread (`workers` 0) or by DataLoader worker processes, at most a few batches; clips in memory are
     handed out as they are. `prepare(clips)` (e.g. their features) runs beside the reading, in the workers;
-    `prepared` is None without it."""
+    `prepared` is None without it. No more workers start than there are batches (a split of one batch: one)."""
     order = [list(idx) for idx in order]
+    workers = min(workers, len(order))
     reader = _BatchReader(audios, prepare)
     if not isinstance(audios, Clips):
         for idx in order:
