@@ -50,6 +50,14 @@ def test_unknown_packaged_asset(default):
         validate(default)
 
 
+@pytest.mark.parametrize("key", ["revision", "kind"])
+def test_a_model_key_the_workflow_would_not_read_is_refused(default, key):
+    """`revision` and `kind` were once accepted and never read: a pinned revision would have been lost silently."""
+    default["models"]["whisper-base"][key] = "whisper"
+    with pytest.raises(ConfigError, match=rf"models\.whisper-base.*{key}|{key}.*models\.whisper-base"):
+        validate(default)
+
+
 def test_pool_needs_train_split(default):
     cfg = copy.deepcopy(default)
     cfg["pools"] = ["clean"]
