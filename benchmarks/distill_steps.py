@@ -19,6 +19,7 @@ def main() -> None:
 
     from udistil.distill import TrainConfig
     from udistil.distill.train import distill
+    from udistil.plan import training_config
     from udistil.student import init_student
 
     teacher = teacher_dir()
@@ -33,10 +34,9 @@ def main() -> None:
             "encoder reuse only": {"mode": "on", "teacher_targets": False}, "without reuse": {"mode": "off"}}
     for label, cache in runs.items():
         out = work / label.replace(" ", "_")
-        cfg = TrainConfig.from_dict({**demo["students"]["training"], "max_steps": args.steps,
+        cfg = TrainConfig.from_dict({**training_config(demo, seed=1), "max_steps": args.steps,
                                      "batch_size": args.batch_size, "warmup_steps": 0, "save_steps": 10**6,
-                                     "seed": 1, "language": demo["language"], "task": demo["task"],
-                                     "precision": "fp32", "device": "cpu", "deterministic": demo["deterministic"],
+                                     "precision": "fp32", "device": "cpu",
                                      "cache": {**demo["encoder_cache"], **cache, "dir": str(work / "cache")}})
         run = distill(teacher=teacher, student_init=str(work / "init"), subset=subset,
                       manifest=manifest, cfg=cfg, out_model=out / "model", out_curve=out / "loss.csv",
