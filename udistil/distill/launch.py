@@ -5,7 +5,7 @@ its share of the global batch (one GPU each with device cuda; gloo on a CPU). On
 
 This module imports no torch: the job that launches N processes only writes their spec and waits, and so does
 not spend seconds importing the training code (on a 2-core machine, the toy paper run's 22 distillation jobs
-each waited about 4 s for it while the cores were free)."""
+each waited about 5 s for it while the cores were free)."""
 
 from __future__ import annotations
 
