@@ -20,16 +20,18 @@ import time
 from common import ROOT
 from pipeline import encoder_pass_seconds
 
+from tests.helpers import job_counts
+from udistil.toy import PROCESSES
+
 PREAMBLE = "import snakemake.script"  # what Snakemake's script preamble imports before the script runs
 
 
-def job_counts(config: str) -> dict[str, int]:
-    """Rule -> jobs in the dry run of `config` in an empty folder."""
+def dry_run_jobs(config: str) -> dict[str, int]:
+    """Rule -> jobs (and `total`) in the dry run of `config` in an empty folder."""
     with tempfile.TemporaryDirectory() as tmp:
         out = subprocess.run([sys.executable, "-m", "snakemake", "-n", "-d", tmp, "--configfile", config],
                              cwd=ROOT, capture_output=True, text=True, check=True).stdout
-    stats = out.split("Job stats:")[1]
-    return {m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)$", stats, re.M) if m[1] != "total"}
+    return job_counts(out)
 
 
 def rule_scripts() -> dict[str, str]:
@@ -69,8 +71,7 @@ def main() -> None:
     ap.add_argument("--cores", type=int, default=2)
     args = ap.parse_args()
     unit_before = encoder_pass_seconds()
-    counts, scripts = job_counts("configs/paper.yaml"), rule_scripts()
-    processes = 2  # the toy run's (udistil.toy.PROCESSES); the paper's 8 start in parallel on their own GPUs
+    counts, scripts = dry_run_jobs("configs/paper.yaml"), rule_scripts()  # `total` has no script: left out below
     rows = []
     for rule, jobs in counts.items():
         if rule not in scripts:
@@ -80,8 +81,8 @@ def main() -> None:
             launcher = wall
             torchrun = seconds("import torch.distributed.run", args.repeats)
             worker = seconds("import udistil.distill.worker", args.repeats)
-            wall += torchrun + worker * processes / min(processes, args.cores)
-            cpu += torchrun + worker * processes
+            wall += torchrun + worker * PROCESSES / min(PROCESSES, args.cores)
+            cpu += torchrun + worker * PROCESSES
         rows.append((rule, jobs, wall, cpu))
     unit = (unit_before + encoder_pass_seconds()) / 2
     print(f"start-up per job (a fresh interpreter importing the job's modules; median of {args.repeats}), "

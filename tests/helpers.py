@@ -1,5 +1,7 @@
-"""Tiny random models built from configs (no download) for tests."""
+"""Shared test helpers: tiny random models built from configs (no download), configs and settings, and the job
+counts of a Snakemake run's output."""
 
+import re
 from pathlib import Path
 
 
@@ -47,3 +49,9 @@ def corpus_spec(spec: dict) -> dict:
     """A corpus entry as the workflow passes it: validated, its schema defaults filled."""
     corpora = filled_config()["corpora"]
     return filled_config(corpora={**corpora, "extra": spec})["corpora"]["extra"]
+
+
+def job_counts(output: str) -> dict[str, int]:
+    """Rule -> jobs (and `total`) from the "Job stats" table Snakemake prints (a dry run's, or a run's)."""
+    stats = output.split("Job stats:")[1]
+    return {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+)\s+(\d+)$", stats, re.M)}

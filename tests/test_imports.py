@@ -29,7 +29,7 @@ LAZY_ALLOWED = {
 
 HEAVY_MODULES = {
     "udistil.timestamp_logits",  # subclasses transformers' Whisper at import: loads transformers (seconds)
-    "udistil.distill.train",  # torch, transformers, accelerate (~4 s): a launcher of N processes needs none
+    "udistil.distill.train",  # torch, transformers, accelerate (~5 s): a launcher of N processes needs none
 }
 """udistil modules that import a heavy package at their top, and so are imported where they are needed."""
 

@@ -4,7 +4,6 @@ content."""
 import json
 import math
 import os
-import re
 import subprocess
 import sys
 from pathlib import Path
@@ -14,6 +13,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from tests.helpers import job_counts
 from udistil.config import filled
 from udistil.metrics import utterance_wer
 from udistil.normalize import normalizer
@@ -46,11 +46,6 @@ def snakemake(*args):
         raise AssertionError(f"snakemake {' '.join(map(str, args))} failed:\n{proc.stdout[-4000:]}\n"
                              f"{proc.stderr[-6000:]}")
     return proc
-
-
-def job_counts(output: str) -> dict[str, int]:
-    stats = output.split("Job stats:")[1]
-    return {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+)\s+(\d+)$", stats, re.M)}
 
 
 def test_toy_config_changes_only_what_must_change(tmp_path):

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from tests.helpers import job_counts
 from udistil.summary import claim_verdicts
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -21,11 +22,6 @@ def snakemake(*args, cwd=ROOT, check=True):
     if check and proc.returncode != 0:
         raise AssertionError(f"snakemake {' '.join(args)} failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}")
     return proc
-
-
-def job_counts(output: str) -> dict[str, int]:
-    stats = output.split("Job stats:")[1]
-    return {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+)\s+(\d+)$", stats, re.M) if m.group(1) != "total"}
 
 
 def test_default_dag_from_assets_to_matrix(tmp_path):
