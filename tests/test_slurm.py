@@ -1,4 +1,5 @@
-"""The smoke config end to end on a real single-node Slurm (started here, stopped after).
+"""The smoke config end to end on a real single-node Slurm (started here unless it runs; stopped after if started
+here: .ci/run keeps one running for the whole session).
 
 CI installs Slurm (.ci/run -> .ci/slurm.sh install) and this test must run there; elsewhere it is skipped
 when Slurm cannot be started (not root, or the packages are missing).
@@ -22,9 +23,11 @@ def slurm():
     in_ci = os.environ.get("CI") == "true"
     if not in_ci and (os.geteuid() != 0 or shutil.which("slurmctld") is None):
         pytest.skip("needs root and Debian's slurm-wlm (bash .ci/slurm.sh install)")
+    running = subprocess.run(["pgrep", "-x", "slurmctld"], capture_output=True).returncode == 0
     subprocess.run(["bash", str(SLURM), "start"], check=True)
     yield
-    subprocess.run(["bash", str(SLURM), "stop"], check=False)
+    if not running:  # .ci/run starts Slurm for the whole session and stops it itself
+        subprocess.run(["bash", str(SLURM), "stop"], check=False)
 
 
 @pytest.mark.slurm
