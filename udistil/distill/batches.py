@@ -120,7 +120,7 @@ class MicroBatches(torch.utils.data.Dataset):
 
     def __init__(self, *, texts: list[str], paths: list[str], builder: LabelBuilder, schedule: Schedule, fe=None):
         self.texts, self.paths, self.builder, self.fe = texts, paths, builder, fe
-        self.schedule, self.seed = schedule, schedule.seed
+        self.schedule = schedule
         self.keys: dict[int, str] = {}  # audio_hash per clip, computed once per process
 
     def __len__(self) -> int:
@@ -128,7 +128,7 @@ class MicroBatches(torch.utils.data.Dataset):
 
     def __getitem__(self, m: int) -> dict:
         idx = self.schedule.indices(m)
-        rng = np.random.default_rng([self.seed, 1, m])
+        rng = np.random.default_rng([self.schedule.seed, 1, m])
         examples = [self.builder.example(self.texts[i], self.texts[i - 1] if i > 0 else None, rng) for i in idx]
         dec, labels = collate(examples, self.builder.eot)
         audios = [read_audio(self.paths[i]) for i in idx]

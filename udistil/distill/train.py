@@ -57,7 +57,6 @@ class Trainer:
     s_encoder: Encoder
     targets: TeacherTargets
     data: MicroBatches
-    accum: int  # micro-batches per optimiser step on each process
     shared: bool  # the student keeps the teacher's encoder, frozen: one encoder pass serves both
     frozen: bool
 
@@ -65,6 +64,11 @@ class Trainer:
         self.keys = self.data.keys  # audio_hash per clip, computed once: the cache key of its states and targets
         self.paths = self.data.paths
         self.loader: Iterator[dict] | None = None
+
+    @property
+    def accum(self) -> int:
+        """Micro-batches per optimiser step on each process (the schedule's)."""
+        return self.data.schedule.accum
 
     def micro_batches(self, start_step: int, max_steps: int) -> list[int]:
         """The micro-batches this process draws from optimiser step `start_step` on."""
@@ -227,7 +231,7 @@ def build(*, teacher: str, student_init: str, subset: str | Path, manifest: str 
     batches = MicroBatches(texts=data["pseudo_label"].tolist(), paths=data["audio"].tolist(), builder=builder,
                            schedule=schedule, fe=fe if cfg.dataloader_workers else None)
     trainer = Trainer(cfg=cfg, accelerator=accelerator, student=student, optimizer=optimizer, scheduler=scheduler,
-                      t_encoder=t_encoder, s_encoder=s_encoder, targets=targets, data=batches, accum=accum,
+                      t_encoder=t_encoder, s_encoder=s_encoder, targets=targets, data=batches,
                       shared=shared, frozen=frozen)
     validator = validator_for(validation=validation, manifest=validation_manifest, accelerator=accelerator,
                               shared=shared, t_encoder=t_encoder, raw_student=raw_student, fe=fe, tok=tok)
