@@ -28,7 +28,7 @@ demo: $(STAMP)
 	$(BIN)/snakemake --cores $(CORES)
 
 test: $(STAMP)
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/pytest -q
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/pytest -q --durations=5  # the 5 slowest tests named at the end
 
 test-paper-toy: $(STAMP)  # the toy-scale paper DAG end to end alone (also part of `make test`)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/pytest -q -m paper_toy tests/test_paper_toy.py
