@@ -2,7 +2,8 @@
 # A single-node Slurm on this machine for the cluster test (Debian's slurm-wlm and munge, run as root).
 #   .ci/slurm.sh install   apt-get the packages (CI does this; needs root and Debian's registry)
 #   .ci/slurm.sh start     write /etc/slurm/slurm.conf, start munged, slurmctld, slurmd; wait for the node
-#   .ci/slurm.sh stop      stop the daemons
+#   .ci/slurm.sh stop      stop the daemons, and wait until they are gone
+#   .ci/slurm.sh running   exit 0 when the controller runs
 set -euo pipefail
 STATE=/var/tmp/udistil-slurm
 
@@ -44,7 +45,7 @@ SlurmdLogFile=$STATE/log/slurmd.log
 NodeName=$host CPUs=$(nproc) RealMemory=$mem State=UNKNOWN
 PartitionName=debug Nodes=$host Default=YES MaxTime=INFINITE State=UP
 CONF
-    pgrep -x slurmctld >/dev/null || slurmctld
+    running || slurmctld
     pgrep -x slurmd >/dev/null || slurmd
     for _ in $(seq 60); do
         if sinfo -h -o %t 2>/dev/null | grep -qE '^(idle|mix|alloc)'; then sinfo; return 0; fi
@@ -59,6 +60,14 @@ stop() {
     pkill -x slurmd || true
     pkill -x slurmctld || true
     pkill -x munged || true
+    for _ in $(seq 50); do
+        pgrep -x 'slurmd|slurmctld|munged' >/dev/null || return 0
+        sleep 0.2
+    done
 }
 
-"${1:?usage: $0 install|start|stop}"
+running() {
+    pgrep -x slurmctld >/dev/null
+}
+
+"${1:?usage: $0 install|start|stop|running}"

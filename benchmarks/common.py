@@ -68,6 +68,20 @@ def training_set(work: Path, n: int) -> tuple[Path, Path]:
     return manifest, subset
 
 
+def command_seconds(cmd: list[str], repeats: int, check: bool = True) -> float:
+    """Median wall seconds of running `cmd` (a fresh process each time; its output discarded; with `check` off, a
+    failing command counts too)."""
+    import statistics
+    import subprocess
+
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        subprocess.run(cmd, cwd=ROOT, check=check, capture_output=True)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
 @contextmanager
 def timed(label: str, results: dict):
     start = time.perf_counter()

@@ -11,13 +11,11 @@ against a worker's, which the job itself imported before it stopped importing th
 import argparse
 import ast
 import re
-import statistics
 import subprocess
 import sys
 import tempfile
-import time
 
-from common import ROOT
+from common import ROOT, command_seconds
 from pipeline import encoder_pass_seconds
 
 from tests.helpers import job_counts
@@ -57,12 +55,7 @@ def top_imports(script: str) -> str:
 
 def seconds(code: str, repeats: int) -> float:
     """Median wall seconds of a fresh interpreter running `code`."""
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True, capture_output=True)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    return command_seconds([sys.executable, "-c", code], repeats)
 
 
 def main() -> None:

@@ -10,42 +10,27 @@ controller stopped and running, leaving it as found.
 
 import argparse
 import shutil
-import statistics
 import subprocess
 import sys
-import time
 
-from common import ROOT
+from common import ROOT, command_seconds
 from pipeline import encoder_pass_seconds
 
 SLURM = ROOT / ".ci" / "slurm.sh"
 
 
-def seconds(cmd: list[str], repeats: int) -> float:
-    """Median wall seconds of `cmd` (its output discarded; a failing probe still counts its wait)."""
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        subprocess.run(cmd, cwd=ROOT, capture_output=True, check=False)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
 def controller_running() -> bool:
-    return subprocess.run(["pgrep", "-x", "slurmctld"], capture_output=True).returncode == 0
+    return subprocess.run(["bash", str(SLURM), "running"], capture_output=True).returncode == 0
 
 
 def measure(label: str, repeats: int) -> tuple[str, float, float | None]:
-    start = seconds([sys.executable, "-m", "snakemake", "--version"], repeats)
-    probe = seconds(["scontrol", "show", "config"], repeats) if shutil.which("scontrol") else None
+    start = command_seconds([sys.executable, "-m", "snakemake", "--version"], repeats)
+    probe = command_seconds(["scontrol", "show", "config"], repeats, check=False) if shutil.which("scontrol") else None
     return label, start, probe
 
 
 def set_controller(running: bool) -> None:
-    subprocess.run(["bash", str(SLURM), "start" if running else "stop"], capture_output=True, check=running)
-    if not running:
-        while controller_running():
-            time.sleep(0.2)
+    subprocess.run(["bash", str(SLURM), "start" if running else "stop"], capture_output=True, check=True)
 
 
 def main() -> None:

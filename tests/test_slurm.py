@@ -23,7 +23,7 @@ def slurm():
     in_ci = os.environ.get("CI") == "true"
     if not in_ci and (os.geteuid() != 0 or shutil.which("slurmctld") is None):
         pytest.skip("needs root and Debian's slurm-wlm (bash .ci/slurm.sh install)")
-    running = subprocess.run(["pgrep", "-x", "slurmctld"], capture_output=True).returncode == 0
+    running = subprocess.run(["bash", str(SLURM), "running"]).returncode == 0
     subprocess.run(["bash", str(SLURM), "start"], check=True)
     yield
     if not running:  # .ci/run starts Slurm for the whole session and stops it itself
