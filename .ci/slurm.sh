@@ -61,7 +61,7 @@ stop() {
     pkill -x slurmctld || true
     pkill -x munged || true
     for _ in $(seq 50); do
-        pgrep -x 'slurmd|slurmctld|munged' >/dev/null || return 0
+        pgrep -x slurmd >/dev/null || pgrep -x slurmctld >/dev/null || pgrep -x munged >/dev/null || return 0
         sleep 0.2
     done
 }
