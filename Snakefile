@@ -1,7 +1,7 @@
 # uDistil-Whisper: label-free data filtering for Whisper distillation, raw corpora to result matrix.
 from snakemake.utils import min_version
 
-from udistil.summary import run_summary
+from udistil.results.summary import run_summary
 
 min_version("9.0")
 
@@ -29,7 +29,7 @@ include: "rules/release.smk"
 
 rule all:
     input:
-        plan.final_outputs(config, LAYOUT),
+        targets.final_outputs(config, LAYOUT),
     default_target: True
 
 

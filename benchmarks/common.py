@@ -29,7 +29,7 @@ def parse_args(doc: str, **defaults: int):
 
 def demo_config() -> dict:
     """config.yaml as the workflow runs it: validated, every schema default filled."""
-    from udistil.config import filled
+    from udistil.config.validate import filled
 
     return filled(ROOT / "config.yaml")
 
@@ -38,7 +38,7 @@ def teacher_dir() -> str:
     """The converted packaged whisper-base (reused from resources/ when the workflow built it)."""
     folder = ROOT / "resources" / "models" / "whisper-base"
     if not folder.exists():
-        from udistil.assets import convert_packaged_whisper
+        from udistil.models.assets import convert_packaged_whisper
 
         convert_packaged_whisper("whisper-base", folder)
     return str(folder)
@@ -57,7 +57,7 @@ def training_set(work: Path, n: int) -> tuple[Path, Path]:
     pseudo-labels, their durations as a selection step writes them): (manifest, subset)."""
     import pandas as pd
 
-    from udistil.manifest import Record, build_manifest
+    from udistil.corpora.manifest import Record, build_manifest
 
     manifest, subset = work / "m.parquet", work / "subset.parquet"
     build_manifest(records=[Record(id=f"c{i}", source=a, text=t) for i, (a, t) in enumerate(synthetic_clips(n))],

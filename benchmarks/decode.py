@@ -8,7 +8,7 @@ generation (the default); with statistics from every step's full-vocabulary logi
 before). Each variant runs `--repeats` times, interleaved; the best time counts. Prints clips/s and ratios.
 
 With `--timestamps 1`: `generate(return_timestamps=True)` (pseudo-labelling's decoding) on one batch of
-`--timestamp-clips` clips at batch 16 and at batch 80, through `TimestampWhisper` (udistil.timestamp_logits) and
+`--timestamp-clips` clips at batch 16 and at batch 80, through `TimestampWhisper` (udistil.labels.timestamp_logits) and
 through transformers' Whisper, the same weights and encoder states: seconds, the speed-up and whether the tokens
 are the same. `--transcriber 0` leaves out the first part.
 
@@ -35,8 +35,8 @@ def timestamps(clips: list, sizes: tuple[int, ...], repeats: int, threads: int) 
     from transformers import AutoFeatureExtractor, WhisperForConditionalGeneration
     from transformers.modeling_outputs import BaseModelOutput
 
-    from udistil.encoder_cache import Encoder
-    from udistil.timestamp_logits import TimestampWhisper
+    from udistil.labels.timestamp_logits import TimestampWhisper
+    from udistil.models.encoder_cache import Encoder
 
     models = {"transformers": WhisperForConditionalGeneration.from_pretrained(teacher_dir()).eval(),
               "vectorised": TimestampWhisper.from_pretrained(teacher_dir()).eval()}
@@ -79,7 +79,7 @@ def transcriber_rows(args) -> None:
     import torch
     from transformers.modeling_outputs import BaseModelOutput
 
-    from udistil.decoding import DecodeOptions, Transcriber
+    from udistil.labels.decoding import DecodeOptions, Transcriber
 
     clips = [a for a, _ in synthetic_clips(args.clips)]
     section = {**demo_config()["decoding"], "language": "en", "task": "transcribe"}

@@ -18,9 +18,9 @@ def main() -> None:
     import pandas as pd
 
     from udistil.distill import TrainConfig
+    from udistil.distill.student import init_student
     from udistil.distill.train import distill
-    from udistil.plan import training_config
-    from udistil.student import init_student
+    from udistil.plan.settings import training as training_config
 
     teacher = teacher_dir()
     work = Path(tempfile.mkdtemp(prefix="udistil-bench-"))

@@ -2,7 +2,7 @@
 library (what `udistil.distill.launch.launch_env` gives now) against the workers inheriting the job's own
 MKL/BLAS thread counts (what they did before: only OpenMP's was shared). The job's environment is set as
 Snakemake sets it for a rule with `threads: N`. The model is the toy paper run's: a 32-16 student of the toy
-teacher (32+32 layers of width 16, udistil.toy) at the paper's training settings, on synthetic clips.
+teacher (32+32 layers of width 16, tests.toy) at the paper's training settings, on synthetic clips.
 
     .venv/bin/python benchmarks/distill_threads.py [--clips 22] [--threads 2]
 """
@@ -18,13 +18,13 @@ from common import parse_args, training_set
 def main() -> None:
     args = parse_args(__doc__, clips=22)
 
-    from udistil.config import filled
+    from tests.toy import PAPER, PROCESSES, paper_config, toy_models
+    from udistil.config.validate import filled
     from udistil.distill import TrainConfig
     from udistil.distill import launch as launch_module
-    from udistil.models import materialise
-    from udistil.plan import training_config
-    from udistil.student import init_student
-    from udistil.toy import PAPER, PROCESSES, paper_config, toy_models
+    from udistil.distill.student import init_student
+    from udistil.models.specs import materialise
+    from udistil.plan.settings import training as training_config
 
     for var in launch_module.THREAD_VARIABLES:  # as Snakemake sets them for the job's process
         os.environ[var] = str(args.threads)

@@ -11,7 +11,8 @@ from pathlib import Path
 
 from common import ROOT, demo_config, parse_args
 
-from udistil.plan import Layout, run_name, student_grid, student_name
+from udistil.plan.grid import student_grid, student_name
+from udistil.plan.layout import Layout, run_name
 
 
 def default_models(cfg: dict, lay: Layout) -> dict[str, Path]:
@@ -32,9 +33,9 @@ def default_models(cfg: dict, lay: Layout) -> dict[str, Path]:
 def main() -> None:
     args = parse_args(__doc__, clips_per_set=5, threads=1)
 
-    from udistil.decoding import DecodeOptions, Transcriber
-    from udistil.fileio import read_audio
-    from udistil.manifest import read_manifest
+    from udistil.common.fileio import read_audio
+    from udistil.corpora.manifest import read_manifest
+    from udistil.labels.decoding import DecodeOptions, Transcriber
 
     cfg = demo_config()
     lay = Layout(run_name(cfg, [ROOT / "config.yaml"]))  # results/demo/

@@ -5,7 +5,7 @@
   and tokens (`--tokens` new tokens each, the end token held off), at batch 16, 64 and 128: clips/s and ratio;
   both sides' tokens go through one normalisation (`text_ids`) before they are compared;
 - pseudo-labelling as the paper runs it: timestamps on, batch 80, 225 new tokens, with transformers'
-  `WhisperTimeStampLogitsProcessor` against udistil's vectorised one (`udistil.timestamp_logits`);
+  `WhisperTimeStampLogitsProcessor` against udistil's vectorised one (`udistil.labels.timestamp_logits`);
 - the encoder alone: clips/s;
 - a 32-16 distillation step (trainable encoder, the authors' recipe) at `--distill-batch`: steps/s with and
   without gradient checkpointing, and for both MFU = the step's model FLOPs (counted once per clip at batch 1,
@@ -59,8 +59,8 @@ def build(shape: dict[str, int], *, decoder_layers: int, device: Any, dtype: Any
     import torch
     from transformers import WhisperConfig, WhisperForConditionalGeneration
 
-    from udistil.assets import PACKAGED_WHISPER, generation_config, package_file
-    from udistil.models import _tokenizer
+    from udistil.models.assets import PACKAGED_WHISPER, generation_config, package_file
+    from udistil.models.specs import _tokenizer
 
     tok = _tokenizer("whisper-base", 51865)  # large-v2's vocabulary is base's
     end, start = tok.convert_tokens_to_ids(["<|endoftext|>", "<|startoftranscript|>"])
@@ -99,7 +99,7 @@ def decoding(model, tok, encoder, *, batch: int, tokens: int, sync) -> dict[str,
     import torch
     from transformers.modeling_outputs import BaseModelOutput
 
-    from udistil.decoding import DecodeOptions, Transcriber, WhisperDecoder
+    from udistil.labels.decoding import DecodeOptions, Transcriber, WhisperDecoder
 
     def options(with_stats: bool) -> DecodeOptions:
         return DecodeOptions(language="en", task="transcribe", batch_size=batch, num_beams=1, max_new_tokens=tokens,
@@ -256,7 +256,7 @@ def teacher_targets(teacher, encoder, *, batch: int, tokens: int, device, sync) 
     """Targets of one batch (lengths spread over prompt + 1 .. prompt + tokens), batched against per clip."""
     import torch
 
-    from udistil.teacher_targets import TeacherTargets
+    from udistil.distill.teacher_targets import TeacherTargets
 
     class NoStore:
         def load(self, key, shape=None):
@@ -314,8 +314,8 @@ def main() -> int:
     args = parse()
     import torch
 
-    from udistil.encoder_cache import Encoder
-    from udistil.timestamp_logits import TimestampWhisper
+    from udistil.labels.timestamp_logits import TimestampWhisper
+    from udistil.models.encoder_cache import Encoder
 
     cuda = torch.cuda.is_available()
     if not cuda and not args.tiny:

@@ -19,7 +19,7 @@ from common import ROOT, command_seconds
 from pipeline import encoder_pass_seconds
 
 from tests.helpers import job_counts
-from udistil.toy import PROCESSES
+from tests.toy import PROCESSES
 
 PREAMBLE = "import snakemake.script"  # what Snakemake's script preamble imports before the script runs
 

@@ -59,7 +59,7 @@ def prepare(work: Path, n: int, seconds: int) -> None:
     table = write_sources(work / "src", n, seconds)
     write_dataset(work / "ds", table)
     if not (work.parent / "model").exists():
-        from udistil.models import random_whisper
+        from udistil.models.specs import random_whisper
 
         spec = {"random": "whisper", "seed": 0, "tokenizer": "whisper-base", "config": {}}  # as tests/conftest.py
         random_whisper(spec, work.parent / "model")
@@ -71,7 +71,7 @@ def run_job(job: str, work: Path, threads: int) -> dict:
 
     torch.set_num_threads(threads)
     from tests.helpers import corpus_spec, filled_config
-    from udistil.decoding import DecodeOptions
+    from udistil.labels.decoding import DecodeOptions
 
     cfg, out, model = filled_config(), work / "out", str(work.parent / "model")
     section = {**cfg["decoding"], "language": "en", "task": "transcribe", "max_new_tokens": 8}
@@ -79,8 +79,8 @@ def run_job(job: str, work: Path, threads: int) -> dict:
     manifest = work / "manifest.parquet"
     common = dict(model=model, options=options, device="cpu", precision="fp32", cache=None)
     if job in ("manifest", "manifest_hf"):
+        from udistil.corpora.manifest import build_manifest
         from udistil.corpora.records import corpus_records
-        from udistil.manifest import build_manifest
 
         spec = ({"type": "local", "splits": {"x": str(work / "src" / "table.tsv")}} if job == "manifest" else
                 {"type": "hf", "path": str(work / "ds"), "from_disk": True, "splits": {"x": "x"}, "id_column": "key"})
@@ -89,17 +89,17 @@ def run_job(job: str, work: Path, threads: int) -> dict:
                        split="x", audio_dir=work / f"audio_{job}", manifest_path=work / name,
                        rejected_path=work / f"{name}.rejected.tsv")
     elif job == "pseudo_label":
-        from udistil.pseudo_label import transcribe_shard
+        from udistil.labels.pseudo_label import transcribe_shard
 
         transcribe_shard(manifest_path=manifest, output=out / "labels.parquet", shard=0, n_shards=1,
                          flush_every=2, **common)
     elif job == "transcribe":
-        from udistil.pseudo_label import transcribe_shard
+        from udistil.labels.pseudo_label import transcribe_shard
 
         transcribe_shard(manifest_path=manifest, output=out / "proxy.parquet", shard=0, n_shards=1, flush_every=2,
                          statistics=False, **common)
     elif job == "evaluate":
-        from udistil.evaluate import EvalSet, evaluate
+        from udistil.evaluate.evaluation import EvalSet, evaluate
 
         evaluate(sets=[EvalSet(manifest=manifest, table=out / "eval.parquet", metrics=out / "eval.json")],
                  norm_kind="english", long_clips="drop", **common)
@@ -113,7 +113,7 @@ def run_job(job: str, work: Path, threads: int) -> dict:
 
         import pandas as pd
 
-        from udistil.efficiency import _measure
+        from udistil.results.efficiency import _measure
 
         _measure(model, pd.read_parquet(manifest)["audio"].tolist(), asdict(options), threads, "cpu", "fp32")
     return {"peak_rss_mb": peak_rss_mb()}

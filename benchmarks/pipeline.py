@@ -20,7 +20,7 @@ from pathlib import Path
 import yaml
 from common import ROOT, teacher_dir
 
-from udistil.plan import run_name
+from udistil.plan.layout import run_name
 
 
 def encoder_pass_seconds(repeats: int = 5) -> float:

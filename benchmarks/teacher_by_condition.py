@@ -19,12 +19,12 @@ def main() -> None:
 
     import pandas as pd
 
+    from udistil.common.fileio import read_audio
+    from udistil.common.normalize import normalizer
     from udistil.corpora.packaged import DATASETS, dataset_records
     from udistil.corpora.synthetic import SyntheticSpec, synthetic_records
-    from udistil.decoding import DecodeOptions, Transcriber
-    from udistil.fileio import read_audio
-    from udistil.metrics import wer
-    from udistil.normalize import normalizer
+    from udistil.evaluate.metrics import wer
+    from udistil.labels.decoding import DecodeOptions, Transcriber
 
     demo = demo_config()
     options = DecodeOptions.from_section({**demo["decoding"], "language": "en", "task": "transcribe"})

@@ -3,14 +3,14 @@
 
 rule convert_model:
     output:
-        model=directory("resources/models/{model}"),
+        model=directory(LAYOUT.model_dir("{model}")),
     params:
-        spec=lambda wc: plan.model_spec(config, wc.model),  # keys sorted: one spec, one model folder
+        spec=lambda wc: grid.model_spec(config, wc.model),  # keys sorted: one spec, one model folder
         version=MATERIALISE_VERSION,  # a changed builder rebuilds the folder (Snakemake's params trigger)
     log:
-        logs("assets/{model}.log"),
+        logs("assets/{model}"),
     benchmark:
-        bench("assets/{model}.tsv")
+        bench("assets/{model}")
     priority: 20  # first: pseudo-labelling waits for the teacher, and its shards should start together
     resources:
         mem_mb=4000,
@@ -23,4 +23,4 @@ rule convert_model:
 
 rule assets:
     input:
-        [LAYOUT.model_dir(m) for m in plan.materialised_models(config)],
+        [LAYOUT.model_dir(m) for m in grid.materialised_models(config)],

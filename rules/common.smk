@@ -1,45 +1,47 @@
-# Snakemake glue over udistil.plan (what to build): validation, wildcard constraints, input functions, targets.
+# Snakemake glue over udistil.plan (layout, grid, targets, settings): validation, wildcard constraints, input functions, targets.
 import re
 import sys
 from pathlib import Path
 
-from udistil import plan
-from udistil.config import validate
-from udistil.evaluate import evaluation_decoding
-from udistil.logs import set_offline
-from udistil.models import MATERIALISE_VERSION, is_materialised
-from udistil.models import location as model_location
-from udistil.scores import TEACHER_STATS
+from udistil.corpora import POOL_SPLIT
+from udistil.plan import grid, settings, targets
+from udistil.plan.layout import Layout, run_name
+from udistil.config.validate import validate
+from udistil.evaluate.evaluation import evaluation_decoding
+from udistil.common.logs import set_offline
+from udistil.models.specs import MATERIALISE_VERSION, is_materialised
+from udistil.models.specs import location as model_location
+from udistil.scores import teacher_stats
 
 if not config:
     raise ValueError("no config: give --configfile FILE (profiles/default passes config.yaml, the demo)")
 validate(config)  # fills every schema default: rules below read the filled config, never a default of their own
 set_offline(config["offline"])
 
-RUN = plan.run_name(config, workflow.configfiles)  # outputs under results/<run>/, logs under logs/<run>/
-LAYOUT = plan.Layout(RUN)
-res, logs, bench, manifest = LAYOUT.res, LAYOUT.log, LAYOUT.bench, LAYOUT.manifest
+RUN = run_name(config, workflow.configfiles)  # outputs under results/<run>/, logs under logs/<run>/
+LAYOUT = Layout(RUN)
+logs, bench, manifest = LAYOUT.log, LAYOUT.bench, LAYOUT.manifest
 PAPER_TABLE1 = str(Path(workflow.basedir) / "paper" / "table1.csv")  # shipped with the workflow
 PAPER_TABLE3 = str(Path(workflow.basedir) / "paper" / "table3.csv")
 MODELS, CORPORA, EVAL, TEACHER = config["models"], config["corpora"], config["evaluation"], config["teacher"]
 SCORE_CFG, STUDENTS, SELECTION = config["scores"], config["students"], config["selection"]
 ARCHS = STUDENTS["architectures"]
-POOL_SPLIT = plan.POOL_SPLIT
 N_SHARDS = config["pseudo_label"]["shards"]
-GPU = plan.gpus(config)
-DECODING = plan.decoding(config)
+GPU = settings.gpus(config)
+DECODING = settings.decoding(config)
 EVAL_DECODING = evaluation_decoding(
     decoding=config["decoding"], evaluation=EVAL["decoding"], language=config["language"], task=config["task"]
 )
-CATEGORY_SETS = plan.category_sets(config)
-LABELLED_POOLS = plan.labelled_pools(config)
-LABEL_FREE_USED = plan.label_free_used(config)
-STAND_INS = plan.stand_ins(config)
+CATEGORY_SETS = grid.category_sets(config)
+LABELLED_POOLS = grid.labelled_pools(config)
+LABEL_FREE_USED = grid.label_free_used(config)
+STAND_INS = grid.stand_ins(config)
 SONAR_STAND_IN = "sonar" in STAND_INS
-STUDENT_NAMES = plan.student_names(config)
-EVAL_METRICS = plan.eval_files(config, LAYOUT, "json")
-MATRIX_ROWS = [vars(r) for r in plan.config_matrix_rows(config)]
-SEED_ROWS = [vars(r) for r in plan.seed_rows(plan.config_matrix_rows(config))]
+STUDENT_NAMES = grid.student_names(config)
+STUDENT = grid.student_name("{arch}", "{pool}", "{filter}", "{seed}")  # the students' wildcard pattern
+EVAL_METRICS = targets.eval_files(config, LAYOUT, "json")
+MATRIX_ROWS = [vars(r) for r in grid.config_matrix_rows(config)]
+SEED_ROWS = [vars(r) for r in grid.seed_rows(grid.config_matrix_rows(config))]
 
 
 def _alternatives(names):
@@ -54,7 +56,7 @@ wildcard_constraints:
     pool=_alternatives(config["pools"]),
     shard=r"\d+",
     filter=_alternatives(config["filters"]),
-    seed=_alternatives(map(str, plan.training_seeds(config))),
+    seed=_alternatives(map(str, grid.training_seeds(config))),
 
 
 def pool_manifest(wc):
@@ -63,7 +65,7 @@ def pool_manifest(wc):
 
 def model_input(name):
     """Snakemake input for a model: its folder when the workflow builds it, else nothing (hub, path)."""
-    if name.startswith("student-"):
+    if grid.is_student(name):
         return [LAYOUT.student(name, "model")]
     return [LAYOUT.model_dir(name)] if is_materialised(MODELS[name]) else []
 
@@ -85,23 +87,23 @@ def model_param(name_of):
 
 def eval_outputs(ext):
     """An `evaluate` job's outputs of one kind (parquet tables or json metrics), one per set and split."""
-    return [LAYOUT.evaluation("{model}", c, s, ext) for c, s in plan.eval_pairs(config)]
+    return [LAYOUT.evaluation("{model}", c, s, ext) for c, s in grid.eval_pairs(config)]
 
 
 def select_inputs(wc):
     inputs = {
         "labels": LAYOUT.pseudo_labels(wc.pool),
         "manifest": manifest(wc.pool, POOL_SPLIT),
-        "scores": [LAYOUT.score(wc.pool, s) for s in plan.filter_scores(config, wc.filter)],
+        "scores": [LAYOUT.score(wc.pool, s) for s in grid.filter_scores(config, wc.filter)],
     }
-    if plan.selection_rule(config, wc.filter)["mode"] == "match_supervised":
+    if settings.selection_rule(config, wc.filter)["mode"] == "match_supervised":
         inputs["supervised"] = LAYOUT.subset(wc.pool, "supervised", "json")
     return inputs
 
 
 def proxy_transcripts(pool):
     """The proxy model's transcripts of a pool (the proxy score and the text-embedding stand-in read them)."""
-    return res(f"transcripts/{pool}/{SCORE_CFG['proxy']['model']}.parquet")
+    return LAYOUT.transcripts(pool, SCORE_CFG["proxy"]["model"])
 
 
 def sonar_inputs(wc):
@@ -114,4 +116,4 @@ def sonar_inputs(wc):
     return inputs
 
 
-REPORTED = plan.reported_outputs(config, LAYOUT)
+REPORTED = targets.reported_outputs(config, LAYOUT)

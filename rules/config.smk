@@ -3,11 +3,11 @@
 
 rule run_config:
     output:
-        config=res("config.yaml"),
+        config=LAYOUT.config(),
     params:
         config={**config, "run": RUN},  # the run named, so that the file stands alone
     log:
-        logs("config.log"),
+        logs("config"),
     localrule: True
     conda:
         "../envs/udistil.yaml"

@@ -3,17 +3,17 @@
 
 rule manifest:
     output:
-        manifest=res("manifests/{corpus}/{split}.parquet"),
-        rejected=res("manifests/{corpus}/{split}.rejected.tsv"),
-        audio=directory(res("audio/{corpus}/{split}")),
+        manifest=manifest("{corpus}", "{split}"),
+        rejected=LAYOUT.rejected("{corpus}", "{split}"),
+        audio=directory(LAYOUT.audio("{corpus}", "{split}")),
     params:
         spec=lambda wc: CORPORA[wc.corpus],
         seed=config["seed"],
-        max_seconds=lambda wc: plan.manifest_length_limit(config, wc.corpus, wc.split),
+        max_seconds=lambda wc: settings.manifest_length_limit(config, wc.corpus, wc.split),
     log:
-        logs("corpora/{corpus}/{split}.log"),
+        logs("corpora/{corpus}/{split}"),
     benchmark:
-        bench("corpora/{corpus}/{split}.tsv")
+        bench("corpora/{corpus}/{split}")
     threads: lambda wc: CORPORA[wc.corpus].get("workers", 1)
     resources:
         mem_mb=4000,
@@ -25,4 +25,4 @@ rule manifest:
 
 rule corpora:
     input:
-        [manifest(p, POOL_SPLIT) for p in config["pools"]] + plan.eval_manifests(config, LAYOUT),
+        targets.pool_manifests(config, LAYOUT) + targets.eval_manifests(config, LAYOUT),

@@ -4,14 +4,14 @@
 
 rule evaluate:
     input:
-        manifests=plan.eval_manifests(config, LAYOUT),
+        manifests=targets.eval_manifests(config, LAYOUT),
         model=lambda wc: model_input(wc.model),
     output:
         tables=eval_outputs("parquet"),
         metrics=eval_outputs("json"),
     params:
         model=model_param(lambda wc: wc.model),
-        sets=plan.eval_pairs(config),
+        sets=grid.eval_pairs(config),
         normalizer=config["normalizer"],
         decoding=EVAL_DECODING,
         long_clips=EVAL["decoding"]["long_clips"],
@@ -20,9 +20,9 @@ rule evaluate:
         precision=EVAL["decoding"]["precision"] or config["precision"],
         cache=config["encoder_cache"],
     log:
-        logs("evaluate/{model}.log"),
+        logs("evaluate/{model}"),
     benchmark:
-        bench("evaluate/{model}.tsv")
+        bench("evaluate/{model}")
     threads: 1
     resources:
         mem_mb=6000,

@@ -7,7 +7,7 @@ rule pseudo_label_shard:
         manifest=pool_manifest,
         model=model_input(TEACHER),
     output:
-        shard=res("pseudo_labels/{pool}/shard{shard}.parquet"),
+        shard=LAYOUT.pseudo_label_shard("{pool}", "{shard}"),
     params:
         model=model_param(lambda wc: TEACHER),
         decoding={**DECODING, "return_timestamps": config["pseudo_label"]["return_timestamps"]},
@@ -19,9 +19,9 @@ rule pseudo_label_shard:
         n_shards=N_SHARDS,
         flush_every=config["pseudo_label"]["flush_every"],
     log:
-        logs("pseudo_label/{pool}/shard{shard}.log"),
+        logs("pseudo_label/{pool}/shard{shard}"),
     benchmark:
-        bench("pseudo_label/{pool}/shard{shard}.tsv")
+        bench("pseudo_label/{pool}/shard{shard}")
     threads: 1
     priority: 10  # first: every score waits for the pseudo-labels
     resources:
@@ -37,11 +37,11 @@ rule pseudo_label_shard:
 rule gather_pseudo_labels:
     input:
         manifest=pool_manifest,
-        shards=expand(res("pseudo_labels/{{pool}}/shard{shard}.parquet"), shard=range(N_SHARDS)),
+        shards=lambda wc: [LAYOUT.pseudo_label_shard(wc.pool, s) for s in range(N_SHARDS)],
     output:
-        transcripts=res("pseudo_labels/{pool}.parquet"),
+        transcripts=LAYOUT.pseudo_labels("{pool}"),
     log:
-        logs("pseudo_label/{pool}/gather.log"),
+        logs("pseudo_label/{pool}/gather"),
     priority: 10
     conda:
         "../envs/udistil.yaml"
@@ -51,4 +51,4 @@ rule gather_pseudo_labels:
 
 rule pseudo_labels:
     input:
-        expand(res("pseudo_labels/{pool}.parquet"), pool=config["pools"]),
+        [LAYOUT.pseudo_labels(p) for p in config["pools"]],

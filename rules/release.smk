@@ -3,12 +3,12 @@
 
 rule release_model:
     input:
-        model=res("students/{model}/model"),
-        matrix=res("tables/result_matrix_seeds.csv"),  # one row per trained student (the matrix has cells)
+        model=LAYOUT.student("{model}", "model"),
+        matrix=LAYOUT.table("result_matrix_seeds.csv"),  # one row per trained student (the matrix has cells)
     output:
-        folder=directory(res("release/{model}")),
+        folder=directory(LAYOUT.release("{model}")),
     log:
-        logs("release/{model}.log"),
+        logs("release/{model}"),
     localrule: True
     conda:
         "../envs/udistil.yaml"

@@ -4,23 +4,23 @@
 rule result_matrix:
     input:
         metrics=EVAL_METRICS,
-        tables=plan.eval_files(config, LAYOUT, "parquet"),
+        tables=targets.eval_files(config, LAYOUT, "parquet"),
     output:
-        csv=report(res("tables/result_matrix.csv"), caption="../report/result_matrix.rst", category="Tables"),
-        md=res("tables/result_matrix.md"),
-        tex=res("tables/result_matrix.tex"),
+        csv=report(LAYOUT.table("result_matrix.csv"), caption="../report/result_matrix.rst", category="Tables"),
+        md=LAYOUT.table("result_matrix.md"),
+        tex=LAYOUT.table("result_matrix.tex"),
         comparisons=report(
-            res("tables/comparisons.csv"), caption="../report/comparisons.rst", category="Tables"
+            LAYOUT.table("comparisons.csv"), caption="../report/comparisons.rst", category="Tables"
         ),
-        comparisons_md=res("tables/comparisons.md"),
+        comparisons_md=LAYOUT.table("comparisons.md"),
         seeds=report(
-            res("tables/result_matrix_seeds.csv"), caption="../report/result_matrix_seeds.rst", category="Tables"
+            LAYOUT.table("result_matrix_seeds.csv"), caption="../report/result_matrix_seeds.rst", category="Tables"
         ),
-        spread=report(res("tables/seed_spread.csv"), caption="../report/seed_spread.rst", category="Tables"),
+        spread=report(LAYOUT.table("seed_spread.csv"), caption="../report/seed_spread.rst", category="Tables"),
     params:
         rows=MATRIX_ROWS,
         sets=EVAL["sets"],
-        benchmark=plan.benchmark_sets(config),
+        benchmark=grid.benchmark_sets(config),
         splits=EVAL["splits"],
         stand_ins=STAND_INS,
         resamples=config["uncertainty"]["resamples"],
@@ -28,7 +28,7 @@ rule result_matrix:
         seed=config["seed"],
         description=config["description"],
     log:
-        logs("report/result_matrix.log"),
+        logs("report/result_matrix"),
     conda:
         "../envs/udistil.yaml"
     script:
@@ -38,22 +38,22 @@ rule result_matrix:
 rule efficiency:
     input:
         model=model_input(TEACHER),
-        students=[LAYOUT.student(s, "model") for s in plan.efficiency_students(config)],
+        students=[LAYOUT.student(s, "model") for s in grid.efficiency_students(config)],
         manifest=manifest(EVAL["sets"][0], EVAL["splits"][0]),
     output:
-        csv=report(res("tables/efficiency.csv"), caption="../report/efficiency.rst", category="Tables"),
-        md=res("tables/efficiency.md"),
+        csv=report(LAYOUT.table("efficiency.csv"), caption="../report/efficiency.rst", category="Tables"),
+        md=LAYOUT.table("efficiency.md"),
     params:
         teacher=model_param(lambda wc: TEACHER),
-        names=[TEACHER] + plan.efficiency_students(config),
+        names=[TEACHER] + grid.efficiency_students(config),
         decoding=DECODING,
         device=config["device"],
         precision=config["precision"],
         clips=config["efficiency"]["clips"],
     log:
-        logs("report/efficiency.log"),
+        logs("report/efficiency"),
     benchmark:
-        bench("report/efficiency.tsv")
+        bench("report/efficiency")
     threads: 1
     resources:
         mem_mb=8000,
@@ -67,25 +67,25 @@ rule efficiency:
 
 rule paper_comparison:
     input:
-        matrix=res("tables/result_matrix.csv"),
-        tables=plan.eval_files(config, LAYOUT, "parquet"),
+        matrix=LAYOUT.table("result_matrix.csv"),
+        tables=targets.eval_files(config, LAYOUT, "parquet"),
         table1=PAPER_TABLE1,
     output:
-        claims=report(res("tables/paper_claims.md"), caption="../report/paper_claims.rst", category="Tables"),
+        claims=report(LAYOUT.table("paper_claims.md"), caption="../report/paper_claims.rst", category="Tables"),
         side_by_side=report(
-            res("tables/paper_vs_run.csv"), caption="../report/paper_vs_run.rst", category="Tables"
+            LAYOUT.table("paper_vs_run.csv"), caption="../report/paper_vs_run.rst", category="Tables"
         ),
     params:
         paper=config["paper"],
-        benchmark=plan.benchmark_sets(config),
+        benchmark=grid.benchmark_sets(config),
         splits=EVAL["splits"],
         resamples=config["uncertainty"]["resamples"],
         seed=config["seed"],
-        cells=plan.row_cells(plan.config_matrix_rows(config)),
+        cells=grid.row_cells(grid.config_matrix_rows(config)),
         confidence=config["uncertainty"]["confidence"],
         description=config["description"],
     log:
-        logs("report/paper_comparison.log"),
+        logs("report/paper_comparison"),
     conda:
         "../envs/udistil.yaml"
     script:
@@ -94,14 +94,14 @@ rule paper_comparison:
 
 rule category_tables:
     input:
-        metrics=plan.eval_files(config, LAYOUT, "json", sets=CATEGORY_SETS),
+        metrics=targets.eval_files(config, LAYOUT, "json", sets=CATEGORY_SETS),
         table3=PAPER_TABLE3,
     output:
         csv=report(
-            res("tables/wer_by_category.csv"), caption="../report/wer_by_category.rst", category="Tables"
+            LAYOUT.table("wer_by_category.csv"), caption="../report/wer_by_category.rst", category="Tables"
         ),
         side_by_side=report(
-            res("tables/paper_vs_run_table3.csv"),
+            LAYOUT.table("paper_vs_run_table3.csv"),
             caption="../report/paper_vs_run_table3.rst",
             category="Tables",
         ),
@@ -110,7 +110,7 @@ rule category_tables:
         paper=config["paper"],
         category_set=CATEGORY_SETS[0] if CATEGORY_SETS else None,
     log:
-        logs("report/category_tables.log"),
+        logs("report/category_tables"),
     conda:
         "../envs/udistil.yaml"
     script:
@@ -119,22 +119,22 @@ rule category_tables:
 
 rule plots:
     input:
-        matrix=res("tables/result_matrix.csv"),
-        efficiency=res("tables/efficiency.csv"),
-        truth=expand(res("scores/{pool}/wer.parquet"), pool=LABELLED_POOLS[:1]),
-        scores=expand(res("scores/{pool}/{score}.parquet"), pool=LABELLED_POOLS[:1], score=LABEL_FREE_USED),
+        matrix=LAYOUT.table("result_matrix.csv"),
+        efficiency=LAYOUT.table("efficiency.csv"),
+        truth=[LAYOUT.score(p, "wer") for p in LABELLED_POOLS[:1]],
+        scores=[LAYOUT.score(p, s) for p in LABELLED_POOLS[:1] for s in LABEL_FREE_USED],
         metrics=EVAL_METRICS,
     output:
-        by_filter=report(res("plots/wer_by_filter.png"), caption="../report/wer_by_filter.rst", category="Plots"),
+        by_filter=report(LAYOUT.plot("wer_by_filter.png"), caption="../report/wer_by_filter.rst", category="Plots"),
         score_vs_wer=report(
-            res("plots/score_vs_wer.png"), caption="../report/score_vs_wer.rst", category="Plots"
+            LAYOUT.plot("score_vs_wer.png"), caption="../report/score_vs_wer.rst", category="Plots"
         ),
-        speed=report(res("plots/wer_vs_speed.png"), caption="../report/wer_vs_speed.rst", category="Plots"),
+        speed=report(LAYOUT.plot("wer_vs_speed.png"), caption="../report/wer_vs_speed.rst", category="Plots"),
     params:
         sets=EVAL["sets"],
         stand_ins=STAND_INS,
     log:
-        logs("report/plots.log"),
+        logs("report/plots"),
     conda:
         "../envs/udistil.yaml"
     script:
@@ -146,13 +146,13 @@ rule learning_curves:
         curves=[LAYOUT.student(s, "validation.csv") for s in STUDENT_NAMES],
     output:
         csv=report(
-            res("tables/learning_curves.csv"), caption="../report/learning_curves.rst", category="Tables"
+            LAYOUT.table("learning_curves.csv"), caption="../report/learning_curves.rst", category="Tables"
         ),
-        png=report(res("plots/learning_curves.png"), caption="../report/learning_curves.rst", category="Plots"),
+        png=report(LAYOUT.plot("learning_curves.png"), caption="../report/learning_curves.rst", category="Plots"),
     params:
         students=STUDENT_NAMES,
     log:
-        logs("report/learning_curves.log"),
+        logs("report/learning_curves"),
     conda:
         "../envs/udistil.yaml"
     script:
@@ -161,22 +161,22 @@ rule learning_curves:
 
 rule tables:
     input:
-        res("tables/result_matrix.csv"),
-        res("tables/efficiency.csv"),
-        res("tables/paper_claims.md"),
+        LAYOUT.table("result_matrix.csv"),
+        LAYOUT.table("efficiency.csv"),
+        LAYOUT.table("paper_claims.md"),
 
 
 rule html_report:
     input:
         REPORTED,
-        config=res("config.yaml"),
+        config=LAYOUT.config(),
     output:
-        html=res("report.html"),
+        html=LAYOUT.report(),
     params:
         python=sys.executable,
         snakefile=workflow.main_snakefile,
     log:
-        logs("report/html_report.log"),
+        logs("report/html_report"),
     localrule: True
     conda:
         "../envs/udistil.yaml"

@@ -10,39 +10,39 @@ use rule pseudo_label_shard as transcribe_pool_shard with:
         manifest=pool_manifest,
         model=lambda wc: model_input(wc.model),
     output:
-        shard=res("transcripts/{pool}/{model}/shard{shard}.parquet"),
+        shard=LAYOUT.transcript_shard("{pool}", "{model}", "{shard}"),
     params:
         model=model_param(lambda wc: wc.model),
         decoding=DECODING,
         statistics=False,
     log:
-        logs("transcripts/{pool}/{model}/shard{shard}.log"),
+        logs("transcripts/{pool}/{model}/shard{shard}"),
     benchmark:
-        bench("transcripts/{pool}/{model}/shard{shard}.tsv")
+        bench("transcripts/{pool}/{model}/shard{shard}")
     priority: 9  # after the teacher's shards, which every score waits for
 
 
 use rule gather_pseudo_labels as gather_transcripts with:
     input:
         manifest=pool_manifest,
-        shards=expand(res("transcripts/{{pool}}/{{model}}/shard{shard}.parquet"), shard=range(N_SHARDS)),
+        shards=lambda wc: [LAYOUT.transcript_shard(wc.pool, wc.model, s) for s in range(N_SHARDS)],
     output:
-        transcripts=res("transcripts/{pool}/{model}.parquet"),
+        transcripts=LAYOUT.transcripts("{pool}", "{model}"),
     log:
-        logs("transcripts/{pool}/{model}/gather.log"),
+        logs("transcripts/{pool}/{model}/gather"),
     priority: 8
 
 
 rule score_proxy:
     input:
-        labels=res("pseudo_labels/{pool}.parquet"),
+        labels=LAYOUT.pseudo_labels("{pool}"),
         transcripts=lambda wc: proxy_transcripts(wc.pool),
     output:
-        score=res("scores/{pool}/proxy.parquet"),
+        score=LAYOUT.score("{pool}", "proxy"),
     params:
         normalizer=config["normalizer"],
     log:
-        logs("scores/{pool}/proxy.log"),
+        logs("scores/{pool}/proxy"),
     priority: 8
     conda:
         "../envs/udistil.yaml"
@@ -52,13 +52,13 @@ rule score_proxy:
 
 rule score_teacher_stat:
     input:
-        labels=res("pseudo_labels/{pool}.parquet"),
+        labels=LAYOUT.pseudo_labels("{pool}"),
     output:
-        score=res("scores/{pool}/{stat}.parquet"),
+        score=LAYOUT.score("{pool}", "{stat}"),
     wildcard_constraints:
-        stat=_alternatives(TEACHER_STATS),
+        stat=_alternatives(teacher_stats()),
     log:
-        logs("scores/{pool}/{stat}.log"),
+        logs("scores/{pool}/{stat}"),
     priority: 8
     conda:
         "../envs/udistil.yaml"
@@ -68,18 +68,18 @@ rule score_teacher_stat:
 
 rule score_nnll:
     input:
-        labels=res("pseudo_labels/{pool}.parquet"),
+        labels=LAYOUT.pseudo_labels("{pool}"),
         model=lambda wc: model_input(SCORE_CFG["nnll"]["model"]),
     output:
-        score=res("scores/{pool}/nnll.parquet"),
+        score=LAYOUT.score("{pool}", "nnll"),
     params:
         cfg=lambda wc: SCORE_CFG["nnll"],
         model=model_param(lambda wc: SCORE_CFG["nnll"]["model"]),
         device=config["device"],
     log:
-        logs("scores/{pool}/nnll.log"),
+        logs("scores/{pool}/nnll"),
     benchmark:
-        bench("scores/{pool}/nnll.tsv")
+        bench("scores/{pool}/nnll")
     threads: 1
     resources:
         mem_mb=6000,
@@ -96,15 +96,15 @@ rule score_sonar:
     input:
         unpack(sonar_inputs),
     output:
-        score=res("scores/{pool}/sonar.parquet"),
+        score=LAYOUT.score("{pool}", "sonar"),
     params:
         cfg=lambda wc: SCORE_CFG["sonar"],
         model=model_param(lambda wc: SCORE_CFG["sonar"]["model"] if SONAR_STAND_IN else None),
         device=config["device"],
     log:
-        logs("scores/{pool}/sonar.log"),
+        logs("scores/{pool}/sonar"),
     benchmark:
-        bench("scores/{pool}/sonar.tsv")
+        bench("scores/{pool}/sonar")
     threads: 1
     resources:
         mem_mb=8000,
@@ -119,16 +119,16 @@ rule score_sonar:
 
 rule score_pesq:
     input:
-        labels=res("pseudo_labels/{pool}.parquet"),
+        labels=LAYOUT.pseudo_labels("{pool}"),
         manifest=pool_manifest,
     output:
-        score=res("scores/{pool}/pesq.parquet"),
+        score=LAYOUT.score("{pool}", "pesq"),
     params:
         cfg=lambda wc: SCORE_CFG["pesq"],
     log:
-        logs("scores/{pool}/pesq.log"),
+        logs("scores/{pool}/pesq"),
     benchmark:
-        bench("scores/{pool}/pesq.tsv")
+        bench("scores/{pool}/pesq")
     threads: 1
     resources:
         mem_mb=2000,
@@ -142,14 +142,14 @@ rule score_pesq:
 
 rule score_wer:
     input:
-        labels=res("pseudo_labels/{pool}.parquet"),
+        labels=LAYOUT.pseudo_labels("{pool}"),
         manifest=pool_manifest,
     output:
-        score=res("scores/{pool}/wer.parquet"),
+        score=LAYOUT.score("{pool}", "wer"),
     params:
-        normalizer=plan.supervised_normalizer(config),
+        normalizer=settings.supervised_normalizer(config),
     log:
-        logs("scores/{pool}/wer.log"),
+        logs("scores/{pool}/wer"),
     priority: 8
     conda:
         "../envs/udistil.yaml"
@@ -159,4 +159,4 @@ rule score_wer:
 
 rule scores:
     input:
-        plan.score_files(config, LAYOUT),
+        targets.score_files(config, LAYOUT),

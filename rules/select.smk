@@ -5,14 +5,14 @@ rule select_subset:
     input:
         unpack(select_inputs),
     output:
-        subset=res("subsets/{pool}/{filter}.parquet"),
-        stats=res("subsets/{pool}/{filter}.json"),
+        subset=LAYOUT.subset("{pool}", "{filter}"),
+        stats=LAYOUT.subset("{pool}", "{filter}", "json"),
     params:
-        rule=lambda wc: plan.selection_rule(config, wc.filter),
-        scores=lambda wc: plan.filter_scores(config, wc.filter),
+        rule=lambda wc: settings.selection_rule(config, wc.filter),
+        scores=lambda wc: grid.filter_scores(config, wc.filter),
         normalizer=config["normalizer"],
     log:
-        logs("select/{pool}/{filter}.log"),
+        logs("select/{pool}/{filter}"),
     priority: 7
     conda:
         "../envs/udistil.yaml"
@@ -22,12 +22,12 @@ rule select_subset:
 
 rule filter_analysis:
     input:
-        truth=expand(res("scores/{pool}/wer.parquet"), pool=LABELLED_POOLS),
-        scores=plan.analysed_scores(config, LAYOUT),
+        truth=[LAYOUT.score(p, "wer") for p in LABELLED_POOLS],
+        scores=targets.analysed_scores(config, LAYOUT),
     output:
-        csv=report(res("tables/filter_auc.csv"), caption="../report/filter_auc.rst", category="Filters"),
-        md=res("tables/filter_auc.md"),
-        roc=report(res("plots/filter_roc.png"), caption="../report/filter_roc.rst", category="Filters"),
+        csv=report(LAYOUT.table("filter_auc.csv"), caption="../report/filter_auc.rst", category="Filters"),
+        md=LAYOUT.table("filter_auc.md"),
+        roc=report(LAYOUT.plot("filter_roc.png"), caption="../report/filter_roc.rst", category="Filters"),
     params:
         pools=LABELLED_POOLS,
         scores=LABEL_FREE_USED,
@@ -36,7 +36,7 @@ rule filter_analysis:
         confidence=config["uncertainty"]["confidence"],
         seed=config["seed"],
     log:
-        logs("select/filter_analysis.log"),
+        logs("select/filter_analysis"),
     conda:
         "../envs/udistil.yaml"
     script:
@@ -45,18 +45,18 @@ rule filter_analysis:
 
 rule pool_conditions:
     input:
-        labels=res("pseudo_labels/{pool}.parquet"),
+        labels=LAYOUT.pseudo_labels("{pool}"),
         manifest=pool_manifest,
     output:
         csv=report(
-            res("tables/pool_conditions_{pool}.csv"), caption="../report/pool_conditions.rst", category="Filters"
+            LAYOUT.table("pool_conditions_{pool}.csv"), caption="../report/pool_conditions.rst", category="Filters"
         ),
-        md=res("tables/pool_conditions_{pool}.md"),
+        md=LAYOUT.table("pool_conditions_{pool}.md"),
     params:
         normalizer=config["normalizer"],
         threshold=SELECTION["supervised_threshold"],
     log:
-        logs("select/pool_conditions_{pool}.log"),
+        logs("select/pool_conditions_{pool}"),
     conda:
         "../envs/udistil.yaml"
     script:
@@ -65,4 +65,4 @@ rule pool_conditions:
 
 rule subsets:
     input:
-        plan.subset_stats_files(config, LAYOUT),
+        targets.subset_stats_files(config, LAYOUT),

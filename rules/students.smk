@@ -5,12 +5,12 @@ rule init_student:
     input:
         model=model_input(TEACHER),
     output:
-        model=directory(res("students/init-{arch}")),
+        model=directory(LAYOUT.student_init("{arch}")),
     params:
         teacher=model_param(lambda wc: TEACHER),
-        maps=lambda wc: plan.layer_map(config, wc.arch),
+        maps=lambda wc: grid.layer_map(config, wc.arch),
     log:
-        logs("students/init-{arch}.log"),
+        logs("students/init-{arch}"),
     resources:
         mem_mb=8000,
         runtime=30,
@@ -27,25 +27,25 @@ DISTILL_PROCESSES = STUDENTS["training"]["num_processes"]
 
 rule distill:
     input:
-        init=res("students/init-{arch}"),
+        init=LAYOUT.student_init("{arch}"),
         model=model_input(TEACHER),
-        subset=res("subsets/{pool}/{filter}.parquet"),
+        subset=LAYOUT.subset("{pool}", "{filter}"),
         manifest=pool_manifest,
-        **plan.validation_input(config, LAYOUT),
+        **targets.validation_input(config, LAYOUT),
     output:
-        model=directory(res("students/student-{arch}-{pool}-{filter}-s{seed}/model")),
-        curve=res("students/student-{arch}-{pool}-{filter}-s{seed}/loss.csv"),
-        run=res("students/student-{arch}-{pool}-{filter}-s{seed}/run.json"),
-        validation=res("students/student-{arch}-{pool}-{filter}-s{seed}/validation.csv"),
+        model=directory(LAYOUT.student(STUDENT, "model")),
+        curve=LAYOUT.student(STUDENT, "loss.csv"),
+        run=LAYOUT.student(STUDENT, "run.json"),
+        validation=LAYOUT.student(STUDENT, "validation.csv"),
     params:
         teacher=model_param(lambda wc: TEACHER),
-        training=lambda wc: plan.training_config(config, int(wc.seed)),
-        validation=plan.validation_settings(config),
+        training=lambda wc: settings.training(config, int(wc.seed)),
+        validation=settings.validation(config),
         checkpoints=lambda wc, output: str(Path(output.run).parent / "checkpoints"),
     log:
-        logs("students/student-{arch}-{pool}-{filter}-s{seed}.log"),
+        logs(f"students/{STUDENT}"),
     benchmark:
-        bench("students/student-{arch}-{pool}-{filter}-s{seed}.tsv")
+        bench(f"students/{STUDENT}")
     threads: DISTILL_PROCESSES
     priority: 5
     resources:

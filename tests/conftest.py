@@ -17,21 +17,21 @@ def models_dir(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def whisper_base(models_dir) -> Path:
-    from udistil.assets import convert_packaged_whisper
+    from udistil.models.assets import convert_packaged_whisper
 
     return convert_packaged_whisper("whisper-base", models_dir / "whisper-base")
 
 
 @pytest.fixture(scope="session")
 def whisper_tiny_en(models_dir) -> Path:
-    from udistil.assets import convert_packaged_whisper
+    from udistil.models.assets import convert_packaged_whisper
 
     return convert_packaged_whisper("whisper-tiny.en", models_dir / "whisper-tiny.en")
 
 
 @pytest.fixture(scope="session")
 def tiny_random_whisper(models_dir) -> Path:
-    from udistil.models import random_whisper
+    from udistil.models.specs import random_whisper
 
     spec = {"random": "whisper", "seed": 0, "tokenizer": "whisper-base", "config": {}}  # as validation fills it
     return random_whisper(spec, models_dir / "tiny-random-whisper")
@@ -39,6 +39,6 @@ def tiny_random_whisper(models_dir) -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_random_ctc(models_dir) -> Path:
-    from udistil.models import random_ctc
+    from udistil.models.specs import random_ctc
 
     return random_ctc({"random": "ctc", "seed": 0, "config": {}}, models_dir / "tiny-random-ctc")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 def tiny_seamless_m4t_v2(folder: Path) -> Path:
     """A SeamlessM4T v2 speech-to-text model with random weights and a 15-word tokenizer."""
-    from udistil.models import random_seamless
+    from udistil.models.specs import random_seamless
 
     return random_seamless({"random": "seamless_m4t_v2", "seed": 0}, folder)
 
@@ -18,7 +18,7 @@ def filled_config(**changes) -> dict:
 
     import yaml
 
-    from udistil.config import validate
+    from udistil.config.validate import validate
 
     root = Path(__file__).resolve().parent.parent
     cfg = copy.deepcopy(yaml.safe_load((root / "configs" / "minimal.yaml").read_text()))
@@ -28,21 +28,22 @@ def filled_config(**changes) -> dict:
 
 def decode_options(**overrides):
     """DecodeOptions from the schema's `decoding` defaults (English, transcribe) with `overrides`."""
-    from udistil.decoding import DecodeOptions
+    from udistil.labels.decoding import DecodeOptions
 
     return DecodeOptions.from_section({**filled_config()["decoding"], "language": "en", "task": "transcribe"},
                                       **overrides)
 
 
 def train_config(cache: dict | None = None, **overrides):
-    """TrainConfig from the schema's `students.training` defaults (CPU, English) with `overrides`."""
+    """TrainConfig (`TrainConfig.from_config`, seed 0) of configs/minimal.yaml on the CPU in English, with `cache`
+    merged into its `encoder_cache` and `overrides`."""
+    from dataclasses import replace
+
     from udistil.distill import TrainConfig
 
-    cfg = filled_config()
-    return TrainConfig(**{**cfg["students"]["training"], "seed": 0, "language": "en", "task": "transcribe",
-                          "precision": "fp32", "device": "cpu", "cache": {**cfg["encoder_cache"], **(cache or {})},
-                          "deterministic": cfg["deterministic"],
-                          **overrides})
+    cfg = filled_config(language="en", task="transcribe", precision="fp32", device="cpu")
+    cfg["encoder_cache"] = {**cfg["encoder_cache"], **(cache or {})}
+    return replace(TrainConfig.from_config(cfg, 0), **overrides)
 
 
 def corpus_spec(spec: dict) -> dict:

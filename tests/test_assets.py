@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 import yaml
 
-from udistil import assets
-from udistil.ctranslate2 import CT2FormatError, read_model_bin, whisper_state_dict
+from udistil.models import assets
+from udistil.models.ctranslate2 import CT2FormatError, read_model_bin, whisper_state_dict
 
 
 def _str(s: str) -> bytes:
@@ -79,8 +79,8 @@ def test_converted_folder_loads_in_pipeline(fixture, request):
     assert len(tok) == asr.model.config.vocab_size
     assert asr.model.generation_config.no_timestamps_token_id == tok.convert_tokens_to_ids("<|notimestamps|>")
     from tests.helpers import decode_options
-    from udistil.decoding import Transcriber
-    from udistil.tts import synthesize
+    from udistil.corpora.tts import synthesize
+    from udistil.labels.decoding import Transcriber
 
     clip = synthesize("The quick brown fox jumps over the lazy dog.", "en-us", rate=160)
     kw = {"language": "en", "task": "transcribe"} if asr.model.generation_config.is_multilingual else {}
@@ -105,9 +105,9 @@ def test_base_transcribes_clean_synthetic_speech(whisper_base):
     import jiwer
     from transformers import pipeline
 
+    from udistil.common.normalize import normalizer
     from udistil.corpora.sentences import SentenceGenerator
-    from udistil.normalize import normalizer
-    from udistil.tts import synthesize
+    from udistil.corpora.tts import synthesize
 
     gen = SentenceGenerator(7)
     refs = [gen.sentence() for _ in range(12)]

@@ -1,14 +1,14 @@
-"""udistil.clips: clips read batch by batch, a bounded number of batches ahead, in the decoder's length order."""
+"""udistil.common.clips: clips read batch by batch, a bounded number of batches ahead, in the decoder's length order."""
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from tests.helpers import decode_options
-from udistil import clips as clips_module
-from udistil.clips import PREFETCH, Clips, batches
-from udistil.decoding import Transcriber
-from udistil.manifest import ManifestError, Record, build_manifest, manifest_clips, read_manifest
+from udistil.common import clips as clips_module
+from udistil.common.clips import PREFETCH, Clips, batches
+from udistil.corpora.manifest import ManifestError, Record, build_manifest, manifest_clips, read_manifest
+from udistil.labels.decoding import Transcriber
 
 
 @pytest.fixture
@@ -83,7 +83,7 @@ def test_no_more_workers_start_than_there_are_batches(manifest, monkeypatch):
 
 
 def test_transcriber_gives_the_same_results_from_lazy_clips(manifest, tiny_random_whisper, monkeypatch):
-    from udistil.encoder_cache import Encoder
+    from udistil.models.encoder_cache import Encoder
 
     featurised_ahead = []
     plain_features = Encoder.features

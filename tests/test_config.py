@@ -4,7 +4,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from udistil.config import ConfigError, validate
+from udistil.config.validate import ConfigError, validate
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIGS = [ROOT / "config.yaml", *sorted((ROOT / "configs").glob("*.yaml"))]
@@ -154,14 +154,14 @@ def test_print_config_shows_the_filled_config(tmp_path):
 
     path = tmp_path / "minimal.yaml"
     path.write_text(yaml.safe_dump(MINIMAL))
-    out = subprocess.run([sys.executable, "-m", "udistil.config", str(path)], capture_output=True, text=True,
+    out = subprocess.run([sys.executable, "-m", "udistil.config.validate", str(path)], capture_output=True, text=True,
                          check=True).stdout
     printed = yaml.safe_load(out)
     assert printed == validate(copy.deepcopy(MINIMAL)) and printed["decoding"]["batch_size"] == 16
 
 
 def test_packaged_corpus_is_checked_and_labelled():
-    from udistil.plan import has_text
+    from udistil.plan.grid import has_text
 
     cfg = copy.deepcopy(MINIMAL)
     cfg["corpora"]["real"] = {"type": "packaged", "datasets": ["librivox-austen", "timit"],
@@ -173,7 +173,7 @@ def test_packaged_corpus_is_checked_and_labelled():
 
 
 def test_filters_per_pool_narrow_a_pools_students(default):
-    from udistil.plan import pool_filters, student_grid
+    from udistil.plan.grid import pool_filters, student_grid
 
     cfg = copy.deepcopy(default)
     cfg["pools"] = [*cfg["pools"], "clean"]
@@ -200,8 +200,8 @@ def test_filters_per_pool_errors_name_the_key(default, per_pool, message):
 
 
 def test_paper_config_trains_the_papers_students():
-    from udistil.config import filled
-    from udistil.plan import student_grid
+    from udistil.config.validate import filled
+    from udistil.plan.grid import student_grid
 
     cfg = filled(ROOT / "configs" / "paper.yaml")
     grid = student_grid(cfg)
@@ -257,8 +257,8 @@ def test_training_seeds_are_a_list_of_distinct_integers(default, seeds, message)
 
 
 def test_evidence_config_trains_three_seeds_per_filter():
-    from udistil.config import filled
-    from udistil.plan import student_grid, training_seeds
+    from udistil.config.validate import filled
+    from udistil.plan.grid import student_grid, training_seeds
 
     cfg = filled(ROOT / "configs" / "evidence.yaml")
     assert training_seeds(cfg) == [1, 2, 3]

@@ -1,10 +1,10 @@
-"""docs/configuration.md is generated from the schema (udistil.config_docs) and must not go stale."""
+"""docs/configuration.md is generated from the schema (udistil.config.docs) and must not go stale."""
 
 from pathlib import Path
 
 import pytest
 
-from udistil.config_docs import Row, load, main, missing_descriptions, render, rows
+from udistil.config.docs import Row, load, main, missing_descriptions, render, rows
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -55,7 +55,7 @@ def test_render_groups_sections_and_escapes_table_cells():
 def test_committed_configuration_reference_is_the_generated_one():
     committed = (ROOT / "docs" / "configuration.md").read_text()
     assert committed == render(load()), (
-        "docs/configuration.md is stale: regenerate it with `make docs` (python -m udistil.config_docs "
+        "docs/configuration.md is stale: regenerate it with `make docs` (python -m udistil.config.docs "
         "docs/configuration.md) after changing schemas/config.schema.yaml")
 
 

@@ -9,10 +9,10 @@ import soundfile as sf
 
 from tests.helpers import corpus_spec
 from udistil.corpora.conditions import CONDITION
+from udistil.corpora.manifest import ManifestError, build_manifest
 from udistil.corpora.records import corpus_records
 from udistil.corpora.sentences import SentenceGenerator, vocabulary
 from udistil.corpora.synthetic import SyntheticSpec, add_noise, apply_condition, synthetic_records
-from udistil.manifest import ManifestError, build_manifest
 
 SPEC = {"type": "synthetic", "splits": {"test": 6}, "voices": ["en-us+m1", "en+f2", "en-029+m2", "en-us+f3"],
         "conditions": ["clean", "white@5", "babble@0", "reverb@0.6", "speed@1.4", "clip@0.05"]}
@@ -59,7 +59,7 @@ def test_voice_variants_with_noise_are_identical_across_processes():
     import subprocess
     import sys
 
-    code = ("import hashlib; from udistil.tts import synthesize; "
+    code = ("import hashlib; from udistil.corpora.tts import synthesize; "
             "print(hashlib.sha1(synthesize('every good lamp sang', 'en-us+f2', 170, 60).tobytes()).hexdigest())")
     runs = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
             for _ in range(2)}
@@ -96,7 +96,7 @@ def test_neural_voice_varies_prosody_per_clip_and_speaks():
 
 
 def test_unknown_neural_voice_names_the_key():
-    from udistil.config import ConfigError
+    from udistil.config.validate import ConfigError
 
     with pytest.raises(ConfigError, match=r"corpora\.extra\.voices\.1.*unknown Piper voice 'en_US-nobody'"):
         corpus_spec({"type": "synthetic", "splits": {"test": 1}, "voices": ["en-us", "piper:en_US-nobody"],
@@ -189,7 +189,7 @@ def test_hf_dataset_from_disk(local_folder, tmp_path):
 
 
 def test_neural_voice_without_its_package_names_the_package(monkeypatch):
-    from udistil import neural_tts
+    from udistil.corpora import neural_tts
 
     monkeypatch.setitem(neural_tts.VOICES, "en_US-ghost-medium", "ghost_us_piper_voice")
     assert neural_tts.voice_errors("piper:en_US-ghost-medium") == [
@@ -273,7 +273,7 @@ def test_hf_duplicate_ids_fail_up_front_or_when_streamed(local_folder, tmp_path)
 
 
 def test_local_corpus_links_16k_mono_files_and_converts_the_rest(local_folder, tmp_path):
-    from udistil.clips import Clips
+    from udistil.common.clips import Clips
     from udistil.corpora.records import manifest_options
 
     spec = {"type": "local", "splits": {"test": str(local_folder)}}

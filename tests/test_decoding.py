@@ -6,10 +6,10 @@ import pytest
 import torch
 
 from tests.helpers import decode_options
-from udistil.decoding import Transcriber
-from udistil.decoding.stats import compression_ratio
-from udistil.fileio import write_wav
-from udistil.manifest import Record, build_manifest
+from udistil.common.fileio import write_wav
+from udistil.corpora.manifest import Record, build_manifest
+from udistil.labels.decoding import Transcriber
+from udistil.labels.decoding.stats import compression_ratio
 
 
 def noise_clips(n: int, seed: int = 0) -> list[np.ndarray]:
@@ -79,7 +79,7 @@ def test_stats_on_the_fly_equal_stats_from_every_steps_logits(tiny_random_whispe
 
 def test_step_stats_follow_the_end_token(tiny_random_whisper):
     """A clip that ends early: its steps after the end token (padding) are not counted."""
-    from udistil.decoding.stats import StepStats, token_stats
+    from udistil.labels.decoding.stats import StepStats, token_stats
 
     t = cpu(tiny_random_whisper, decode_options(max_new_tokens=5))
     head = t.model.get_output_embeddings()
@@ -108,7 +108,7 @@ def test_beam_search_with_statistics_is_refused_for_whisper(tiny_random_whisper)
 
 
 def test_a_lone_rows_sum_does_not_depend_on_its_neighbours():
-    from udistil.decoding.stats import row_sums
+    from udistil.labels.decoding.stats import row_sums
 
     x = torch.randn(3, 51865, generator=torch.Generator().manual_seed(0))
     threads = torch.get_num_threads()
@@ -155,7 +155,7 @@ def test_skip_and_on_batch(tiny_random_whisper):
 
 
 def test_decode_options_name_a_missing_setting():
-    from udistil.decoding import DecodeOptions
+    from udistil.labels.decoding import DecodeOptions
 
     section = {k: v for k, v in vars(decode_options()).items() if k not in ("num_beams", "with_stats")}
     with pytest.raises(TypeError, match="num_beams"):
@@ -185,7 +185,7 @@ class Interrupted(Exception):
 
 def shard(manifest, model, opts, out, k, n, after_flush=None):
     """One pseudo-label shard on the CPU with no encoder cache, flushing after every batch."""
-    from udistil import pseudo_label as pl
+    from udistil.labels import pseudo_label as pl
 
     return pl.transcribe_shard(manifest_path=manifest, model=str(model), options=opts, output=out, shard=k,
                                n_shards=n, flush_every=1, device="cpu", precision="fp32", cache=None,
@@ -193,7 +193,7 @@ def shard(manifest, model, opts, out, k, n, after_flush=None):
 
 
 def test_interrupted_shard_resumes_to_identical_output(tiny_random_whisper, pool_manifest, tmp_path, monkeypatch):
-    from udistil import pseudo_label as pl
+    from udistil.labels import pseudo_label as pl
 
     opts = decode_options(max_new_tokens=4, batch_size=2)
     ref = shard(pool_manifest, tiny_random_whisper, opts, tmp_path / "ref" / "shard1.parquet", 1, 2)
@@ -225,7 +225,7 @@ def test_interrupted_shard_resumes_to_identical_output(tiny_random_whisper, pool
 
 
 def test_gather_restores_manifest_order_and_checks_coverage(tiny_random_whisper, pool_manifest, tmp_path):
-    from udistil import pseudo_label as pl
+    from udistil.labels import pseudo_label as pl
 
     opts = decode_options(max_new_tokens=2, batch_size=4)
     shards = [shard(pool_manifest, tiny_random_whisper, opts, tmp_path / f"s{k}.parquet", k, 3) for k in range(3)]
@@ -250,7 +250,7 @@ def test_write_wav_is_atomic_on_failure(tmp_path, monkeypatch):
 
 
 def test_repetition_guard_stops_only_looping_rows():
-    from udistil.decoding.generative import RepetitionGuard
+    from udistil.labels.decoding.generative import RepetitionGuard
 
     guard = RepetitionGuard(repeats=4, max_n=3)
     ids = torch.tensor([[50258, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12],   # no repetition
@@ -296,3 +296,17 @@ def test_ctc_transcription_loads_the_language_adapter_and_decodes_greedily(tiny_
     assert [ctc_by_hand(bare, t.decoder.tokenizer, c) for c in clips] != texts
     with pytest.raises(ValueError, match="config key 'language'"):
         cpu(tiny_random_ctc, decode_options(language=None))
+
+
+def test_the_decoder_of_a_model_type_is_its_family_or_a_clear_error():
+    from udistil.labels.decoding.base import Decoder
+    from udistil.labels.decoding.factory import FAMILIES, decoder_class
+    from udistil.labels.decoding.seq2seq import Seq2SeqDecoder
+
+    assert decoder_class("whisper", "m") is FAMILIES["whisper"]
+    assert decoder_class("speech_to_text", "m") is Seq2SeqDecoder  # a speech seq2seq type transformers knows
+    with pytest.raises(ValueError, match="m: model type 'bert' is not a speech recognition model"):
+        decoder_class("bert", "m")
+    assert all(issubclass(c, Decoder) for c in FAMILIES.values())
+    with pytest.raises(TypeError):  # load is part of the interface: a family without it cannot be made
+        type("NoLoad", (Decoder,), {"decode": lambda self, batch: []})(None, None, None, None, None)

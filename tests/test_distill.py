@@ -9,15 +9,15 @@ import torch
 import yaml
 
 from tests.helpers import train_config
-from udistil.config import filled
-from udistil.determinism import deterministic_mode
+from udistil.common.determinism import deterministic_mode
+from udistil.config.validate import filled
+from udistil.corpora.manifest import Record, build_manifest
 from udistil.distill import TrainConfig, ValidationConfig
 from udistil.distill.batches import Schedule, batch_indices
 from udistil.distill.loss import distill_loss, kl_loss, label_rows
+from udistil.distill.student import init_student, layer_map, parse_arch
 from udistil.distill.train import distill
 from udistil.distill.validation import Curve
-from udistil.manifest import Record, build_manifest
-from udistil.student import init_student, layer_map, parse_arch
 
 
 def test_layer_maps_follow_distil_whisper():
@@ -200,7 +200,7 @@ def test_curve_counts_only_gains_above_the_minimum_improvement():
 
 
 def test_learning_curves_mark_the_step_the_rule_kept(tmp_path):
-    from udistil.tables import learning_curves
+    from udistil.results.tables import learning_curves
 
     path = tmp_path / "validation.csv"
     pd.DataFrame({"step": [0, 40, 80], "wer": [11.1, 9.0, 10.0]}).to_csv(path, index=False)
@@ -360,8 +360,8 @@ def test_teacher_targets_batched_or_per_clip_agree(tiny_random_whisper, tmp_path
     within float tolerance; a target already stored, or repeated in the batch, is not computed again."""
     from transformers import WhisperForConditionalGeneration
 
-    from udistil.encoder_cache import NpyStore
-    from udistil.teacher_targets import TeacherTargets
+    from udistil.distill.teacher_targets import TeacherTargets
+    from udistil.models.encoder_cache import NpyStore
 
     model = WhisperForConditionalGeneration.from_pretrained(tiny_random_whisper).eval()
     gen = torch.Generator().manual_seed(0)
@@ -385,7 +385,7 @@ def test_teacher_targets_batched_or_per_clip_agree(tiny_random_whisper, tmp_path
 
 
 def test_ledger_counts_a_pass_whose_save_was_killed(tmp_path, monkeypatch):
-    from udistil import encoder_cache
+    from udistil.models import encoder_cache
 
     store = encoder_cache.NpyStore(tmp_path, "enc")
 
@@ -413,7 +413,7 @@ def damage(path, how: str) -> None:
 
 
 def test_a_damaged_entry_is_named_and_treated_as_missing(tmp_path, caplog):
-    from udistil.encoder_cache import NpyStore
+    from udistil.models.encoder_cache import NpyStore
 
     store = NpyStore(tmp_path, "s")
     for key in ("a", "b", "c", "d"):
@@ -432,7 +432,7 @@ def test_a_damaged_entry_is_named_and_treated_as_missing(tmp_path, caplog):
 
 
 def test_entries_of_a_ledger_without_checksums_are_still_read(tmp_path):
-    from udistil.encoder_cache import NpyStore
+    from udistil.models.encoder_cache import NpyStore
 
     store = NpyStore(tmp_path, "s")
     np.save(store.path("old"), np.ones(3, np.float32))
@@ -495,7 +495,7 @@ def test_model_cards_describe_init_and_trained_student(training_setup, tiny_rand
 
 
 def test_card_of_a_student_names_its_teachers_hub_id_and_licence():
-    from udistil.model_card import card_text
+    from udistil.results.model_card import card_text
 
     sidecar = {"teacher": "resources/models/whisper-base", "encoder_layers": [0, 1, 2, 3, 4, 5],
                "decoder_layers": [0, 5], "encoder_shared": True, "params": 10, "teacher_params": 20}
@@ -514,7 +514,8 @@ def test_card_of_a_student_names_its_teachers_hub_id_and_licence():
 def test_teacher_weights_are_hashed_once(tiny_random_whisper, monkeypatch):
     from transformers import WhisperForConditionalGeneration
 
-    from udistil import encoder_cache, teacher_targets
+    from udistil.distill import teacher_targets
+    from udistil.models import encoder_cache
 
     model = WhisperForConditionalGeneration.from_pretrained(tiny_random_whisper)
     cfg = {"mode": "on", "max_gb": 1, "dir": "unused", "teacher_targets": True}
@@ -538,7 +539,7 @@ def test_teacher_weights_are_hashed_once(tiny_random_whisper, monkeypatch):
 def test_cache_settings_are_required(tiny_random_whisper):
     from transformers import WhisperForConditionalGeneration
 
-    from udistil.encoder_cache import make_cache
+    from udistil.models.encoder_cache import make_cache
 
     model = WhisperForConditionalGeneration.from_pretrained(tiny_random_whisper)
     with pytest.raises(KeyError, match="max_gb"):

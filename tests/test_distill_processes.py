@@ -58,7 +58,7 @@ def test_workers_share_the_jobs_threads_in_every_math_library(monkeypatch):
 def test_the_launcher_of_n_processes_imports_no_training_code():
     """The distill job that launches N processes only writes their spec and waits: it imports neither torch nor
     transformers (seconds a job), which only the workers (udistil.distill.worker) and a one-process run need."""
-    probe = ("import sys, udistil.distill.launch, udistil.distill.settings, udistil.logs; "
+    probe = ("import sys, udistil.distill.launch, udistil.distill.settings, udistil.common.logs; "
              "print(sorted({m.split('.')[0] for m in sys.modules} & {'torch', 'transformers', 'accelerate'}))")
     done = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"

@@ -1,11 +1,12 @@
-"""udistil.efficiency: ratios to the first row, architecture from the student's name, the child-process protocol."""
+"""udistil.results.efficiency: ratios to the first row, architecture from the student's name, the child-process
+protocol."""
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from tests.helpers import decode_options
-from udistil.manifest import Record, build_manifest
+from udistil.corpora.manifest import Record, build_manifest
 
 MEASURED = {"t-dir": {"params": 100e6, "decode_seconds": 10.0, "peak_rss_mb": 900.0, "model_peak_mb": 400.0},
             "s-dir": {"params": 60e6, "decode_seconds": 4.0, "peak_rss_mb": 700.0, "model_peak_mb": 240.0},
@@ -16,7 +17,7 @@ MODELS = {"whisper-base": ("teacher", "t-dir"), "student-16-4-my_pool-nnll-s1": 
 
 @pytest.fixture
 def fake_measure(monkeypatch):
-    from udistil import efficiency
+    from udistil.results import efficiency
 
     calls = []
 
@@ -38,7 +39,7 @@ def manifest(tmp_path_factory):
 
 
 def test_ratios_are_to_the_first_row_and_arch_from_the_name(fake_measure):
-    from udistil.efficiency import efficiency_table
+    from udistil.results.efficiency import efficiency_table
 
     df = efficiency_table(MODELS, ["a.wav"], 20.0, decode_options(), threads=2, device="cpu",
                           precision="fp32").set_index("model")
@@ -53,7 +54,7 @@ def test_ratios_are_to_the_first_row_and_arch_from_the_name(fake_measure):
 
 
 def test_run_efficiency_times_the_first_clips(fake_measure, manifest, tmp_path):
-    from udistil.efficiency import run_efficiency
+    from udistil.results.efficiency import run_efficiency
 
     df = run_efficiency(names=list(MODELS), locations=[loc for _, loc in MODELS.values()], manifest=str(manifest),
                         clips=2, options=decode_options(), threads=1, device="cpu", precision="fp32",
@@ -66,7 +67,7 @@ def test_run_efficiency_times_the_first_clips(fake_measure, manifest, tmp_path):
 
 
 def test_run_efficiency_bad_inputs(fake_measure, manifest, tmp_path):
-    from udistil.efficiency import run_efficiency
+    from udistil.results.efficiency import run_efficiency
 
     kw = dict(options=decode_options(), threads=1, device="cpu", precision="fp32", out_csv=tmp_path / "e.csv",
               out_md=tmp_path / "e.md")
@@ -83,7 +84,7 @@ def test_run_efficiency_bad_inputs(fake_measure, manifest, tmp_path):
 def test_measure_runs_the_model_in_a_child_process(manifest, tiny_random_whisper):
     from transformers import WhisperForConditionalGeneration
 
-    from udistil.efficiency import measure
+    from udistil.results.efficiency import measure
 
     paths = pd.read_parquet(manifest)["audio"].tolist()[:2]
     m = measure(str(tiny_random_whisper), paths, decode_options(max_new_tokens=2), threads=1, device="cpu",
@@ -105,7 +106,7 @@ def markdown_rows(text: str) -> dict[str, dict[str, str]]:
 
 
 def test_efficiency_table_files_hold_the_ratios_by_hand(fake_measure, manifest, tmp_path):
-    from udistil.efficiency import run_efficiency
+    from udistil.results.efficiency import run_efficiency
 
     run_efficiency(names=list(MODELS), locations=[loc for _, loc in MODELS.values()], manifest=str(manifest),
                    clips=3, options=decode_options(), threads=1, device="cpu", precision="fp32",

@@ -1,4 +1,4 @@
-"""udistil.evaluate: per-utterance tables and metrics JSON, WER checked by hand and through a real model."""
+"""udistil.evaluate.evaluation: per-utterance tables and metrics JSON, WER checked by hand and through a real model."""
 
 import json
 
@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from tests.helpers import decode_options
-from udistil.decoding import Hypothesis
-from udistil.manifest import Record, build_manifest
+from udistil.corpora.manifest import Record, build_manifest
+from udistil.labels.decoding import Hypothesis
 
 TEXTS = ["The cat sat on the mat.", "A dog ran far away", "Birds sing"]
 HYPS = ["the cat sat on a mat", "a dog ran away", ""]  # 1 substitution, 1 deletion, 2 deletions over 13 words
@@ -41,7 +41,7 @@ class KnownTranscriber:
 
 
 def test_score_hypotheses_by_hand():
-    from udistil.evaluate import score_hypotheses
+    from udistil.evaluate.evaluation import score_hypotheses
 
     table, scores = score_hypotheses(TEXTS, HYPS, "basic")
     assert scores["wer"] == pytest.approx(round(100 * 4 / 13, 4))
@@ -52,7 +52,7 @@ def test_score_hypotheses_by_hand():
 
 
 def test_evaluate_set_writes_known_hypotheses(manifest, tmp_path):
-    from udistil.evaluate import EvalSet, _references, evaluate_set
+    from udistil.evaluate.evaluation import EvalSet, _references, evaluate_set
 
     s = EvalSet(manifest=manifest, table=tmp_path / "t.parquet", metrics=tmp_path / "m.json", tags={"split": "test"})
     metrics = evaluate_set(KnownTranscriber(), s, _references(manifest), "basic", {"model": "known"})
@@ -66,8 +66,8 @@ def test_evaluate_set_writes_known_hypotheses(manifest, tmp_path):
 
 
 def test_evaluate_with_a_tiny_random_whisper(tmp_path, tiny_random_whisper):
-    from udistil.evaluate import EvalSet, evaluate
-    from udistil.metrics import cer, wer
+    from udistil.evaluate.evaluation import EvalSet, evaluate
+    from udistil.evaluate.metrics import cer, wer
 
     first = make_manifest(tmp_path / "a", TEXTS, [16000, 8000, 12000])
     second = make_manifest(tmp_path / "b", ["one two"], [4000])
@@ -88,7 +88,7 @@ def test_evaluate_with_a_tiny_random_whisper(tmp_path, tiny_random_whisper):
 
 
 def test_references_are_checked_before_the_model_loads(manifest, tmp_path):
-    from udistil.evaluate import EvalSet, evaluate
+    from udistil.evaluate.evaluation import EvalSet, evaluate
 
     m = pd.read_parquet(manifest)
     m.loc[2, "text"] = None
@@ -102,7 +102,7 @@ def test_references_are_checked_before_the_model_loads(manifest, tmp_path):
 
 
 def test_missing_audio_names_the_file(manifest, tmp_path):
-    from udistil.evaluate import EvalSet, _references, evaluate_set
+    from udistil.evaluate.evaluation import EvalSet, _references, evaluate_set
 
     m = pd.read_parquet(manifest)
     m.loc[1, "audio"] = str(tmp_path / "gone.wav")
@@ -124,7 +124,7 @@ class LengthRecorder(KnownTranscriber):
 
 
 def test_long_clips_are_kept_for_evaluation_and_dropped_from_pools(tmp_path):
-    from udistil.manifest import MAX_SECONDS, length_limit
+    from udistil.corpora.manifest import MAX_SECONDS, length_limit
 
     assert length_limit(pool=True, long_clips="first_window") == MAX_SECONDS == 30
     assert length_limit(pool=False, long_clips="drop") == 30
@@ -143,7 +143,7 @@ def test_long_clips_are_kept_for_evaluation_and_dropped_from_pools(tmp_path):
 
 @pytest.mark.parametrize("first_window", [True, False])
 def test_clips_over_30_s_are_decoded_on_their_first_window_and_counted(tmp_path, first_window):
-    from udistil.evaluate import EvalSet, _references, evaluate_set
+    from udistil.evaluate.evaluation import EvalSet, _references, evaluate_set
 
     lengths = [16000, 30 * 16000, 30 * 16000 + 1, 45 * 16000]  # exactly 30 s is not over the window
     m = make_manifest(tmp_path, ["a", "b", "c", "d"], lengths)
@@ -159,7 +159,7 @@ def test_clips_over_30_s_are_decoded_on_their_first_window_and_counted(tmp_path,
 
 
 def test_wer_per_category_by_hand(tmp_path):
-    from udistil.evaluate import EvalSet, _references, category_scores, evaluate_set
+    from udistil.evaluate.evaluation import EvalSet, _references, category_scores, evaluate_set
 
     m = make_manifest(tmp_path, TEXTS, [16000, 8000, 12000])
     frame = pd.read_parquet(m)
@@ -181,7 +181,7 @@ def test_wer_per_category_by_hand(tmp_path):
 
 
 def test_sequential_long_form_decodes_a_long_clip_with_a_tiny_whisper(tmp_path, tiny_random_whisper):
-    from udistil.evaluate import EvalSet, evaluate
+    from udistil.evaluate.evaluation import EvalSet, evaluate
 
     m = make_manifest(tmp_path, ["one two", "three"], [35 * 16000, 16000])
     options = decode_options(max_new_tokens=4, long_form=True, batch_size=2)
@@ -194,8 +194,8 @@ def test_sequential_long_form_decodes_a_long_clip_with_a_tiny_whisper(tmp_path, 
 
 def test_evaluation_decoding_keeps_pseudo_labelling_apart():
     from tests.helpers import filled_config
-    from udistil.decoding import DecodeOptions
-    from udistil.evaluate import evaluation_decoding
+    from udistil.evaluate.evaluation import evaluation_decoding
+    from udistil.labels.decoding import DecodeOptions
 
     cfg = filled_config(decoding={"max_new_tokens": 225, "return_timestamps": True})
     assert cfg["evaluation"]["decoding"] == {"precision": None, "max_new_tokens": None, "long_clips": "drop"}
@@ -210,9 +210,9 @@ def test_evaluation_decoding_keeps_pseudo_labelling_apart():
 
 
 def test_group_column_travels_from_the_manifest_to_the_bootstrap(tmp_path):
-    from udistil.evaluate import EvalSet, _references, evaluate_set
-    from udistil.intervals import Bootstrap
-    from udistil.table_io import load_tables
+    from udistil.evaluate.evaluation import EvalSet, _references, evaluate_set
+    from udistil.results.intervals import Bootstrap
+    from udistil.results.table_io import load_tables
 
     m = make_manifest(tmp_path, TEXTS, [16000, 8000, 12000])
     frame = pd.read_parquet(m)

@@ -28,7 +28,7 @@ LAZY_ALLOWED = {
 """Third-party packages a function may import where it needs them (heavy, or optional)."""
 
 HEAVY_MODULES = {
-    "udistil.timestamp_logits",  # subclasses transformers' Whisper at import: loads transformers (seconds)
+    "udistil.labels.timestamp_logits",  # subclasses transformers' Whisper at import: loads transformers (seconds)
     "udistil.distill.train",  # torch, transformers, accelerate (~5 s): a launcher of N processes needs none
 }
 """udistil modules that import a heavy package at their top, and so are imported where they are needed."""
@@ -110,12 +110,13 @@ def cycles(edges: dict[str, set[str]]) -> list[list[str]]:
 
 
 def test_the_walk_sees_every_module_and_both_kinds_of_import():
-    assert {"udistil.decoding", "udistil.decoding.whisper", "udistil.scores.jobs", "udistil.tables"} <= set(MODULES)
+    assert {"udistil.labels.decoding", "udistil.labels.decoding.whisper", "udistil.scores.jobs",
+            "udistil.results.tables"} <= set(MODULES)
     jobs = imports("udistil.scores.jobs")
     assert ("udistil.scores.proxy", False, jobs[[n for n, _, _ in jobs].index("udistil.scores.proxy")][2]) in jobs
-    lazy = {name for name, in_function, _ in imports("udistil.decoding.whisper") if in_function}
-    assert "udistil.timestamp_logits" in lazy and "transformers.modeling_outputs" in lazy
-    assert "udistil.decoding.base" in graph()["udistil.decoding.whisper"]  # `from a.b import c`, c a name
+    lazy = {name for name, in_function, _ in imports("udistil.labels.decoding.whisper") if in_function}
+    assert "udistil.labels.timestamp_logits" in lazy and "transformers.modeling_outputs" in lazy
+    assert "udistil.labels.decoding.base" in graph()["udistil.labels.decoding.whisper"]  # `from a.b import c`, c a name
     assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
 
 

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from udistil.intervals import (
+from udistil.results.intervals import (
     FAILS,
     HOLDS,
     OPEN,
@@ -13,7 +13,6 @@ from udistil.intervals import (
     holm,
     index_weights,
     interval,
-    resampled_rate,
     seed_draws,
     seed_mean_rate,
     stable_seed,
@@ -21,6 +20,13 @@ from udistil.intervals import (
     utterance_weights,
     verdict,
 )
+
+
+def resampled_rate(errors: np.ndarray, lengths: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    """The corpus-level rate (x100) of every resample (one value per row of `idx`), counted directly: the
+    reference the library's weighted counts are checked against."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return 100.0 * errors[idx].sum(axis=1) / lengths[idx].sum(axis=1)
 
 
 def test_bootstrap_matches_a_hand_computation():
@@ -89,7 +95,7 @@ def test_verdict_at_the_interval_boundaries(lo, hi, boundary, expected):
 
 
 def test_point_equals_the_evaluation_metrics_exactly():
-    from udistil.evaluate import score_hypotheses
+    from udistil.evaluate.evaluation import score_hypotheses
 
     refs = ["the cat sat on the mat", "hello world", "a b c d e", "one two", "tiny"]
     hyps = ["the cat sat on a mat", "", "a b x d e f", "one two", "tin knee"]
@@ -113,7 +119,8 @@ def test_bench_average_resamples_each_set_on_its_own_draws():
 def test_auc_interval_contains_the_point_and_counts_one_class_resamples():
     from sklearn.metrics import roc_auc_score
 
-    from udistil.analysis import Resampling, auc_draws, auc_interval, pool_draws
+    from udistil.results.analysis import auc_draws, auc_interval, pool_draws
+    from udistil.results.intervals import Resampling
 
     rng = np.random.default_rng(4)
     positive = rng.random(300) < 0.3
@@ -132,7 +139,8 @@ def test_auc_interval_contains_the_point_and_counts_one_class_resamples():
 def test_scores_of_a_pool_share_their_draws_and_get_paired_differences():
     from sklearn.metrics import roc_auc_score
 
-    from udistil.analysis import Resampling, auc_differences, auc_table
+    from udistil.results.analysis import auc_differences, auc_table
+    from udistil.results.intervals import Resampling
 
     rng = np.random.default_rng(2)
     wer = rng.uniform(0, 160, 200)
@@ -170,7 +178,7 @@ def test_the_same_seed_gives_identical_bytes():
 
 
 def test_filtering_effect_picks_the_best_filtered_student_and_its_paired_interval():
-    from udistil.comparisons import filtering_effect
+    from udistil.results.comparisons import filtering_effect
 
     matrix = pd.DataFrame({"model": ["t", "s-none", "s-sup", "s-proxy"],
                            "group": ["teacher", "no-filter", "supervised", "label-free"],

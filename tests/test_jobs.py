@@ -7,7 +7,7 @@ import pytest
 
 
 def test_filter_analysis_writes_aucs_markdown_and_roc(tmp_path):
-    from udistil.analysis import run_filter_analysis
+    from udistil.results.analysis import run_filter_analysis
 
     rng = np.random.default_rng(1)
     ids = [f"c{i}" for i in range(40)]
@@ -37,7 +37,7 @@ def bar_heights(ax) -> list[float]:
 
 
 def test_wer_by_filter_draws_each_students_wer_per_set_and_the_teacher(tmp_path):
-    from udistil.plots import wer_by_filter
+    from udistil.results.plots import wer_by_filter
 
     matrix = pd.DataFrame([
         {"model": "t", "group": "teacher", "arch": "", "pool": "", "filter": "", "a": 10.0, "b": 30.0},
@@ -58,7 +58,7 @@ def test_wer_by_filter_draws_each_students_wer_per_set_and_the_teacher(tmp_path)
 
 
 def test_score_vs_wer_plots_finite_points_with_wer_clipped_at_150(tmp_path):
-    from udistil.plots import score_vs_wer
+    from udistil.results.plots import score_vs_wer
 
     fig = score_vs_wer({"proxy": (np.array([1.0, 2.0, np.inf, 4.0]), np.array([10.0, 200.0, 100.0, np.nan])),
                         "conf": (np.array([0.5]), np.array([5.0]))}, tmp_path / "sc.png")
@@ -69,7 +69,7 @@ def test_score_vs_wer_plots_finite_points_with_wer_clipped_at_150(tmp_path):
 
 
 def test_wer_vs_speed_places_and_names_each_model(tmp_path):
-    from udistil.plots import wer_vs_speed
+    from udistil.results.plots import wer_vs_speed
 
     fig = wer_vs_speed([("teacher", 0.5, 25.0), ("student", 0.2, 30.0)], tmp_path / "speed.png")
     ax = fig.axes[0]
@@ -78,7 +78,7 @@ def test_wer_vs_speed_places_and_names_each_model(tmp_path):
 
 
 def test_learning_curves_draw_each_students_curve_and_circle_the_kept_weights(tmp_path):
-    from udistil.plots import learning_curves
+    from udistil.results.plots import learning_curves
 
     table = pd.DataFrame({"student": ["student-a"] * 3 + ["student-b"] * 2, "step": [0, 40, 80, 0, 40],
                           "wer": [20.0, 8.0, 9.0, 21.0, 19.5], "kept": [False, True, False, False, True]})
@@ -90,7 +90,7 @@ def test_learning_curves_draw_each_students_curve_and_circle_the_kept_weights(tm
 
 
 def test_roc_plot_draws_each_curve_with_its_auc(tmp_path):
-    from udistil.plots import roc_plot
+    from udistil.results.plots import roc_plot
 
     ax = roc_plot({"proxy": ([0, 0.5, 1], [0, 0.9, 1])}, {"proxy": 0.8}, 80, tmp_path / "roc.png").axes[0]
     assert [line.get_label() for line in ax.lines][0] == "proxy (AUC 0.80)"
@@ -99,7 +99,7 @@ def test_roc_plot_draws_each_curve_with_its_auc(tmp_path):
 
 def test_filter_auc_table_by_hand(tmp_path):
     """Four clips: conf (keep high) against true WER 10, 90, 100, 50; AUCs and Spearman computed by hand."""
-    from udistil.analysis import run_filter_analysis
+    from udistil.results.analysis import run_filter_analysis
 
     pool = tmp_path / "pool"
     pool.mkdir()

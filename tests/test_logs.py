@@ -1,4 +1,4 @@
-"""udistil.logs: a job's records, stderr and warnings go to its log file; the offline switch; threads."""
+"""udistil.common.logs: a job's records, stderr and warnings go to its log file; the offline switch; threads."""
 
 import logging
 import os
@@ -8,7 +8,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from udistil.logs import OFFLINE_VARS, job_logging, set_threads, snakemake_job
+from udistil.common.logs import OFFLINE_VARS, job_logging, set_threads, snakemake_job
 
 
 @pytest.fixture

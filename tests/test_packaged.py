@@ -7,6 +7,7 @@ import pytest
 import soundfile as sf
 
 from tests.helpers import corpus_spec
+from udistil.corpora.manifest import ManifestError, Record, build_manifest
 from udistil.corpora.packaged import (
     DATASETS,
     archive_link,
@@ -18,7 +19,6 @@ from udistil.corpora.packaged import (
     pip_settings,
 )
 from udistil.corpora.records import corpus_records
-from udistil.manifest import ManifestError, Record, build_manifest
 
 SPEC = {"type": "packaged", "datasets": sorted(DATASETS), "splits": {"test": 0.6, "validation": 0.4}}
 
@@ -72,7 +72,7 @@ def test_unknown_dataset_and_missing_archive_name_the_key(tmp_path, monkeypatch)
 def test_bad_splits(tmp_path):
     with pytest.raises(ManifestError, match=r"corpora\.real\.splits.*more than 1"):
         packaged_records("real", ["pocketsphinx-cards"], {"test": 0.8, "validation": 0.5}, "test")
-    from udistil.config import ConfigError
+    from udistil.config.validate import ConfigError
 
     with pytest.raises(ConfigError, match=r"corpora\.extra\.splits\.test"):
         corpus_spec({**SPEC, "splits": {"test": 2}})

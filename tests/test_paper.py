@@ -1,4 +1,4 @@
-"""udistil.paper: the published tables read, matched to the run's models and set beside its numbers (small
+"""udistil.results.paper: the published tables read, matched to the run's models and set beside its numbers (small
 tables computed by hand); then the shipped transcription of the paper's tables checked through the same readers."""
 
 import json
@@ -6,7 +6,7 @@ import json
 import pandas as pd
 import pytest
 
-from udistil.paper import (
+from udistil.results.paper import (
     PAPER_DIR,
     published_only,
     published_table1,
@@ -32,8 +32,9 @@ W-FT,100.0,80.0
 CFG = {"teacher": "W-L-v2", "pools": {"p": ""}, "columns": {"cv": "CV15", "mgb2": "MGB2"},
        "categories": {"Najdi": "NJD", "Hijazi": "HJZ"}}
 ROWS = [{"model": "t", "group": "teacher", "arch": "", "pool": "", "filter": ""},
-        {"model": "s-sup", "group": "supervised", "arch": "16-16", "pool": "p", "filter": "supervised"},
-        {"model": "s-proxy", "group": "label-free", "arch": "16-16", "pool": "p", "filter": "proxy"}]
+        {"model": "student-16-16-p-supervised", "group": "supervised", "arch": "16-16", "pool": "p",
+         "filter": "supervised"},
+        {"model": "student-16-16-p-proxy", "group": "label-free", "arch": "16-16", "pool": "p", "filter": "proxy"}]
 MATRIX = pd.DataFrame([{**r, "cv": cv, "mgb2": mgb2} for r, cv, mgb2 in
                        zip(ROWS, [21.0, 25.0, 20.25], [16.5, 14.0, 14.0], strict=True)])
 COLUMNS = ["model", "paper_row", "set", "paper_column", "published_wer", "reproduced_wer", "difference"]
@@ -59,9 +60,9 @@ def test_side_by_side_pairs_each_reproduced_cell_then_lists_the_rest_published_o
     ran = sbs[sbs["model"] != ""].drop(columns="reproduced_wer").values.tolist()
     # reproduced minus published, by hand; DW-16-16 has no published MGB2, so no row for it
     assert ran == [["t", "W-L-v2", "cv", "CV15", 20.0, 1.0], ["t", "W-L-v2", "mgb2", "MGB2", 15.0, 1.5],
-                   ["s-sup", "DW-16-16", "cv", "CV15", 22.5, 2.5],
-                   ["s-proxy", "UDW-16-16 proxy", "cv", "CV15", 21.0, -0.75],
-                   ["s-proxy", "UDW-16-16 proxy", "mgb2", "MGB2", 14.0, 0.0]]
+                   ["student-16-16-p-supervised", "DW-16-16", "cv", "CV15", 22.5, 2.5],
+                   ["student-16-16-p-proxy", "UDW-16-16 proxy", "cv", "CV15", 21.0, -0.75],
+                   ["student-16-16-p-proxy", "UDW-16-16 proxy", "mgb2", "MGB2", 14.0, 0.0]]
     # Amazon is reproduced by no model: its one published cell, under no set of the run (ALG is not mapped)
     only = sbs[sbs["model"] == ""]
     assert only[["paper_row", "set", "paper_column", "published_wer"]].values.tolist() == [["Amazon", "", "ALG", 50.0]]
@@ -85,7 +86,7 @@ def metrics_file(root, model, split, by_category):
 def test_category_tables_put_table3_beside_the_runs_categories(published, tmp_path):
     najdi, hijazi = {"wer": 50.0, "cer": 20.0, "n": 3}, {"wer": 70.0, "cer": 30.0, "n": 2}
     paths = [metrics_file(tmp_path, "t", "test", {"Najdi": najdi, "Hijazi": hijazi}),
-             metrics_file(tmp_path, "s-proxy", "test", {"Najdi": {"wer": 52.5, "cer": 21.0, "n": 3}}),
+             metrics_file(tmp_path, "student-16-16-p-proxy", "test", {"Najdi": {"wer": 52.5, "cer": 21.0, "n": 3}}),
              metrics_file(tmp_path, "t", "validation", {"Najdi": {"wer": 1.0, "cer": 1.0, "n": 1}})]
     out = tmp_path / "by_category.csv", tmp_path / "t3_side.csv"
     run_category_tables(metric_paths=paths, rows=ROWS, table3_csv=str(published[1]), cfg=CFG, category_set="sada",
@@ -93,12 +94,12 @@ def test_category_tables_put_table3_beside_the_runs_categories(published, tmp_pa
     by_category = pd.read_csv(out[0])
     assert by_category[["model", "split", "category", "n", "wer"]].values.tolist() == [
         ["t", "test", "Hijazi", 2, 70.0], ["t", "test", "Najdi", 3, 50.0], ["t", "validation", "Najdi", 1, 1.0],
-        ["s-proxy", "test", "Najdi", 3, 52.5]]
+        ["student-16-16-p-proxy", "test", "Najdi", 3, 52.5]]
     side = pd.read_csv(out[1], keep_default_na=False, na_values=[""])
     ran = side[side["model"].notna()]
     assert ran[["model", "paper_row", "paper_column", "published_wer", "difference"]].values.tolist() == [
         ["t", "W-L-v2", "HJZ", 63.4, 6.6], ["t", "W-L-v2", "NJD", 56.6, -6.6],
-        ["s-proxy", "UDW-16-16 proxy", "NJD", 51.0, 1.5]]  # its HJZ is not published
+        ["student-16-16-p-proxy", "UDW-16-16 proxy", "NJD", 51.0, 1.5]]  # its HJZ is not published
     only = side[side["model"].isna()]
     assert only[["paper_row", "set", "paper_column", "published_wer"]].values.tolist() == [
         ["W-FT", "sada", "NJD", 100.0], ["W-FT", "sada", "HJZ", 80.0]]
@@ -111,7 +112,8 @@ def test_run_comparison_writes_the_side_by_side_table_and_the_claims_over_seeds(
     matrix = MATRIX.assign(bench_test=[20.0, 24.0, 21.0])
     matrix.to_csv(tmp_path / "matrix.csv", index=False)
     words = " ".join(f"w{n}" for n in range(10))
-    wrong = {"t": 1, "s-sup-s1": 3, "s-sup-s2": 5, "s-proxy-s1": 2, "s-proxy-s2": 4}  # of 10 words, every utterance
+    sup, proxy = "student-16-16-p-supervised", "student-16-16-p-proxy"
+    wrong = {"t": 1, f"{sup}-s1": 3, f"{sup}-s2": 5, f"{proxy}-s1": 2, f"{proxy}-s2": 4}  # of 10 words, each utterance
     paths = []
     for run, e in wrong.items():
         for split in ("test", "validation"):
@@ -121,13 +123,13 @@ def test_run_comparison_writes_the_side_by_side_table_and_the_claims_over_seeds(
                           "hypothesis_norm": [" ".join(["x"] * e + words.split()[e:])] * 12}).to_parquet(path)
             paths.append(str(path))
     out = tmp_path / "claims.md", tmp_path / "side.csv"
-    cells = {"s-sup": ["s-sup-s1", "s-sup-s2"], "s-proxy": ["s-proxy-s1", "s-proxy-s2"]}
+    cells = {sup: [f"{sup}-s1", f"{sup}-s2"], proxy: [f"{proxy}-s1", f"{proxy}-s2"]}
     run_comparison(matrix_csv=str(tmp_path / "matrix.csv"), table_paths=paths, table1_csv=str(published[0]),
                    cfg=CFG, benchmark=["cv"], splits=["test", "validation"], resamples=200, seed=0,
                    confidence=0.95, out_claims=str(out[0]), out_side_by_side=str(out[1]), description="A  tiny\nrun.",
                    cells=cells)
     side = pd.read_csv(out[1], keep_default_na=False, na_values=[""])
-    assert side.loc[side["model"] == "s-proxy", "difference"].tolist() == [-0.75, 0.0]
+    assert side.loc[side["model"] == "student-16-16-p-proxy", "difference"].tolist() == [-0.75, 0.0]
     text = out[0].read_text()
     assert text.startswith("> A tiny run.\n\n")
     # cells are means over their seeds (proxy 30, supervised 40), each interval resamples the seeds: with every
@@ -136,7 +138,7 @@ def test_run_comparison_writes_the_side_by_side_table_and_the_claims_over_seeds(
     assert "not resolved by this run" in text
 
 
-# ---- the shipped transcription of the paper's tables, read through udistil.paper ------------------------------
+# ---- the shipped transcription of the paper's tables, read through udistil.results.paper -----------------------
 # These check paper/*.csv against the paper itself (a second copy typed from the PDF, and the paper's own sums).
 
 BENCH = ["CV15", "MGB2", "MGB3", "MGB5", "FLEURS"]

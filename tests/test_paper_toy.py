@@ -1,4 +1,4 @@
-"""The paper's workflow at toy scale (udistil.toy): configs/paper.yaml's whole DAG run end to end, outputs checked by
+"""The paper's workflow at toy scale (tests.toy): configs/paper.yaml's whole DAG run end to end, outputs checked by
 content."""
 
 import json
@@ -14,13 +14,7 @@ import pytest
 import yaml
 
 from tests.helpers import job_counts
-from udistil.config import filled
-from udistil.metrics import utterance_wer
-from udistil.normalize import normalizer
-from udistil.paper import paper_row_name
-from udistil.plan import cell_of, student_grid, student_name
-from udistil.timestamps import has_timestamps, strip_timestamps
-from udistil.toy import (
+from tests.toy import (
     PAPER,
     PROCESSES,
     SONAR_STAND_IN,
@@ -33,6 +27,12 @@ from udistil.toy import (
     toy_config,
     write_toy_inputs,
 )
+from udistil.common.normalize import normalizer
+from udistil.config.validate import filled
+from udistil.evaluate.metrics import utterance_wer
+from udistil.labels.timestamps import has_timestamps, strip_timestamps
+from udistil.plan.grid import cell_of, student_grid, student_name
+from udistil.results.paper import paper_row_name
 
 ROOT = Path(__file__).resolve().parent.parent
 SNAKEMAKE = [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile")]
@@ -189,7 +189,7 @@ def check_timestamps(results, toy):
 
 @pytest.fixture(scope="module")
 def toy_models_dir(tmp_path_factory):
-    from udistil.toy import write_toy_models
+    from tests.toy import write_toy_models
 
     folder = tmp_path_factory.mktemp("toy")
     paper = paper_config()
@@ -202,9 +202,9 @@ def toy_models_dir(tmp_path_factory):
 @pytest.mark.parametrize("name,kind", [("whisper-large-v2", "whisper"), ("seamless-m4t-v2-large", "seamless_m4t_v2"),
                                        ("seamless-m4t-medium", "seamless_m4t"), ("mms-1b-all", "wav2vec2")])
 def test_stand_in_models_transcribe_short_toy_words_in_arabic(toy_models_dir, name, kind):
-    from udistil.decoding import Transcriber
-    from udistil.decoding.factory import FAMILIES
-    from udistil.toy import WORDS, tone
+    from tests.toy import WORDS, tone
+    from udistil.labels.decoding import Transcriber
+    from udistil.labels.decoding.factory import FAMILIES
 
     from .helpers import decode_options
 
@@ -227,7 +227,7 @@ def test_stand_in_models_transcribe_short_toy_words_in_arabic(toy_models_dir, na
 def test_toy_whisper_window_is_its_encoders(toy_models_dir):
     from transformers import AutoConfig, AutoFeatureExtractor
 
-    from udistil.assets import window_seconds
+    from udistil.models.assets import window_seconds
 
     cfg = AutoConfig.from_pretrained(toy_models_dir / "whisper-large-v2")
     fe = AutoFeatureExtractor.from_pretrained(toy_models_dir / "whisper-large-v2")

@@ -1,4 +1,5 @@
-"""udistil.plan (what a run builds), udistil.filters (the filter registry) and udistil.summary, without Snakemake."""
+"""udistil.plan (what a run builds), udistil.selection.filters (the filter registry) and udistil.results.summary,
+without Snakemake."""
 
 import copy
 from pathlib import Path
@@ -7,14 +8,15 @@ import pytest
 import yaml
 
 from tests.helpers import filled_config
-from udistil import filters, plan
-from udistil.config import filled
-from udistil.paper import claims_markdown
-from udistil.scores import SCORES
-from udistil.summary import claim_verdicts, run_summary
+from udistil.config.validate import ConfigError, filled, load_schema, schema_text, validate
+from udistil.plan import grid, layout, settings, targets
+from udistil.results.paper import claims_markdown
+from udistil.results.summary import claim_verdicts, run_summary
+from udistil.scores import SCORES, ScoreInfo
+from udistil.selection import filters
 
 ROOT = Path(__file__).resolve().parent.parent
-SCHEMA = yaml.safe_load((ROOT / "schemas" / "config.schema.yaml").read_text())
+SCHEMA = load_schema()
 
 
 @pytest.fixture(scope="module")
@@ -28,10 +30,10 @@ def paper():
 
 
 def test_run_name_is_the_configs_else_the_config_files_stem():
-    assert plan.run_name({"run": "demo"}, ["x/config.yaml"]) == "demo"
-    assert plan.run_name({"run": None}, ["a/config.yaml", "configs/evidence.yaml"]) == "evidence"
+    assert layout.run_name({"run": "demo"}, ["x/config.yaml"]) == "demo"
+    assert layout.run_name({"run": None}, ["a/config.yaml", "configs/evidence.yaml"]) == "evidence"
     with pytest.raises(ValueError, match="config key 'run'"):
-        plan.run_name({"run": None}, [])
+        layout.run_name({"run": None}, [])
     assert filled_config()["run"] is None  # the schema default: the file's stem decides
     assert [yaml.safe_load((ROOT / f).read_text())["run"] for f in
             ("config.yaml", "configs/evidence.yaml", "configs/paper.yaml", "configs/smoke.yaml")] == \
@@ -39,12 +41,12 @@ def test_run_name_is_the_configs_else_the_config_files_stem():
 
 
 def test_every_output_of_a_run_lies_under_its_own_folder(smoke):
-    lay = plan.Layout("smoke")
-    outputs = plan.final_outputs(smoke, lay) + plan.reported_outputs(smoke, lay)
+    lay = layout.Layout("smoke")
+    outputs = targets.final_outputs(smoke, lay) + targets.reported_outputs(smoke, lay)
     shared = [p for p in outputs if not p.startswith("results/smoke/")]
     assert shared and all(p.startswith("resources/models/") for p in shared)  # converted models stay shared
-    assert lay.log("select/x.log") == "logs/smoke/select/x.log"
-    assert lay.bench("students/s.tsv") == "results/smoke/benchmarks/students/s.tsv"
+    assert lay.log("select/x") == "logs/smoke/select/x.log"
+    assert lay.bench("students/s") == "results/smoke/benchmarks/students/s.tsv"
     assert lay.student("student-2-1-pool-proxy-s7", "run.json") == \
         "results/smoke/students/student-2-1-pool-proxy-s7/run.json"
     assert smoke["encoder_cache"]["dir"] == "results/cache/encoder"  # shared by every run: keyed by content
@@ -54,41 +56,41 @@ def test_model_specs_are_params_independent_of_key_order(smoke):
     cfg = copy.deepcopy(smoke)
     spec = cfg["models"]["tiny-teacher"]
     cfg["models"]["tiny-teacher"] = dict(reversed(list(spec.items())))
-    assert repr(plan.model_spec(cfg, "tiny-teacher")) == repr(plan.model_spec(smoke, "tiny-teacher"))
-    assert plan.model_spec(cfg, "tiny-teacher") == spec and list(plan.model_spec(cfg, "tiny-teacher")) == sorted(spec)
+    assert repr(grid.model_spec(cfg, "tiny-teacher")) == repr(grid.model_spec(smoke, "tiny-teacher"))
+    assert grid.model_spec(cfg, "tiny-teacher") == spec and list(grid.model_spec(cfg, "tiny-teacher")) == sorted(spec)
 
 
 def test_student_grid_names_and_evaluated_models_of_the_paper(paper):
-    names = plan.student_names(paper)
+    names = grid.student_names(paper)
     assert len(names) == 22 and names[0] == "student-16-16-masc100k-none-s42"  # one seed: the run's seed
-    assert plan.parse_student_name(names[-1]) == {"arch": "32-16", "pool": "masc500k", "filter": "sonar",
+    assert grid.parse_student_name(names[-1]) == {"arch": "32-16", "pool": "masc500k", "filter": "sonar",
                                                   "seed": "42"}
-    assert plan.eval_models(paper)[: 1 + 7] == [paper["teacher"], *paper["evaluation"]["zero_shot"]]
-    assert len(plan.eval_models(paper)) == 1 + 7 + 22
-    assert plan.pool_scores(paper, "masc500k") == ["proxy", "sonar", "wer"]
-    assert plan.efficiency_students(paper) == ["student-16-16-masc100k-none-s42", "student-32-16-masc100k-none-s42"]
-    rows = plan.config_matrix_rows(paper)
+    assert grid.eval_models(paper)[: 1 + 7] == [paper["teacher"], *paper["evaluation"]["zero_shot"]]
+    assert len(grid.eval_models(paper)) == 1 + 7 + 22
+    assert grid.pool_scores(paper, "masc500k") == ["proxy", "sonar", "wer"]
+    assert grid.efficiency_students(paper) == ["student-16-16-masc100k-none-s42", "student-32-16-masc100k-none-s42"]
+    rows = grid.config_matrix_rows(paper)
     assert [r.model for r in rows[8:10]] == ["student-16-16-masc100k-none", "student-16-16-masc100k-supervised"]
     assert rows[8].runs == ("student-16-16-masc100k-none-s42",)  # a cell of one seed
 
 
 def test_training_seeds_are_an_axis_of_the_student_grid(smoke):
     cfg = copy.deepcopy(smoke)
-    one = plan.student_grid(cfg)
-    assert plan.training_seeds(cfg) == [smoke["seed"]] and {s for *_, s in one} == {smoke["seed"]}
+    one = grid.student_grid(cfg)
+    assert grid.training_seeds(cfg) == [smoke["seed"]] and {s for *_, s in one} == {smoke["seed"]}
     cfg["students"]["seeds"] = [5, 11]
-    two = plan.student_grid(cfg)
+    two = grid.student_grid(cfg)
     assert len(two) == 2 * len(one) and two[:2] == [(*one[0][:3], 5), (*one[0][:3], 11)]
-    names = plan.student_names(cfg)
+    names = grid.student_names(cfg)
     assert names[:2] == [f"student-{one[0][0]}-{one[0][1]}-{one[0][2]}-s5", f"student-{one[0][0]}-{one[0][1]}-"
                                                                           f"{one[0][2]}-s11"]
-    assert [plan.parse_student_name(n) for n in names] == [dict(zip(("arch", "pool", "filter", "seed"),
+    assert [grid.parse_student_name(n) for n in names] == [dict(zip(("arch", "pool", "filter", "seed"),
                                                                     (*g[:3], str(g[3])), strict=True)) for g in two]
-    assert plan.parse_student_name("student-2-1-pool-proxy") is None  # a cell is no trained student
-    assert plan.cell_of(names[1]) == plan.cell_name(*one[0][:3]) and plan.cell_of("whisper-base") == "whisper-base"
-    lay = plan.Layout("x")
-    assert {lay.student(n, "run.json") for n in names} <= set(plan.final_outputs(cfg, lay))
-    assert len(plan.eval_models(cfg)) == len(plan.eval_models(smoke)) + len(one)
+    assert grid.parse_student_name("student-2-1-pool-proxy") is None  # a cell is no trained student
+    assert grid.cell_of(names[1]) == grid.cell_name(*one[0][:3]) and grid.cell_of("whisper-base") == "whisper-base"
+    lay = layout.Layout("x")
+    assert {lay.student(n, "run.json") for n in names} <= set(targets.final_outputs(cfg, lay))
+    assert len(grid.eval_models(cfg)) == len(grid.eval_models(smoke)) + len(one)
 
 
 def test_each_students_training_seed_is_its_own(smoke):
@@ -96,26 +98,26 @@ def test_each_students_training_seed_is_its_own(smoke):
 
     cfg = copy.deepcopy(smoke)
     cfg["students"]["seeds"] = [5, 11]
-    seeds = [TrainConfig.from_dict(plan.training_config(cfg, seed)).seed for *_, seed in plan.student_grid(cfg)]
+    seeds = [TrainConfig.from_dict(settings.training(cfg, seed)).seed for *_, seed in grid.student_grid(cfg)]
     assert seeds[:2] == [5, 11] and set(seeds) == {5, 11}
-    a, b = plan.training_config(cfg, 5), plan.training_config(cfg, 11)
+    a, b = settings.training(cfg, 5), settings.training(cfg, 11)
     assert {k for k in a if a[k] != b[k]} == {"seed"}  # the seed is all that differs between a cell's students
 
 
 def test_matrix_cells_average_their_seeds_students(smoke):
     cfg = copy.deepcopy(smoke)
     cfg["students"]["seeds"] = [5, 11]
-    rows = plan.config_matrix_rows(cfg)
-    cells = plan.row_cells(rows)
+    rows = grid.config_matrix_rows(cfg)
+    cells = grid.row_cells(rows)
     students = [r for r in rows if r.runs]
-    assert len(cells) == len(students) == len(plan.student_names(cfg)) // 2
+    assert len(cells) == len(students) == len(grid.student_names(cfg)) // 2
     assert all(runs == [f"{cell}-s5", f"{cell}-s11"] for cell, runs in cells.items())
-    per_seed = plan.seed_rows(rows)
-    assert sorted(r.model for r in per_seed if r.arch) == sorted(plan.student_names(cfg))
+    per_seed = grid.seed_rows(rows)
+    assert sorted(r.model for r in per_seed if r.arch) == sorted(grid.student_names(cfg))
     assert [r.model for r in per_seed if r.arch][:2] == list(cells[students[0].model])  # a cell's seeds together
     assert [r.model for r in per_seed if not r.arch] == [r.model for r in rows if not r.arch]  # teacher, zero-shot
     as_params = [{**vars(r), "runs": list(r.runs)} for r in rows]  # what a script gets back from Snakemake
-    assert [plan.row_from_params(p) for p in as_params] == rows
+    assert [grid.row_from_params(p) for p in as_params] == rows
 
 
 def test_filter_scores_and_selection_rules_follow_the_registry(smoke):
@@ -124,63 +126,129 @@ def test_filter_scores_and_selection_rules_follow_the_registry(smoke):
     sel.update(supervised_threshold=50, supervised_comparison="<", per_filter={"conf": {"mode": "fraction",
                                                                                       "value": 0.5}})
     sel["combined"] = {"scores": ["proxy", "pesq"], "mode": "threshold", "value": 0.3}
-    assert plan.filter_scores(cfg, "none") == [] and plan.filter_scores(cfg, "supervised") == ["wer"]
-    assert plan.filter_scores(cfg, "combined") == ["proxy", "pesq"] and plan.filter_scores(cfg, "nnll") == ["nnll"]
-    assert plan.selection_rule(cfg, "none") == {"mode": "all", "value": None}
-    assert plan.selection_rule(cfg, "supervised") == {"mode": "threshold", "value": 50, "strict": True}
-    assert plan.selection_rule(cfg, "conf") == {"mode": "fraction", "value": 0.5, "strict": False}
-    assert plan.selection_rule(cfg, "pesq")["mode"] == sel["default"]["mode"]
-    assert plan.selection_rule(cfg, "combined") == {"mode": "threshold", "value": 0.3, "strict": False}
+    assert grid.filter_scores(cfg, "none") == [] and grid.filter_scores(cfg, "supervised") == ["wer"]
+    assert grid.filter_scores(cfg, "combined") == ["proxy", "pesq"] and grid.filter_scores(cfg, "nnll") == ["nnll"]
+    assert settings.selection_rule(cfg, "none") == {"mode": "all", "value": None}
+    assert settings.selection_rule(cfg, "supervised") == {"mode": "threshold", "value": 50, "strict": True}
+    assert settings.selection_rule(cfg, "conf") == {"mode": "fraction", "value": 0.5, "strict": False}
+    assert settings.selection_rule(cfg, "pesq")["mode"] == sel["default"]["mode"]
+    assert settings.selection_rule(cfg, "combined") == {"mode": "threshold", "value": 0.3, "strict": False}
 
 
 def test_label_free_scores_used_include_the_combined_filters(smoke):
     cfg = copy.deepcopy(smoke)
     cfg["filters"] = ["none", "supervised", "combined"]
     cfg["selection"]["combined"] = {"scores": ["pesq", "conf"], "mode": "match_supervised", "value": None}
-    assert plan.label_free_used(cfg) == ["conf", "pesq"]  # in the order of udistil.scores.LABEL_FREE
-    assert plan.filter_analysis(cfg)
+    assert grid.label_free_used(cfg) == ["conf", "pesq"]  # in the order of udistil.scores.label_free()
+    assert grid.filter_analysis(cfg)
     cfg["filters"] = ["none", "supervised"]
-    assert plan.label_free_used(cfg) == [] and not plan.filter_analysis(cfg)
+    assert grid.label_free_used(cfg) == [] and not grid.filter_analysis(cfg)
 
 
 def test_training_config_is_the_whole_train_config_mapping(smoke):
     from udistil.distill import TrainConfig
 
-    train = plan.training_config(smoke, smoke["seed"])
+    train = settings.training(smoke, smoke["seed"])
     assert train["deterministic"] == smoke["deterministic"] and train["cache"] == smoke["encoder_cache"]
     assert TrainConfig.from_dict(dict(train)).seed == smoke["seed"]
-    val = plan.validation_settings(smoke)
+    val = settings.validation(smoke)
     assert val is not None and val["decoding"]["language"] == smoke["language"]
-    assert plan.validation_settings(filled_config()) is None  # no validation set: no validation
+    assert settings.validation(filled_config()) is None  # no validation set: no validation
 
 
 def test_minimal_config_plans_no_students_and_no_report():
     cfg = filled_config()
-    lay = plan.Layout(plan.run_name(cfg, ["configs/minimal.yaml"]))
-    out = plan.final_outputs(cfg, lay)
-    assert plan.student_names(cfg) == [] and "results/minimal/report.html" not in out
+    lay = layout.Layout(layout.run_name(cfg, ["configs/minimal.yaml"]))
+    out = targets.final_outputs(cfg, lay)
+    assert grid.student_names(cfg) == [] and "results/minimal/report.html" not in out
     assert "results/minimal/subsets/pool/supervised.json" in out and "results/minimal/config.yaml" in out
-    assert [r.model for r in plan.config_matrix_rows(cfg)] == ["tiny-teacher"]
+    assert [r.model for r in grid.config_matrix_rows(cfg)] == ["tiny-teacher"]
 
 
-def test_registry_covers_every_filter_the_schema_allows():
-    allowed = SCHEMA["properties"]["filters"]["items"]["enum"]
-    assert list(filters.FILTERS) == allowed
-    assert set(SCHEMA["properties"]["selection"]["properties"]["per_filter"]["propertyNames"]["enum"]) == \
-        set(filters.LABEL_FREE_FILTERS)
-    assert {f.group for f in filters.FILTERS.values()} == set(filters.STUDENT_GROUPS)
-    for name in filters.LABEL_FREE_FILTERS:
-        assert filters.FILTERS[name].keep == SCORES[name].keep
-    assert filters.FILTERS["supervised"].keep == "low" and filters.FILTERS["combined"].keep is None
+def test_the_schema_file_lists_the_registries_names():
+    """The schema's registry lines are generated (`make docs`): this fails when a filter or score was added to the
+    registry and the file was not regenerated."""
+    text = (ROOT / "schemas" / "config.schema.yaml").read_text()
+    assert schema_text(text) == text, "schemas/config.schema.yaml is stale: run `make docs`"
+    assert SCHEMA["$defs"]["filter"]["enum"] == filters.names()
+    assert SCHEMA["$defs"]["label_free_score"]["enum"] == filters.label_free_filters()
+    for key in (SCHEMA["properties"]["filters"]["items"],
+                SCHEMA["properties"]["filters_per_pool"]["additionalProperties"]["items"]):
+        assert key == {"$ref": "#/$defs/filter"}
+
+
+def test_registry_groups_and_directions():
+    registry = filters.registry()
+    assert {f.group for f in registry.values()} == set(filters.STUDENT_GROUPS)
+    for name in filters.label_free_filters():
+        assert registry[name].keep == SCORES[name].keep
+    assert registry["supervised"].keep == "low" and registry["combined"].keep is None
+    assert filters.needs_labels("supervised", {}) and not filters.needs_labels("proxy", {})
+    with pytest.raises(ValueError, match="unknown filter 'nope'"):
+        filters.get("nope")
+
+
+@pytest.fixture
+def short_filter(monkeypatch):
+    """A filter added through the registry alone: a score read from the pseudo-labelling pass (the token count,
+    keep high), whose score function is the teacher statistics' own."""
+    monkeypatch.setitem(SCORES, "n_tokens", ScoreInfo("n_tokens", "high", "pseudo-label length in tokens",
+                                                       from_pseudo_labels=True))
+    return "n_tokens"
+
+
+def test_a_filter_added_to_the_registry_alone_is_validated_planned_and_selected(short_filter, tmp_path):
+    import pandas as pd
+
+    from udistil.scores.teacher import teacher_score
+    from udistil.selection.select import run_select
+
+    cfg = filled_config(filters=["none", "supervised", short_filter])  # the schema takes it from the registry
+    lay = layout.Layout("x")
+    assert short_filter in filters.names() and filters.group(short_filter) == filters.LABEL_FREE
+    assert grid.student_names(cfg) == [] and grid.label_free_used(cfg) == [short_filter]
+    assert lay.score("pool", short_filter) in targets.score_files(cfg, lay)
+    assert lay.subset("pool", short_filter, "json") in targets.final_outputs(cfg, lay)
+    assert settings.selection_rule(cfg, short_filter) == {"mode": "match_supervised", "value": None, "strict": False}
+    cfg["students"]["architectures"] = ["2-1"]
+    assert [r.filter for r in grid.config_matrix_rows(cfg)][1:] == ["none", "supervised", short_filter]
+    cfg["selection"]["per_filter"] = {short_filter: {"mode": "fraction", "value": 0.5}}
+    validate(cfg)  # per_filter accepts the registered name
+
+    labels = pd.DataFrame({"id": ["a", "b", "c", "d"], "pseudo_label": ["one two three", "", "x", "y z"],
+                           "n_tokens": [3, 0, 1, 2], "mean_logprob": [-0.1, 0.0, -0.2, -0.3]})
+    score = teacher_score(labels, short_filter)
+    assert score["score"].tolist() == [3, float("-inf"), 1, 2]  # the empty one gets the worst
+    labels_path, manifest_path = tmp_path / "labels.parquet", tmp_path / "m.parquet"
+    score_path = tmp_path / f"{short_filter}.parquet"
+    labels.to_parquet(labels_path)
+    from udistil.scores import write_score
+
+    write_score(score, short_filter, score_path)
+    pd.DataFrame({"id": labels["id"], "audio": "a.wav", "duration_s": 1.0, "text": None, "corpus": "pool",
+                  "split": "train"}).to_parquet(manifest_path)
+    run_select(labels=str(labels_path), manifest=str(manifest_path), score_paths=[str(score_path)],
+               rule=settings.selection_rule(cfg, short_filter), filter_name=short_filter, norm_kind="basic",
+               out_subset=str(tmp_path / "sub.parquet"), out_stats=str(tmp_path / "sub.json"))
+    assert sorted(pd.read_parquet(tmp_path / "sub.parquet")["id"]) == ["a", "d"]  # the longer half
+
+
+def test_a_filter_that_needs_labels_is_refused_on_an_unlabelled_pool(tmp_path):
+    cfg = filled_config()
+    cfg["corpora"]["pool"] = {"type": "local", "splits": {"train": str(tmp_path)}}
+    with pytest.raises(ConfigError, match="'supervised' needs ground truth"):
+        validate(cfg)
 
 
 def test_matrix_rows_and_paper_rows_read_the_groups():
-    rows = plan.matrix_rows("t", [], ["6-3"], ["p"], ["proxy", "combined", "none", "supervised"])
+    rows = grid.matrix_rows("t", [], ["6-3"], ["p"], ["proxy", "combined", "none", "supervised"])
     assert [(r.filter, r.group) for r in rows[1:]] == [("none", "no-filter"), ("supervised", "supervised"),
                                                          ("proxy", "label-free"), ("combined", "label-free")]
     assert filters.paper_row("no-filter", "32-16", "", "none") == "NoFilter DW-32-16"
     assert filters.paper_row("supervised", "16-16", "++", "supervised") == "DW-16-16++"
-    assert filters.paper_row("label-free", "16-16", "", "sonar*") == "UDW-16-16 sonar"
+    assert filters.paper_row("label-free", "16-16", "", "sonar") == "UDW-16-16 sonar"
+    assert [grid.filter_of(m) for m in ("student-16-16-masc100k-sonar", "student-6-5-pool-nnll-s3", "teacher")] == \
+        ["sonar", "nnll", ""]  # the filter from the model's name, never from a table's display name (sonar*)
 
 
 def test_run_summary_names_the_outputs_and_each_claims_verdict(tmp_path):
@@ -199,3 +267,19 @@ def test_run_summary_names_the_outputs_and_each_claims_verdict(tmp_path):
     assert f"result matrix: {tmp_path}/tables/result_matrix.md" in text and "report:" not in text
     assert "[not resolved by this run] the best student comes within 1 WER point" in text
     assert len(text.splitlines()) == 1 + 2 + 2
+
+
+def test_rules_spell_no_result_path():
+    """Every path of a run comes from udistil.plan.layout: the rules name jobs (logs, benchmarks) and ask the layout
+    for files; the only path literals left are the workflow's own files (scripts, envs, captions)."""
+    import re
+
+    literal = re.compile(r'"([^"\n]*)"')
+    for smk in [ROOT / "Snakefile", *sorted((ROOT / "rules").glob("*.smk"))]:
+        for n, line in enumerate(smk.read_text().splitlines(), 1):
+            code = line.split("#")[0]
+            assert not re.search(r"\bres\(", code) and "results/" not in code, f"{smk.name}:{n}: {line}"
+            for text in literal.findall(code):
+                shipped = (smk.parent / text).exists()  # the workflow's own files: scripts, envs, captions
+                if re.fullmatch(r"[\w{}.-]+(/[\w{}.-]+)+", text) and not shipped:  # a path, not prose
+                    assert not re.search(r"\.\w+$", text), f"{smk.name}:{n}: a path spelled in a rule: {text!r}"

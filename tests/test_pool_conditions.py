@@ -1,6 +1,6 @@
 import pandas as pd
 
-from udistil.analysis import conditions_markdown, labels_by_condition
+from udistil.results.analysis import conditions_markdown, labels_by_condition
 
 
 def test_pseudo_label_wer_per_condition_and_voice_by_hand():

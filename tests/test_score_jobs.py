@@ -7,9 +7,9 @@ import pandas as pd
 import pytest
 
 from tests.helpers import filled_config
-from udistil.manifest import Record, build_manifest
-from udistil.scores import TEACHER_STATS, read_score
-from udistil.tts import synthesize
+from udistil.corpora.manifest import Record, build_manifest
+from udistil.corpora.tts import synthesize
+from udistil.scores import read_score, teacher_stats
 
 TEXTS = {"a": "the cat sat on a mat", "b": "a dog ran far away", "c": "the dog sat"}
 LABELS = pd.DataFrame({"id": ["a", "b", "c"], "pseudo_label": ["the cat sat on a mat", "", "the dog sat down"],
@@ -42,7 +42,7 @@ def section(name: str, given: dict, **others: dict) -> dict:
     return filled_config(models=models, scores={name: given, **others})["scores"][name]
 
 
-@pytest.mark.parametrize("stat", TEACHER_STATS)
+@pytest.mark.parametrize("stat", teacher_stats())
 def test_teacher_stat_copies_the_column(pool, tmp_path, stat):
     from udistil.scores.jobs import run_teacher_stat
 
@@ -71,7 +71,7 @@ def test_proxy_and_wer_jobs_by_hand(pool, tmp_path):
 def test_nnll_job_records_the_filled_section_and_location(pool, tmp_path):
     import torch
 
-    from udistil.models import random_causal_lm
+    from udistil.models.specs import random_causal_lm
     from udistil.scores.nnll import load_causal_lm, run_nnll, text_nll
 
     spec = {"random": "causal_lm", "seed": 1, "tokenizer": "whisper-base", "config": {}}
@@ -88,7 +88,7 @@ def test_nnll_job_records_the_filled_section_and_location(pool, tmp_path):
 
 
 def test_sonar_stand_in_job(pool, tmp_path):
-    from udistil.assets import packaged_path
+    from udistil.models.assets import packaged_path
     from udistil.scores.sonar import run_sonar
 
     cfg = section("sonar", {"backend": "text_embedding", "model": "minilm"}, proxy={"model": "tiny-teacher"})

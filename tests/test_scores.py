@@ -7,12 +7,12 @@ import pandas as pd
 import pytest
 
 from tests.helpers import decode_options
-from udistil.manifest import Record, build_manifest
-from udistil.pseudo_label import transcribe_shard
+from udistil.corpora.manifest import Record, build_manifest
+from udistil.corpora.tts import synthesize
+from udistil.labels.pseudo_label import transcribe_shard
 from udistil.scores import SCORES, badness, read_score, worst, write_score
 from udistil.scores.proxy import proxy_score, supervised_wer
 from udistil.scores.teacher import teacher_score
-from udistil.tts import synthesize
 
 from .helpers import tiny_seamless_m4t_v2
 
@@ -76,7 +76,7 @@ def test_teacher_stats_and_direction_metadata(tmp_path):
 def test_nnll_with_tiny_random_lm(tmp_path):
     import torch
 
-    from udistil.models import random_causal_lm
+    from udistil.models.specs import random_causal_lm
     from udistil.scores.nnll import load_causal_lm, nnll_score, text_nll
 
     folder = random_causal_lm({"random": "causal_lm", "seed": 1, "tokenizer": "whisper-base", "config": {}},
@@ -134,7 +134,7 @@ def test_sonar_adapter_up_to_the_library_call(monkeypatch):
 
 
 def test_text_embedding_stand_in_with_packaged_minilm():
-    from udistil.assets import packaged_path
+    from udistil.models.assets import packaged_path
     from udistil.scores.sonar import text_embedding_score
 
     labels = pd.DataFrame({"id": ["a", "b", "c"], "pseudo_label": ["the cat sat on the mat", "", "quantum tax law"]})
@@ -159,8 +159,8 @@ def test_pesq_scores_resynthesis_and_records_failures():
 def test_one_reader_checks_every_id_table(tmp_path):
     """Score tables, manifests and pseudo-label tables are read by `read_id_table`: the error names the file,
     the table, the missing columns, or the column with the repeated ids and their rows."""
-    from udistil.errors import ManifestError
-    from udistil.manifest import read_manifest
+    from udistil.common.errors import ManifestError
+    from udistil.corpora.manifest import read_manifest
 
     pd.DataFrame({"id": ["a", "b", "a", "c", "c"], "score": [1.0, 2, 3, 4, 5]}).to_parquet(tmp_path / "proxy.parquet")
     with pytest.raises(ValueError, match=r"proxy.parquet: score table 'proxy' has duplicate ids \['a', 'c'\] "

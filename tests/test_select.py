@@ -4,8 +4,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from udistil.analysis import Resampling, auc_table, score_quality
-from udistil.selection import Rule, combined_score, keep_best, select, subset_stats
+from udistil.results.analysis import auc_table, score_quality
+from udistil.results.intervals import Resampling
+from udistil.selection.select import Rule, combined_score, keep_best, select, subset_stats
 
 
 @pytest.fixture
@@ -106,7 +107,7 @@ def test_auc_perfect_and_inverted_scores():
 @pytest.fixture
 def files(tmp_path, pool):
     """The pool as the select rule reads it: manifest, pseudo-labels, a proxy score table."""
-    from udistil.manifest import COLUMNS
+    from udistil.corpora.manifest import COLUMNS
 
     m = pool.assign(audio="x.wav", corpus="c", split="train")[COLUMNS]
     m.to_parquet(tmp_path / "m.parquet")
@@ -116,7 +117,7 @@ def files(tmp_path, pool):
 
 
 def run(files, scores, filter_name="proxy", rule=None, labels="labels.parquet"):
-    from udistil.selection import run_select
+    from udistil.selection.select import run_select
 
     return run_select(labels=files / labels, manifest=files / "m.parquet", score_paths=[files / s for s in scores],
                       rule=rule or {"mode": "fraction", "value": 0.5}, filter_name=filter_name, norm_kind="basic",
@@ -175,8 +176,8 @@ def test_timestamped_pseudo_labels_are_selected_on_their_text_and_kept_for_train
 
 
 def test_scores_read_pseudo_labels_without_timestamps(files, pool):
+    from udistil.labels.timestamps import strip_timestamps
     from udistil.scores.jobs import read_labels
-    from udistil.timestamps import strip_timestamps
 
     pool.assign(pseudo_label="<|0.00|> a b.<|1.20|><|1.20|> c<|2.00|>")[["id", "pseudo_label"]].to_parquet(
         files / "stamped.parquet")

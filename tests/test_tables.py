@@ -3,14 +3,15 @@ import json
 import pandas as pd
 import pytest
 
-from udistil.paper import claims, claims_markdown, paper_row_name, side_by_side
-from udistil.plan import matrix_rows, seed_rows
-from udistil.tables import build_matrix_outputs
+from udistil.plan.grid import matrix_rows, seed_rows
+from udistil.results.intervals import Resampling
+from udistil.results.paper import claims, claims_markdown, paper_row_name, side_by_side
+from udistil.results.tables import MatrixFiles, MatrixSpec, build_matrix_outputs
 
 
 def write_eval(root, model, corpus, split, errors):
     """An evaluation's table (10-word references, `errors[u]` words wrong in utterance u) and its metrics JSON."""
-    from udistil.evaluate import score_hypotheses
+    from udistil.evaluate.evaluation import score_hypotheses
 
     refs = [" ".join(f"w{n}" for n in range(10))] * len(errors)
     hyps = [" ".join(["x"] * e + [f"w{n}" for n in range(e, 10)]) for e in errors]
@@ -44,11 +45,13 @@ def test_rows_follow_the_papers_grouping():
 
 
 def matrix(paths, rows, sets, benchmark, splits, stand_ins, out, description=None):
-    return build_matrix_outputs(metric_paths=paths, table_paths=[p.replace(".json", ".parquet") for p in paths],
-                                rows=rows, sets=sets, benchmark=benchmark, splits=splits, stand_ins=stand_ins,
-                                resamples=200, confidence=0.95, seed=3, out_csv=out["csv"], out_md=out["md"],
-                                out_tex=out["tex"], out_comparisons_csv=out["ccsv"], out_comparisons_md=out["cmd"],
-                                out_seeds_csv=out["seeds"], out_spread_csv=out["spread"], description=description)
+    return build_matrix_outputs(
+        metric_paths=paths, table_paths=[p.replace(".json", ".parquet") for p in paths],
+        spec=MatrixSpec(rows=rows, sets=sets, benchmark=benchmark, splits=splits, stand_ins=stand_ins,
+                        description=description),
+        resampling=Resampling(200, 0.95, 3),
+        out=MatrixFiles(csv=out["csv"], md=out["md"], tex=out["tex"], comparisons_csv=out["ccsv"],
+                        comparisons_md=out["cmd"], seeds_csv=out["seeds"], spread_csv=out["spread"]))
 
 
 def outputs(tmp, stem="m"):
@@ -142,7 +145,7 @@ def test_paper_names_and_side_by_side():
 
 
 def test_table3_beside_the_paper_by_hand():
-    from udistil.paper import published_table3, side_by_side_table3, wer_by_category
+    from udistil.results.paper import published_table3, side_by_side_table3, wer_by_category
 
     cfg = {"teacher": "W-L-v2", "zero_shot": {"sm": "SM4T-L-v2"}, "pools": {"p500": "++"},
            "categories": {"Najdi": "NJD", "Hijazi": "HJZ"}}
@@ -169,13 +172,15 @@ def test_table3_beside_the_paper_by_hand():
     assert set(only.loc[only["paper_column"] == "MTOS", "set"]) == {""}  # no category of the run maps to it
 
 
+CELLS = {"t": "t", "n": "student-6-3-p-none", "s": "student-6-3-p-supervised", "a": "student-6-3-p-proxy",
+         "b": "student-6-3-p-conf", "c": "student-6-3-p-sonar"}
 CLAIMS_MATRIX = pd.DataFrame([
-    {"model": "t", "group": "teacher", "arch": "", "pool": "", "filter": ""},
-    {"model": "n", "group": "no-filter", "arch": "6-3", "pool": "p", "filter": "none"},
-    {"model": "s", "group": "supervised", "arch": "6-3", "pool": "p", "filter": "supervised"},
-    {"model": "a", "group": "label-free", "arch": "6-3", "pool": "p", "filter": "proxy"},
-    {"model": "b", "group": "label-free", "arch": "6-3", "pool": "p", "filter": "conf"},
-    {"model": "c", "group": "label-free", "arch": "6-3", "pool": "p", "filter": "sonar*"},
+    {"model": CELLS["t"], "group": "teacher", "arch": "", "pool": "", "filter": ""},
+    {"model": CELLS["n"], "group": "no-filter", "arch": "6-3", "pool": "p", "filter": "none"},
+    {"model": CELLS["s"], "group": "supervised", "arch": "6-3", "pool": "p", "filter": "supervised"},
+    {"model": CELLS["a"], "group": "label-free", "arch": "6-3", "pool": "p", "filter": "proxy"},
+    {"model": CELLS["b"], "group": "label-free", "arch": "6-3", "pool": "p", "filter": "conf"},
+    {"model": CELLS["c"], "group": "label-free", "arch": "6-3", "pool": "p", "filter": "sonar*"},  # a stand-in
 ])
 NEAR_SUPERVISED = "the best label-free filter comes within 1 WER point of supervised filtering, or beats it"
 TOP_TWO = "proxy and sonar are the two best label-free filters"
@@ -187,14 +192,15 @@ ERRORS = {"test": {"t": 1, "n": 5, "s": 3, "a": 3, "b": 2, "c": 4},
 
 
 def claim_boot(errors=ERRORS):
-    from udistil.intervals import Bootstrap
+    from udistil.results.intervals import Bootstrap
 
     def table(e):
         refs = [" ".join(f"w{n}" for n in range(10))] * 30
         hyps = [" ".join(["x"] * e + [f"w{n}" for n in range(e, 10)])] * 30
         return pd.DataFrame({"id": [f"u{u}" for u in range(30)], "reference_norm": refs, "hypothesis_norm": hyps})
 
-    return Bootstrap({(m, "x", split): table(e) for split, per in errors.items() for m, e in per.items()}, 200, 0)
+    return Bootstrap({(CELLS[m], "x", split): table(e) for split, per in errors.items() for m, e in per.items()},
+                     200, 0)
 
 
 def test_claims_choose_the_best_on_validation_and_correct_the_family():
@@ -226,7 +232,7 @@ def test_claim_near_its_margin_is_not_resolved():
     # resample that draws that utterance 3 times or more puts the difference at 1 or above
     errors = {split: dict(per) for split, per in ERRORS.items()}
     boot = claim_boot(errors)
-    proxy = boot.tables[("a", "x", "test")]
+    proxy = boot.tables[(CELLS["a"], "x", "test")]
     proxy.loc[0, "hypothesis_norm"] = " ".join(["x"] * 4 + [f"w{n}" for n in range(4, 10)])
     items = claims(CLAIMS_MATRIX, boot, ["x"], ["test", "validation"], 0.95)
     near = next(c for c in items if c["claim"] == NEAR_SUPERVISED)
@@ -234,7 +240,7 @@ def test_claim_near_its_margin_is_not_resolved():
 
 
 def test_wer_by_filter_draws_interval_error_bars(grid, tmp_path):
-    from udistil.plots import error_bars, wer_by_filter
+    from udistil.results.plots import error_bars, wer_by_filter
 
     _, rows, sets, splits, paths = grid
     m = matrix(paths, rows, sets, ["a", "b"], splits, {}, outputs(tmp_path, "p"))
@@ -247,7 +253,7 @@ def test_wer_by_filter_draws_interval_error_bars(grid, tmp_path):
 
 def test_latex_table_by_hand():
     """matrix_latex: a booktabs table, `value [lo, hi]`, the best per column in bold, a rule between groups."""
-    from udistil.tables import matrix_latex
+    from udistil.results.tables import matrix_latex
 
     df = pd.DataFrame([
         {"model": "teacher_m", "group": "teacher", "a": 10.0, "a_lo": 8.0, "a_hi": 12.5, "bench_test": 20.0,

@@ -2,8 +2,8 @@ import math
 
 import pytest
 
-from udistil.metrics import cer, utterance_wer, wer
-from udistil.normalize import arabic, normalizer
+from udistil.common.normalize import arabic, normalizer
+from udistil.evaluate.metrics import cer, utterance_wer, wer
 
 
 def test_arabic_drops_diacritics_punctuation_and_latin():
@@ -44,7 +44,7 @@ def test_wer_matches_jiwer_corpus_level():
 
 
 def test_unknown_normalizer_and_unit_are_named():
-    from udistil.metrics import error_rate
+    from udistil.evaluate.metrics import error_rate
 
     with pytest.raises(ValueError, match="unknown normalizer 'englsh'"):
         normalizer("englsh")

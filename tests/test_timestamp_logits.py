@@ -5,7 +5,7 @@ import torch
 from transformers import GenerationConfig, WhisperForConditionalGeneration
 from transformers.generation.logits_process import WhisperTimeStampLogitsProcessor
 
-from udistil.timestamp_logits import TimestampWhisper, VectorisedTimestamps
+from udistil.labels.timestamp_logits import TimestampWhisper, VectorisedTimestamps
 
 EOS, NO_TS, VOCAB = 20, 29, 60  # text below 20; 20-29 specials; 30-59 timestamps (as Whisper's layout, smaller)
 NO_TS_BASE = 50363  # whisper-base's <|notimestamps|>; its timestamps follow it
@@ -68,7 +68,7 @@ def test_whisper_base_decodes_the_same_tokens_with_timestamps(whisper_base, monk
     from transformers import AutoFeatureExtractor
 
     from udistil.corpora.sentences import SentenceGenerator
-    from udistil.tts import synthesize
+    from udistil.corpora.tts import synthesize
 
     gen = SentenceGenerator(3)
     audios = [synthesize(gen.sentence(), "en-us", rate=r) for r in (150, 170, 190, 210)]

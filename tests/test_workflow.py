@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from tests.helpers import job_counts
-from udistil.summary import claim_verdicts
+from udistil.results.summary import claim_verdicts
 
 ROOT = Path(__file__).resolve().parent.parent
 SNAKEMAKE = [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile")]

@@ -16,7 +16,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from udistil.manifest import ManifestError, Record
+from udistil.corpora.manifest import ManifestError, Record
 
 
 def hf_records(path: str, split: str, name: str | None = None, from_disk: bool = False,

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from udistil.manifest import ManifestError, Record
+from udistil.corpora.manifest import ManifestError, Record
 
 AUDIO_EXTENSIONS = {".wav", ".flac", ".ogg", ".mp3", ".opus", ".aiff", ".aif"}
 

@@ -36,8 +36,8 @@ from urllib.request import url2pathname, urlopen
 
 import numpy as np
 
-from udistil.fileio import SAMPLE_RATE, read_audio
-from udistil.manifest import ManifestError, Record
+from udistil.common.fileio import SAMPLE_RATE, read_audio
+from udistil.corpora.manifest import ManifestError, Record
 
 PYPI_SIMPLE = "https://pypi.org/simple"
 TRANSCRIPT_LINE = re.compile(r"^<s>\s*(.*?)\s*</s>\s*\((\S+)\)\s*$")

@@ -7,9 +7,9 @@ from typing import Any
 
 from udistil.corpora.hf import hf_records
 from udistil.corpora.local import local_records
+from udistil.corpora.manifest import Record
 from udistil.corpora.packaged import packaged_records
 from udistil.corpora.synthetic import SyntheticSpec, synthetic_records
-from udistil.manifest import Record
 
 
 def corpus_records(*, name: str, spec: dict[str, Any], split: str, seed: int) -> Iterable[Record]:

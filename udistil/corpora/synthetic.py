@@ -9,13 +9,13 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.signal import fftconvolve, resample_poly
 
+from udistil.common.fileio import SAMPLE_RATE
 from udistil.corpora.conditions import CONDITION
+from udistil.corpora.manifest import Record
+from udistil.corpora.neural_tts import Prosody, is_neural
+from udistil.corpora.neural_tts import synthesize as neural_synthesize
 from udistil.corpora.sentences import SentenceGenerator, SplitSentences
-from udistil.fileio import SAMPLE_RATE
-from udistil.manifest import Record
-from udistil.neural_tts import Prosody, is_neural
-from udistil.neural_tts import synthesize as neural_synthesize
-from udistil.tts import synthesize
+from udistil.corpora.tts import synthesize
 
 BABBLE_TALKERS = 4
 BABBLE_TRACKS = 6

@@ -13,10 +13,10 @@ import numpy as np
 import pandas as pd
 import torch
 
+from udistil.common.fileio import read_audio, read_id_table
+from udistil.corpora.manifest import read_manifest
 from udistil.distill.labels import LabelBuilder
-from udistil.encoder_cache import audio_hash
-from udistil.fileio import read_audio
-from udistil.manifest import read_manifest
+from udistil.models.encoder_cache import audio_hash
 
 log = logging.getLogger(__name__)
 
@@ -24,8 +24,8 @@ log = logging.getLogger(__name__)
 def load_training_set(subset: str | Path, manifest: str | Path, builder: LabelBuilder, max_label_length: int
                       ) -> tuple[pd.DataFrame, list[dict]]:
     """The subset joined to audio paths, without labels longer than `max_label_length` (listed, not lost)."""
-    df = pd.read_parquet(subset)[["id", "pseudo_label"]].merge(read_manifest(manifest)[["id", "audio"]], on="id",
-                                                               how="left", validate="one_to_one")
+    df = read_id_table(subset, ["pseudo_label"], "training subset")[["id", "pseudo_label"]].merge(
+        read_manifest(manifest)[["id", "audio"]], on="id", how="left", validate="one_to_one")
     if df["audio"].isna().any():
         raise ValueError(f"{subset}: ids missing from {manifest}: {df.loc[df.audio.isna(), 'id'].tolist()[:10]}")
     lengths = df["pseudo_label"].map(builder.length)

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from udistil.assets import is_multilingual
 from udistil.distill.settings import TrainConfig
-from udistil.timestamps import TIMESTAMP, has_timestamps, strip_timestamps
+from udistil.labels.timestamps import TIMESTAMP, has_timestamps, strip_timestamps
+from udistil.models.assets import is_multilingual
 
 
 class LabelBuilder:

@@ -19,9 +19,9 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from udistil.determinism import CUBLAS_WORKSPACE
+from udistil.common.determinism import CUBLAS_WORKSPACE
+from udistil.common.logs import set_threads
 from udistil.distill.settings import TrainConfig, ValidationConfig
-from udistil.logs import set_threads
 
 log = logging.getLogger(__name__)
 PATHS = ("teacher", "student_init", "subset", "manifest", "out_model", "out_curve", "out_run", "out_validation",

@@ -13,10 +13,10 @@ import numpy as np
 import pandas as pd
 import torch
 
+from udistil.common.fileio import atomic_path, read_audio, read_id_table
 from udistil.distill.settings import TrainConfig
-from udistil.encoder_cache import Encoder, EncoderCache, audio_hash
-from udistil.fileio import atomic_path, read_audio
-from udistil.teacher_targets import TeacherTargets
+from udistil.distill.teacher_targets import TeacherTargets
+from udistil.models.encoder_cache import Encoder, EncoderCache, audio_hash
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +73,7 @@ def training_record(*, subset: str | Path, data: pd.DataFrame, cfg: TrainConfig,
                     ) -> dict[str, Any]:
     """What the model card says of the training: subset (`results/subsets/<pool>/<filter>`), its size, the
     configured settings and what they came to on this machine (`applied`: steps, device, precision, ...)."""
-    seconds = pd.read_parquet(subset, columns=["id", "duration_s"]).set_index("id")["duration_s"]
+    seconds = read_id_table(subset, ["duration_s"], "training subset").set_index("id")["duration_s"]
     return {"pool": Path(subset).parent.name, "filter": Path(subset).stem, "clips": len(data),
             "hours": round(float(seconds.reindex(data["id"]).sum()) / 3600, 4), "steps": applied["optimiser_steps"],
             "applied": applied, "settings": {k: v for k, v in asdict(cfg).items() if k != "cache"}}

@@ -44,6 +44,15 @@ class TrainConfig:
     deterministic: bool  # the config's top-level `deterministic`: deterministic algorithms, cuBLAS workspace
 
     @classmethod
+    def from_config(cls, config: dict[str, Any], seed: int) -> TrainConfig:
+        """The settings of a student trained with training seed `seed` (its batch order, initialisation and every
+        sampled choice of training), from a filled config: `students.training` and the run-wide keys. The one
+        place that merges them."""
+        return cls(**config["students"]["training"], seed=seed, language=config["language"], task=config["task"],
+                   precision=config["precision"], device=config["device"], cache=config["encoder_cache"],
+                   deterministic=config["deterministic"])
+
+    @classmethod
     def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
         """Settings from a dict; unknown keys are an error naming them (missing ones: TypeError naming them)."""
         unknown = set(d) - {f.name for f in fields(cls)}
@@ -62,6 +71,16 @@ class ValidationConfig:
     normalizer: str
     decoding: dict[str, Any]  # a `decoding` section with `language` and `task`
     min_delta: float = 0.0  # WER points an evaluation must gain on the best so far to count as an improvement
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any], decoding: dict[str, Any]) -> ValidationConfig | None:
+        """`students.validation` of a filled config with the run's normaliser and `decoding` (its DecodeOptions
+        fields); None when it names no set."""
+        val = config["students"]["validation"]
+        if val["set"] is None:
+            return None
+        return cls(every=val["every"], patience=val["patience"], clips=val["clips"], min_delta=val["min_delta"],
+                   normalizer=config["normalizer"], decoding=decoding)
 
 
 def accumulation_steps(cfg: TrainConfig, processes: int) -> int:

@@ -13,7 +13,7 @@ import torch
 from accelerate import Accelerator, PartialState
 from transformers import WhisperForConditionalGeneration, get_scheduler
 
-from udistil.devices import pick_device
+from udistil.common.devices import pick_device
 from udistil.distill.checkpoints import checkpoints, claim, inputs_key
 from udistil.distill.settings import TrainConfig, accumulation_steps, batch_split
 from udistil.distill.validation import Curve

@@ -18,8 +18,8 @@ from accelerate.utils import broadcast_object_list, set_seed
 from tqdm import tqdm
 from transformers import AutoFeatureExtractor, AutoTokenizer
 
-from udistil.assets import save_whisper
-from udistil.determinism import deterministic_mode
+from udistil.common.determinism import deterministic_mode
+from udistil.common.fileio import write_json
 from udistil.distill.batches import MicroBatches, Schedule, load_training_set, prefetch_loader
 from udistil.distill.checkpoints import remove_checkpoints, save_checkpoint
 from udistil.distill.labels import LabelBuilder
@@ -34,10 +34,10 @@ from udistil.distill.run_report import (
 )
 from udistil.distill.settings import TrainConfig, ValidationConfig
 from udistil.distill.setup import load_student, load_teacher, make_accelerator, optimisation, resume, total
+from udistil.distill.teacher_targets import TeacherTargets, make_targets
 from udistil.distill.validation import Curve, Validator, load_best, save_best
-from udistil.encoder_cache import Encoder, EncoderCache, make_cache
-from udistil.fileio import write_json
-from udistil.teacher_targets import TeacherTargets, make_targets
+from udistil.models.assets import save_whisper
+from udistil.models.encoder_cache import Encoder, EncoderCache, make_cache
 
 log = logging.getLogger(__name__)
 LOSSES = ("loss", "ce", "kl")  # a step's history columns besides step and lr

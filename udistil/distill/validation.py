@@ -16,15 +16,15 @@ from typing import Any
 import numpy as np
 import torch
 
-from udistil.decoding import DecodeOptions, Transcriber, WhisperDecoder
+from udistil.common.fileio import atomic_path
+from udistil.common.normalize import normalizer
+from udistil.corpora.manifest import read_clips, read_manifest
 from udistil.distill.settings import ValidationConfig
-from udistil.encoder_cache import Encoder
-from udistil.fileio import atomic_path
-from udistil.intervals import utterance_weights
-from udistil.manifest import read_clips, read_manifest
-from udistil.metrics import utterance_counts, wer
-from udistil.normalize import normalizer
-from udistil.stopping import Curve
+from udistil.distill.stopping import Curve
+from udistil.evaluate.metrics import utterance_counts, wer
+from udistil.labels.decoding import DecodeOptions, Transcriber, WhisperDecoder
+from udistil.models.encoder_cache import Encoder
+from udistil.results.intervals import utterance_weights
 
 __all__ = ["Curve", "Validator", "load_best", "save_best", "wer_stderr"]
 

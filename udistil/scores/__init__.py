@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from udistil.fileio import parquet_metadata, read_id_table, write_parquet
+from udistil.common.fileio import parquet_metadata, read_id_table, write_parquet
 
 
 @dataclass(frozen=True)
@@ -33,9 +33,22 @@ SCORES = {
     "pesq": ScoreInfo("pesq", "high", "wide-band PESQ of the clip against TTS of the pseudo-label"),
     "wer": ScoreInfo("wer", "low", "WER of the pseudo-label against the ground truth", label_free=False),
 }
-LABEL_FREE = [s for s, info in SCORES.items() if info.label_free]
-TEACHER_STATS = [s for s, info in SCORES.items() if info.from_pseudo_labels]
-CONFIGURED = [s for s in LABEL_FREE if s not in TEACHER_STATS]  # need a `scores.<name>` config section
+"""The score registry: adding a label-free score here (and the code that computes it) adds the filter of the same
+name (udistil.selection.filters). The lists below are read from it when asked, never copied."""
+
+
+def label_free() -> list[str]:
+    return [s for s, info in SCORES.items() if info.label_free]
+
+
+def teacher_stats() -> list[str]:
+    """Scores read from the pseudo-labelling pass (a column of the pseudo-label table of the same name)."""
+    return [s for s, info in SCORES.items() if info.from_pseudo_labels]
+
+
+def configured() -> list[str]:
+    """Label-free scores computed by a job of their own, which need a `scores.<name>` config section."""
+    return [s for s in label_free() if not SCORES[s].from_pseudo_labels]
 
 
 def display_name(name: str, stand_ins: dict[str, str]) -> str:

@@ -16,13 +16,13 @@ from typing import Any
 
 import pandas as pd
 
-from udistil.clips import Clips
-from udistil.fileio import read_id_table
-from udistil.manifest import manifest_clips, read_manifest
-from udistil.scores import SCORES, TEACHER_STATS, write_score
+from udistil.common.clips import Clips
+from udistil.common.fileio import read_id_table
+from udistil.corpora.manifest import manifest_clips, read_manifest
+from udistil.labels.timestamps import strip_timestamps
+from udistil.scores import SCORES, teacher_stats, write_score
 from udistil.scores.proxy import proxy_score, supervised_wer
 from udistil.scores.teacher import teacher_score
-from udistil.timestamps import strip_timestamps
 
 log = logging.getLogger(__name__)
 
@@ -61,8 +61,8 @@ def run_proxy(*, labels: str, transcripts: str, norm_kind: str, out: str) -> Non
 
 
 def run_teacher_stat(*, labels: str, stat: str, out: str) -> None:
-    if stat not in TEACHER_STATS:
-        raise ValueError(f"not a teacher statistic: {stat} (one of {TEACHER_STATS})")
+    if stat not in teacher_stats():
+        raise ValueError(f"not a teacher statistic: {stat} (one of {teacher_stats()})")
     lab = read_labels(labels, stat, "n_tokens", "mean_logprob")
     report(teacher_score(lab, stat), stat, out, {"statistic": stat})
 

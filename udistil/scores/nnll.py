@@ -9,7 +9,7 @@ import pandas as pd
 import torch
 from tqdm import tqdm
 
-from udistil.devices import pick_device
+from udistil.common.devices import pick_device
 from udistil.scores import is_empty, worst
 from udistil.scores.jobs import read_labels, report, require_keys
 

@@ -15,10 +15,10 @@ import pandas as pd
 from scipy.signal import resample
 from tqdm import tqdm
 
-from udistil.fileio import SAMPLE_RATE
+from udistil.common.fileio import SAMPLE_RATE
+from udistil.corpora.tts import synthesize
 from udistil.scores import is_empty, worst
 from udistil.scores.jobs import pool_audio, read_labels, report, require_keys
-from udistil.tts import synthesize
 
 
 def align(deg: np.ndarray, n: int, how: str) -> np.ndarray:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from udistil.metrics import cer, utterance_wer
-from udistil.normalize import normalizer
+from udistil.common.normalize import normalizer
+from udistil.evaluate.metrics import cer, utterance_wer
 from udistil.scores import is_empty, worst
 
 

@@ -18,8 +18,8 @@ import pandas as pd
 import torch
 from tqdm import tqdm
 
-from udistil.clips import subset
-from udistil.fileio import read_id_table
+from udistil.common.clips import subset
+from udistil.common.fileio import read_id_table
 from udistil.scores import is_empty, worst
 from udistil.scores.jobs import pool_audio, read_labels, report, require_keys
 
@@ -34,7 +34,7 @@ def cosine(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 def sonar_embeddings(audios: Sequence[np.ndarray], texts: Sequence[str], *, speech_encoder: str, text_encoder: str,
                      text_lang: str, device: str, batch_size: int = 16) -> tuple[np.ndarray, np.ndarray]:
     """SONAR speech embeddings of 16 kHz clips and text embeddings of texts (sonar-space pipelines); lazy clips
-    (`udistil.clips.Clips`) are read chunk by chunk."""
+    (`udistil.common.clips.Clips`) are read chunk by chunk."""
     from sonar.inference_pipelines.speech import SpeechToEmbeddingModelPipeline
     from sonar.inference_pipelines.text import TextToEmbeddingModelPipeline
 

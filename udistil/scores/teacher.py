@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pandas as pd
 
-from udistil.scores import TEACHER_STATS, is_empty, worst
+from udistil.scores import is_empty, teacher_stats, worst
 
 
 def teacher_score(labels: pd.DataFrame, name: str) -> pd.DataFrame:
     """Copy the statistic `name` (conf or entropy) into a score table; empty pseudo-labels get the worst."""
-    if name not in TEACHER_STATS:
+    if name not in teacher_stats():
         raise ValueError(f"not a teacher statistic: {name}")
     empty = labels["pseudo_label"].map(is_empty)
     score = labels[name].where(~empty, worst(name)).astype(float)

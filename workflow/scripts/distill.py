@@ -1,6 +1,6 @@
+from udistil.common.logs import snakemake_job
 from udistil.distill import TrainConfig, ValidationConfig
 from udistil.distill.launch import distill_processes
-from udistil.logs import snakemake_job
 
 smk = snakemake  # noqa: F821 - injected by Snakemake
 with snakemake_job(smk):

@@ -1,6 +1,6 @@
-from udistil.decoding import DecodeOptions
-from udistil.efficiency import run_efficiency
-from udistil.logs import snakemake_job
+from udistil.common.logs import snakemake_job
+from udistil.labels.decoding import DecodeOptions
+from udistil.results.efficiency import run_efficiency
 
 smk = snakemake  # noqa: F821 - injected by Snakemake
 with snakemake_job(smk):

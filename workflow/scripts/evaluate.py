@@ -1,6 +1,6 @@
-from udistil.decoding import DecodeOptions
-from udistil.evaluate import EvalSet, evaluate
-from udistil.logs import set_threads, snakemake_job
+from udistil.common.logs import set_threads, snakemake_job
+from udistil.evaluate.evaluation import EvalSet, evaluate
+from udistil.labels.decoding import DecodeOptions
 
 smk = snakemake  # noqa: F821 - injected by Snakemake
 with snakemake_job(smk):

@@ -1,5 +1,5 @@
-from udistil.analysis import run_filter_analysis
-from udistil.logs import snakemake_job
+from udistil.common.logs import snakemake_job
+from udistil.results.analysis import run_filter_analysis
 
 smk = snakemake  # noqa: F821 - injected by Snakemake
 with snakemake_job(smk):

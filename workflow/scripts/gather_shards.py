@@ -1,5 +1,5 @@
-from udistil.logs import snakemake_job
-from udistil.pseudo_label import gather_shards
+from udistil.common.logs import snakemake_job
+from udistil.labels.pseudo_label import gather_shards
 
 smk = snakemake  # noqa: F821 - injected by Snakemake
 with snakemake_job(smk):

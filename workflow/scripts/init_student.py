@@ -1,5 +1,5 @@
-from udistil.logs import snakemake_job
-from udistil.student import init_student, parse_arch
+from udistil.common.logs import snakemake_job
+from udistil.distill.student import init_student, parse_arch
 
 smk = snakemake  # noqa: F821 - injected by Snakemake
 with snakemake_job(smk):

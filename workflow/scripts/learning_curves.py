@@ -1,7 +1,7 @@
-from udistil.logs import snakemake_job
-from udistil.plots import learning_curves as plot
-from udistil.table_io import write_csv
-from udistil.tables import learning_curves
+from udistil.common.logs import snakemake_job
+from udistil.results.plots import learning_curves as plot
+from udistil.results.table_io import write_csv
+from udistil.results.tables import learning_curves
 
 smk = snakemake  # noqa: F821 - injected by Snakemake
 with snakemake_job(smk):

@@ -1,6 +1,6 @@
+from udistil.common.logs import snakemake_job
+from udistil.corpora.manifest import build_manifest
 from udistil.corpora.records import corpus_records, manifest_options
-from udistil.logs import snakemake_job
-from udistil.manifest import build_manifest
 
 smk = snakemake  # noqa: F821 - injected by Snakemake
 with snakemake_job(smk):

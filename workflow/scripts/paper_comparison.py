@@ -1,5 +1,5 @@
-from udistil.logs import snakemake_job
-from udistil.paper import run_comparison
+from udistil.common.logs import snakemake_job
+from udistil.results.paper import run_comparison
 
 smk = snakemake  # noqa: F821 - injected by Snakemake
 with snakemake_job(smk):

@@ -1,5 +1,5 @@
-from udistil.logs import snakemake_job
-from udistil.plots import run_plots
+from udistil.common.logs import snakemake_job
+from udistil.results.plots import run_plots
 
 smk = snakemake  # noqa: F821 - injected by Snakemake
 with snakemake_job(smk):

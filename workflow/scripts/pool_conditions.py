@@ -1,10 +1,10 @@
 import pandas as pd
 
-from udistil.analysis import conditions_markdown, labels_by_condition
-from udistil.fileio import write_text
-from udistil.logs import snakemake_job
-from udistil.manifest import read_manifest
-from udistil.table_io import write_csv
+from udistil.common.fileio import write_text
+from udistil.common.logs import snakemake_job
+from udistil.corpora.manifest import read_manifest
+from udistil.results.analysis import conditions_markdown, labels_by_condition
+from udistil.results.table_io import write_csv
 
 smk = snakemake  # noqa: F821 - injected by Snakemake
 with snakemake_job(smk):

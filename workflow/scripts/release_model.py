@@ -1,5 +1,5 @@
-from udistil.logs import snakemake_job
-from udistil.model_card import release
+from udistil.common.logs import snakemake_job
+from udistil.results.model_card import release
 
 smk = snakemake  # noqa: F821 - injected by Snakemake
 with snakemake_job(smk):

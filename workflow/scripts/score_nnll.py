@@ -1,4 +1,4 @@
-from udistil.logs import set_threads, snakemake_job
+from udistil.common.logs import set_threads, snakemake_job
 from udistil.scores.nnll import run_nnll
 
 smk = snakemake  # noqa: F821 - injected by Snakemake

@@ -1,4 +1,4 @@
-from udistil.logs import snakemake_job
+from udistil.common.logs import snakemake_job
 from udistil.scores.pesq import run_pesq
 
 smk = snakemake  # noqa: F821 - injected by Snakemake

@@ -4,7 +4,7 @@ from pathlib import Path
 # envs/sonar.yaml does not install udistil (its pins conflict with sonar-space); import it from the workflow dir
 sys.path.insert(0, str(Path(snakemake.scriptdir).parent.parent))  # noqa: F821 - injected by Snakemake
 
-from udistil.logs import set_threads, snakemake_job  # noqa: E402
+from udistil.common.logs import set_threads, snakemake_job  # noqa: E402
 from udistil.scores.sonar import run_sonar  # noqa: E402
 
 smk = snakemake  # noqa: F821

@@ -1,4 +1,4 @@
-from udistil.logs import snakemake_job
+from udistil.common.logs import snakemake_job
 from udistil.scores.jobs import run_wer
 
 smk = snakemake  # noqa: F821 - injected by Snakemake

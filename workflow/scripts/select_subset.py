@@ -1,5 +1,5 @@
-from udistil.logs import snakemake_job
-from udistil.selection import run_select
+from udistil.common.logs import snakemake_job
+from udistil.selection.select import run_select
 
 smk = snakemake  # noqa: F821 - injected by Snakemake
 with snakemake_job(smk) as log:

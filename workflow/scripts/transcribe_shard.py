@@ -1,6 +1,6 @@
-from udistil.decoding import DecodeOptions
-from udistil.logs import set_threads, snakemake_job
-from udistil.pseudo_label import transcribe_shard
+from udistil.common.logs import set_threads, snakemake_job
+from udistil.labels.decoding import DecodeOptions
+from udistil.labels.pseudo_label import transcribe_shard
 
 smk = snakemake  # noqa: F821 - injected by Snakemake
 with snakemake_job(smk):

@@ -1,0 +1,1 @@
+"""The configuration: schema validation with defaults filled (`validate`) and its generated reference (`docs`)."""

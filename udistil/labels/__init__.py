@@ -1,0 +1,1 @@
+"""Pseudo-labels: the teacher's transcripts with token statistics, and the decoding engine every model is run with."""

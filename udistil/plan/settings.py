@@ -1,0 +1,50 @@
+"""The settings each kind of job runs with, from the filled config: decoding, the GPU a job asks for, selection,
+the longest clip a manifest keeps, and distillation's training and validation settings."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from udistil.corpora import POOL_SPLIT
+from udistil.corpora.manifest import length_limit
+from udistil.distill.settings import TrainConfig, ValidationConfig
+from udistil.selection import filters
+
+Config = dict[str, Any]  # a filled (validated) config
+
+
+def decoding(config: Config) -> dict[str, Any]:
+    """udistil DecodeOptions fields of pseudo-labelling and transcription."""
+    return {**config["decoding"], "language": config["language"], "task": config["task"]}
+
+
+def gpus(config: Config) -> int:
+    return 1 if config["device"] == "cuda" else 0
+
+
+def selection_rule(config: Config, name: str) -> dict[str, Any]:
+    return filters.selection_rule(name, config["selection"])
+
+
+def supervised_normalizer(config: Config) -> str:
+    """The normaliser of the supervised WER (the `wer` score): its own, else the config's."""
+    return config["selection"]["supervised_normalizer"] or config["normalizer"]
+
+
+def manifest_length_limit(config: Config, corpus: str, split: str) -> float | None:
+    """The longest clip a manifest keeps (None: no limit): training pools keep at most 30 s."""
+    pool = corpus in config["pools"] and split == POOL_SPLIT
+    return length_limit(pool=pool, long_clips=config["evaluation"]["decoding"]["long_clips"])
+
+
+def training(config: Config, seed: int) -> dict[str, Any]:
+    """The distill rule's `training` param: the student's TrainConfig (`TrainConfig.from_config`) as plain data."""
+    return asdict(TrainConfig.from_config(config, seed))
+
+
+def validation(config: Config) -> dict[str, Any] | None:
+    """The distill rule's `validation` param: ValidationConfig from `students.validation` as plain data, or None
+    when it names no set."""
+    val = ValidationConfig.from_config(config, decoding(config))
+    return None if val is None else asdict(val)

@@ -1,0 +1,34 @@
+"""The few lines a finished run ends with: where its matrix, claims and report are, and each claim's verdict."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+SCOPE_RE = re.compile(r"^\*\*(?P<scope>[^*]+)\*\*: [0-9]+ comparisons?, ")
+CLAIM_RE = re.compile(r"^- \*\*(?P<verdict>[^*]+)\*\*: (?P<claim>.+?) \(claimed: ")
+
+
+def claim_verdicts(claims_md: str) -> list[tuple[str, str, str]]:
+    """(verdict, claim, scope) of each claim line of a paper_claims.md (udistil.results.paper.claims_markdown: a line
+    opening each scope's family, then its claims)."""
+    out, scope = [], ""
+    for line in claims_md.splitlines():
+        if m := SCOPE_RE.match(line):
+            scope = m["scope"]
+        elif m := CLAIM_RE.match(line):
+            out.append((m["verdict"], m["claim"], scope))
+    return out
+
+
+def run_summary(root: str | Path) -> str:
+    """Where a run's result matrix, claims and report are (those that exist) and the claims' verdicts."""
+    root = Path(root)
+    places = [("result matrix", root / "tables" / "result_matrix.md"), ("claims", root / "tables" / "paper_claims.md"),
+              ("report", root / "report.html")]
+    lines = [f"udistil run finished: outputs under {root}/"]
+    lines += [f"  {what}: {path}" for what, path in places if path.exists()]
+    claims = places[1][1]
+    if claims.exists():
+        lines += [f"  [{v}] {c} ({s})" for v, c, s in claim_verdicts(claims.read_text())]
+    return "\n".join(lines)

@@ -1,0 +1,1 @@
+"""Selection: the filter registry and the rule that turns score tables into a training subset."""
