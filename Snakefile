@@ -34,4 +34,4 @@ rule all:
 
 
 onsuccess:
-    print(run_summary(LAYOUT.root))
+    print(run_summary(LAYOUT.root, NOT_COMPUTED))

@@ -117,3 +117,4 @@ def sonar_inputs(wc):
 
 
 REPORTED = targets.reported_outputs(config, LAYOUT)
+NOT_COMPUTED = targets.not_computed(config)

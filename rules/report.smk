@@ -185,3 +185,9 @@ rule html_report:
         # (the run's filled config), built as the last job of the run
         "{params.python} -m snakemake -s {params.snakefile} --nolock --report {output.html}"
         " --configfile {input.config} > {log} 2>&1"
+
+
+# The report's description (report/workflow.rst) says what the run could not compute. Snakemake renders it with the
+# config alone, so the lines travel there; set after every rule above took its params from the config, so no job
+# and no written config.yaml sees the key.
+config["_not_computed"] = NOT_COMPUTED

@@ -121,7 +121,7 @@ def test_given_values_are_kept_and_nested_defaults_filled():
     cfg = copy.deepcopy(MINIMAL)
     cfg["students"] = {"training": {"max_steps": 7}}
     cfg["scores"] = {"pesq": {"rate": 150}}
-    cfg["filters"] = ["none", "pesq"]
+    cfg["filters"] = ["none", "supervised", "pesq"]
     out = validate(cfg)
     assert out["students"]["training"]["max_steps"] == 7 and out["students"]["training"]["batch_size"] == 32
     assert out["scores"]["pesq"] == {"rate": 150, "voice": "en-us", "mode": "wb", "align": "stretch"}
@@ -137,7 +137,7 @@ def test_filter_without_its_score_section_names_the_key(score):
 
 def test_teacher_statistics_need_no_section():
     cfg = copy.deepcopy(MINIMAL)
-    cfg["filters"] = ["none", "conf", "entropy"]
+    cfg["filters"] = ["none", "supervised", "conf", "entropy"]
     assert validate(cfg)["scores"] == {}
 
 
@@ -263,3 +263,30 @@ def test_evidence_config_trains_three_seeds_per_filter():
     cfg = filled(ROOT / "configs" / "evidence.yaml")
     assert training_seeds(cfg) == [1, 2, 3]
     assert len(student_grid(cfg)) == 3 * len({g[:3] for g in student_grid(cfg)})
+
+
+def test_match_supervised_needs_a_pool_with_text_and_the_supervised_filter(tmp_path):
+    """A label-free filter that keeps as many clips as the supervised one is a config error, naming its key, on a
+    pool without transcripts or without the supervised filter; a rule that needs no labels is valid."""
+    from udistil.config.validate import ConfigError, validate
+
+    def minimal(**changes):
+        return {**yaml.safe_load((ROOT / "configs" / "minimal.yaml").read_text()), **changes}
+
+    cfg = minimal(filters=["none", "conf", "entropy"])
+    cfg["corpora"]["pool"] = {"type": "local", "splits": {"train": str(tmp_path)}}  # a folder: no transcripts
+    with pytest.raises(ConfigError) as err:
+        validate(copy.deepcopy(cfg))
+    assert str(err.value).count("match_supervised") == 1  # one error for the key both filters read
+    assert "config key 'selection.default': mode match_supervised" in str(err.value)
+    assert "pool 'pool' has no transcripts" in str(err.value) and "{mode: fraction, value: 0.5}" in str(err.value)
+    cfg["selection"] = {"default": {"mode": "fraction", "value": 0.5},
+                        "per_filter": {"entropy": {"mode": "match_supervised"}}}
+    with pytest.raises(ConfigError, match="config key 'selection.per_filter.entropy'"):
+        validate(copy.deepcopy(cfg))
+    cfg["selection"]["per_filter"] = {}
+    validate(copy.deepcopy(cfg))
+
+    with pytest.raises(ConfigError, match="pool 'pool' trains no 'supervised' filter"):  # ground truth, no baseline
+        validate(minimal(filters=["none", "conf"]))
+    validate(minimal(filters=["none", "supervised", "conf"]))

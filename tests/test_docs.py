@@ -29,3 +29,62 @@ def test_relative_links_resolve(doc):
     targets = re.findall(r"\]\(([^)#:]+)(?:#[^)]*)?\)", doc.read_text())
     missing = [t for t in targets if not (doc.parent / t).exists()]
     assert missing == [], f"{doc.name} links to missing files"
+
+
+FENCE = re.compile(r"^```yaml\n(.*?)^```", re.M | re.S)
+EXTENDS = re.compile(r"^# extends (\S+)")
+
+
+def config_snippets() -> list[tuple[str, str, str]]:
+    """(doc:line, the config it extends, snippet) of every ```yaml block in the README and docs/: a block
+    extends config.yaml unless its first line says `# extends <config>` (for example configs/own-audio.yaml)."""
+    found = []
+    for doc in DOCS:
+        text = doc.read_text()
+        for m in FENCE.finditer(text):
+            first = m.group(1).splitlines()[0]
+            base = EXTENDS.match(first)
+            found.append((f"{doc.name}:{text[:m.start()].count(chr(10)) + 1}", base[1] if base else "config.yaml",
+                          m.group(1)))
+    return found
+
+
+def merged(base: dict, snippet: dict) -> dict:
+    """`snippet` over `base`: mappings merged key by key, anything else replaced."""
+    out = dict(base)
+    for key, value in snippet.items():
+        out[key] = merged(base[key], value) if isinstance(value, dict) and isinstance(base.get(key), dict) else value
+    return out
+
+
+@pytest.mark.parametrize("where,base,snippet", [pytest.param(*s, id=s[0]) for s in config_snippets()])
+def test_every_config_snippet_in_the_docs_is_valid(where, base, snippet):
+    """Each snippet, merged into the config it says it extends, validates against the schema: a documented example
+    cannot drift into a config error."""
+    import yaml
+
+    from udistil.config.validate import ConfigError, validate
+
+    config = merged(yaml.safe_load((ROOT / base).read_text()), yaml.safe_load(snippet) or {})
+    try:
+        validate(config)
+    except ConfigError as err:
+        pytest.fail(f"{where} (extends {base}): {err}")
+
+
+def test_the_snippets_cover_the_readme_and_the_corpora_doc():
+    places = {where.split(":")[0] for where, _, _ in config_snippets()}
+    assert {"README.md", "corpora.md"} <= places
+
+
+def test_license_and_citation_match_the_package():
+    import tomllib
+
+    import yaml
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert project["license"]["text"] == "MIT" and (ROOT / "LICENSE").read_text().startswith("MIT License")
+    cff = yaml.safe_load((ROOT / "CITATION.cff").read_text())
+    assert cff["cff-version"] == "1.2.0" and cff["version"] == project["version"] and cff["license"] == "MIT"
+    assert cff["preferred-citation"]["title"].startswith("uDistil-Whisper") and \
+        "arXiv:2407.01257" in str(cff["preferred-citation"]["identifiers"])

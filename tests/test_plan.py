@@ -283,3 +283,21 @@ def test_rules_spell_no_result_path():
                 shipped = (smk.parent / text).exists()  # the workflow's own files: scripts, envs, captions
                 if re.fullmatch(r"[\w{}.-]+(/[\w{}.-]+)+", text) and not shipped:  # a path, not prose
                     assert not re.search(r"\.\w+$", text), f"{smk.name}:{n}: a path spelled in a rule: {text!r}"
+
+
+def test_a_run_says_what_it_cannot_compute(tmp_path):
+    """An unlabelled pool: no supervised baseline, no filter AUCs; the summary says so in a line each."""
+    own = filled("configs/own-audio.yaml")
+    lines = targets.not_computed(own)
+    assert lines == ["no supervised baseline, and no claim that compares with it: pools ['my_pool'] have no "
+                     "transcripts",
+                     "no filter AUCs (how well each score finds bad pseudo-labels): no pool has transcripts"]
+    lay = layout.Layout(layout.run_name(own))
+    assert lay.report() in targets.final_outputs(own, lay)  # the report exists, and says so
+    assert targets.not_computed(filled("config.yaml")) == []  # the demo computes everything
+    nothing = filled_config()  # minimal: no students
+    assert targets.not_computed(nothing) == [
+        "no filter AUCs (how well each score finds bad pseudo-labels): no filter reads a label-free score",
+        "no students, so no comparisons between filters and no claims: `students.architectures` is empty"]
+    summary = run_summary(tmp_path, lines)
+    assert summary.splitlines()[1:] == [f"  not computed: {line}" for line in lines]

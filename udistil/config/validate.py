@@ -130,6 +130,7 @@ def reference_errors(config: dict[str, Any]) -> list[str]:
                       and name in pool_filters(config, p)]
         if unlabelled and filter_registry.needs_labels(name, config["selection"]):
             errors.append(f"config key 'filters': '{name}' needs ground truth, which pools {unlabelled} lack")
+    errors += match_supervised_errors(config)
     ev = config["evaluation"]
     for key in ("sets", "benchmark"):
         for name in ev[key] or []:
@@ -160,6 +161,31 @@ def reference_errors(config: dict[str, Any]) -> list[str]:
                           "'evaluation.sets' and 'evaluation.splits' also report as a result; validate on a split "
                           "that is not evaluated (e.g. a 'dev' split of the corpus)")
     return errors
+
+
+def match_supervised_errors(config: dict[str, Any]) -> list[str]:
+    """A filter that keeps as many clips as the supervised filter (`match_supervised`) needs that filter's subset
+    from the same pool: a pool with ground truth that trains `supervised`. One error per config key."""
+    corpora, errors = config["corpora"], {}
+    for pool in config["pools"]:
+        if pool not in corpora:
+            continue
+        own = pool_filters(config, pool)
+        if not has_text(corpora[pool]):
+            why = f"pool '{pool}' has no transcripts"
+        elif "supervised" not in own:
+            why = f"pool '{pool}' trains no 'supervised' filter"
+        else:
+            continue
+        for name in own:
+            if filter_registry.selection_rule(name, config["selection"])["mode"] == "match_supervised":
+                key = filter_registry.rule_key(name, config["selection"])
+                errors.setdefault(key, (
+                    f"config key '{key}': mode match_supervised keeps as many clips as the supervised filter, but "
+                    f"{why} (filter '{name}'); write a rule that needs no labels instead, e.g. "
+                    "{mode: fraction, value: 0.5} (the better-scored half) or {mode: threshold, value: <score>} "
+                    "(docs/results.md, selection modes)"))
+    return list(errors.values())
 
 
 def validate(config: dict[str, Any], schema_path: str | Path = SCHEMA) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from udistil.scores import label_free
 from udistil.selection import filters
 
 Config = dict[str, Any]  # a filled (validated) config
+TABLE_SUFFIXES = (".tsv", ".tab", ".csv")  # a local corpus split with one of these is a transcript table
 
 STUDENT_PREFIX = "student"
 CELL = rf"^{STUDENT_PREFIX}-(?P<arch>[0-9]+-[0-9]+)-(?P<pool>[A-Za-z0-9][A-Za-z0-9_]*)-(?P<filter>[a-z][a-z0-9_]*)"
@@ -153,7 +154,13 @@ def has_text(corpus: dict[str, Any]) -> bool:
         return True
     if corpus["type"] == "hf":
         return corpus["text_column"] is not None
-    return corpus["text_column"] is not None and all(not Path(p).is_dir() for p in corpus["splits"].values())
+    return corpus["text_column"] is not None and all(is_table(p) for p in corpus["splits"].values())
+
+
+def is_table(path: str) -> bool:
+    """Whether a local corpus split is a transcript table (by its name: it need not exist when a run is planned)
+    rather than a folder of audio."""
+    return Path(path).suffix.lower() in TABLE_SUFFIXES
 
 
 def labelled_pools(config: Config) -> list[str]:

@@ -8,6 +8,7 @@ from typing import Any
 from udistil.corpora import POOL_SPLIT
 from udistil.plan.grid import (
     category_sets,
+    config_matrix_rows,
     eval_models,
     eval_pairs,
     filter_analysis,
@@ -83,7 +84,7 @@ def reported_outputs(config: Config, lay: Layout) -> list[str]:
 
 def final_outputs(config: Config, lay: Layout) -> list[str]:
     students = student_names(config)
-    report = [lay.report()] if config["students"]["architectures"] and labelled_pools(config) else []
+    report = [lay.report()] if students else []  # an unlabelled run has one too: it says what it lacks
     return (
         [lay.config()]
         + [lay.model_dir(m) for m in materialised_models(config)]
@@ -100,3 +101,22 @@ def final_outputs(config: Config, lay: Layout) -> list[str]:
         + [lay.release(s) for s in students]
         + report
     )
+
+
+def not_computed(config: Config) -> list[str]:
+    """What this run cannot compute and why, a line each (the run's closing summary and its report say them)."""
+    labelled = labelled_pools(config)
+    unlabelled = [p for p in config["pools"] if p not in labelled]
+    lines = []
+    if not any("supervised" in pool_filters(config, p) for p in config["pools"]):
+        why = f"pools {unlabelled} have no transcripts" if not labelled else "'supervised' is not in `filters`"
+        lines.append(f"no supervised baseline, and no claim that compares with it: {why}")
+    if not filter_analysis(config):
+        why = "no pool has transcripts" if not labelled else "no filter reads a label-free score"
+        lines.append(f"no filter AUCs (how well each score finds bad pseudo-labels): {why}")
+    if not student_names(config):
+        lines.append("no students, so no comparisons between filters and no claims: `students.architectures` is "
+                     "empty")
+    elif not any(r.group == "label-free" for r in config_matrix_rows(config)):
+        lines.append("no label-free students, so no claim about label-free filtering: `filters` has none")
+    return lines

@@ -21,8 +21,9 @@ def claim_verdicts(claims_md: str) -> list[tuple[str, str, str]]:
     return out
 
 
-def run_summary(root: str | Path) -> str:
-    """Where a run's result matrix, claims and report are (those that exist) and the claims' verdicts."""
+def run_summary(root: str | Path, not_computed: list[str] = ()) -> str:
+    """Where a run's result matrix, claims and report are (those that exist), the claims' verdicts, and what the
+    run could not compute (`udistil.plan.targets.not_computed`)."""
     root = Path(root)
     places = [("result matrix", root / "tables" / "result_matrix.md"), ("claims", root / "tables" / "paper_claims.md"),
               ("report", root / "report.html")]
@@ -31,4 +32,5 @@ def run_summary(root: str | Path) -> str:
     claims = places[1][1]
     if claims.exists():
         lines += [f"  [{v}] {c} ({s})" for v, c, s in claim_verdicts(claims.read_text())]
+    lines += [f"  not computed: {line}" for line in not_computed]
     return "\n".join(lines)

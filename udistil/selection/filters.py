@@ -35,6 +35,7 @@ class Filter:
     group: str  # the result matrix's group (one of STUDENT_GROUPS)
     scores: Callable[[Selection], list[str]]  # the score tables it reads
     rule: Callable[[Selection], dict[str, Any]]  # its selection (mode, value, strict; see udistil.selection.select)
+    rule_key: Callable[[Selection], str] = lambda selection: "selection"  # the config key its rule comes from
 
     @property
     def keep(self) -> str | None:
@@ -45,6 +46,10 @@ class Filter:
 
 def _own_score(name: str) -> Callable[[Selection], list[str]]:
     return lambda selection: [name]
+
+
+def _per_filter_key(name: str) -> Callable[[Selection], str]:
+    return lambda selection: f"selection.per_filter.{name}" if name in selection["per_filter"] else "selection.default"
 
 
 def _per_filter_rule(name: str) -> Callable[[Selection], dict[str, Any]]:
@@ -71,7 +76,7 @@ def _combined_rule(selection: Selection) -> dict[str, Any]:
 
 
 def _label_free(name: str) -> Filter:
-    return Filter(name, "label-free", LABEL_FREE, _own_score(name), _per_filter_rule(name))
+    return Filter(name, "label-free", LABEL_FREE, _own_score(name), _per_filter_rule(name), _per_filter_key(name))
 
 
 BASELINES = {
@@ -80,7 +85,7 @@ BASELINES = {
 }
 COMBINATIONS = {
     "combined": Filter("combined", "combination", LABEL_FREE, lambda s: list(_combined(s)["scores"]),
-                       _combined_rule),
+                       _combined_rule, lambda s: "selection.combined.mode"),
 }
 
 
@@ -108,6 +113,11 @@ def get(name: str) -> Filter:
 def needs_labels(name: str, selection: Selection) -> bool:
     """Whether a filter reads a score that needs ground truth (the supervised WER)."""
     return any(not SCORES[s].label_free for s in scores(name, selection))
+
+
+def rule_key(name: str, selection: Selection) -> str:
+    """The config key a filter's selection rule is read from (named by config errors)."""
+    return get(name).rule_key(selection)
 
 
 def group(name: str) -> str:
