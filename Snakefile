@@ -25,6 +25,7 @@ include: "rules/students.smk"
 include: "rules/evaluate.smk"
 include: "rules/report.smk"
 include: "rules/release.smk"
+include: "rules/fetch.smk"
 
 
 rule all:

@@ -4,10 +4,11 @@ import sys
 from pathlib import Path
 
 from udistil.corpora import POOL_SPLIT
-from udistil.plan import grid, settings, targets
+from udistil.plan import grid, hub, settings, targets
 from udistil.plan.layout import Layout, run_name
-from udistil.config.validate import validate
+from udistil.config.validate import ConfigError, validate
 from udistil.evaluate.evaluation import evaluation_decoding
+from udistil.common.hub import cache_dir, uncached
 from udistil.common.logs import set_offline
 from udistil.models.specs import MATERIALISE_VERSION, is_materialised
 from udistil.models.specs import location as model_location
@@ -42,6 +43,19 @@ STUDENT = grid.student_name("{arch}", "{pool}", "{filter}", "{seed}")  # the stu
 EVAL_METRICS = targets.eval_files(config, LAYOUT, "json")
 MATRIX_ROWS = [vars(r) for r in grid.config_matrix_rows(config)]
 SEED_ROWS = [vars(r) for r in grid.seed_rows(grid.config_matrix_rows(config))]
+HUB_REPOS = hub.hub_repos(config)  # what `snakemake fetch` downloads (rules/fetch.smk)
+SONAR_ENCODERS = hub.sonar_encoders(config)
+# offline: true with hub repos missing from the cache: a warning now (a dry run plans on), a config error when a
+# real run starts any job but the downloads (onstart below, before the first job; docs/scaling.md)
+UNCACHED = uncached(HUB_REPOS) if config["offline"] and HUB_REPOS else []
+if UNCACHED:
+    print(f"udistil: warning: {hub.offline_message(UNCACHED, cache_dir(), workflow.configfiles)}\n"
+          "(a dry run plans on; a run of any job but `fetch` stops before it starts)", file=sys.stderr)
+
+
+onstart:
+    if UNCACHED and hub.needs_cache(job.rule.name for job in workflow.dag.needrun_jobs()):
+        raise ConfigError(hub.offline_message(UNCACHED, cache_dir(), workflow.configfiles))
 
 
 def _alternatives(names):

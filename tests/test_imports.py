@@ -17,6 +17,7 @@ LAZY_ALLOWED = {
     "tokenizers",  # with transformers: a random model's tokenizer is built only where one is made
     "accelerate",
     "datasets",  # only for an `hf` corpus
+    "huggingface_hub",  # ~0.3 s (httpx): the hub cache is looked up only for a config that names hub repos
     "onnxruntime",  # neural TTS (piper), an optional package
     "piper",
     "pesq",  # the PESQ score only

@@ -16,6 +16,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from udistil.common.hub import cache_dir, cached_snapshot
 from udistil.corpora.manifest import ManifestError, Record
 
 
@@ -45,10 +46,22 @@ def hf_records(path: str, split: str, name: str | None = None, from_disk: bool =
 
 
 def _load(path: str, split: str, name: str | None, streaming: bool, where: str) -> Any:
-    """The split as a Dataset, or an IterableDataset with `streaming`."""
+    """The split as a Dataset, or an IterableDataset with `streaming`. Offline (HF_HUB_OFFLINE or
+    HF_DATASETS_OFFLINE), a hub dataset is read from its snapshot in the hub cache (`snakemake fetch` put it
+    there): `load_dataset` given the repo id offline reads only datasets' own cache of an earlier online load."""
     import datasets
 
+    if datasets.config.HF_HUB_OFFLINE and not Path(path).is_dir():
+        path = str(_cached_dataset(path, where))
     return datasets.load_dataset(path, name, split=split, streaming=streaming)
+
+
+def _cached_dataset(repo_id: str, where: str) -> Path:
+    folder = cached_snapshot(repo_id, "dataset")
+    if folder is None:
+        raise ManifestError(f"{where}: offline, and the dataset is not in the Hugging Face cache ({cache_dir()}); "
+                            "fetch it first where the hub is reachable: snakemake fetch --configfile <config>")
+    return folder
 
 
 class SavedSplit:

@@ -52,6 +52,11 @@ class Layout:
         """The filled config the run used."""
         return self.res("config.yaml")
 
+    def fetched(self, part: str | None = None) -> str:
+        """What `snakemake fetch` put in the Hugging Face cache (repo, type, revision, sha, folder); a `part`
+        is one download job's share of it (e.g. "sonar")."""
+        return self.res(f"fetched/{part}.json" if part else "fetched.json")
+
     # ---- corpora ----
     def manifest(self, corpus: str, split: str) -> str:
         return self.res(f"manifests/{corpus}/{split}.parquet")

@@ -10,6 +10,7 @@ Two backends:
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from typing import Any
 
@@ -19,7 +20,7 @@ import torch
 from tqdm import tqdm
 
 from udistil.common.clips import subset
-from udistil.common.fileio import read_id_table
+from udistil.common.fileio import read_id_table, write_json
 from udistil.scores import is_empty, worst
 from udistil.scores.jobs import pool_audio, read_labels, report, require_keys
 
@@ -133,3 +134,28 @@ def run_sonar(*, labels: str, cfg: dict[str, Any], out: str, transcripts: str | 
                          speech_encoder=cfg["speech_encoder"], text_encoder=cfg["text_encoder"],
                          text_lang=cfg["text_lang"], device=device)
         report(df, "sonar", out, {**cfg, "device": device, "stand_in": False})
+
+
+def fetch_encoders(*, encoders: dict[str, str], out: str) -> None:
+    """The fetch_sonar job: load the SONAR encoders once on the CPU, so that sonar-space (fairseq2) downloads
+    them into its own cache (they are not on the Hugging Face hub). Where sonar-space is not installed (the job
+    ran outside envs/sonar.yaml) nothing is fetched: the log and the record `out` say so and why."""
+    names = list(encoders.values())
+    try:
+        from sonar.inference_pipelines.speech import SpeechToEmbeddingModelPipeline
+        from sonar.inference_pipelines.text import TextToEmbeddingModelPipeline
+    except ImportError as err:
+        reason = (f"not fetched: sonar-space is not installed in this environment ({err}). The SONAR encoders "
+                  "are not on the Hugging Face hub: sonar-space downloads them into fairseq2's cache when it "
+                  "first loads them. Run the fetch in envs/sonar.yaml (`snakemake fetch "
+                  "--software-deployment-method conda --configfile ...`) where the internet is reachable")
+        logging.getLogger("udistil.job").warning("SONAR encoders %s %s", ", ".join(names), reason)
+        write_json({"sonar": [{"encoder": n, "status": "skipped", "reason": reason} for n in names]}, out)
+        return
+    cpu = torch.device("cpu")
+    if "speech_encoder" in encoders:
+        SpeechToEmbeddingModelPipeline(encoder=encoders["speech_encoder"], device=cpu)
+    if "text_encoder" in encoders:
+        TextToEmbeddingModelPipeline(encoder=encoders["text_encoder"], tokenizer=encoders["text_encoder"],
+                                     device=cpu)
+    write_json({"sonar": [{"encoder": n, "status": "fetched"} for n in names]}, out)
