@@ -16,7 +16,8 @@ LAZY_ALLOWED = {
     "transformers",  # seconds: loaded only where a model is
     "tokenizers",  # with transformers: a random model's tokenizer is built only where one is made
     "accelerate",
-    "datasets",  # only for an `hf` corpus
+    "datasets",  # only for an `hf` corpus and the exported datasets
+    "huggingface_hub",  # ~0.3 s: only where a card with metadata is written (release, exported datasets)
     "onnxruntime",  # neural TTS (piper), an optional package
     "piper",
     "pesq",  # the PESQ score only
