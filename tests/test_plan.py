@@ -62,6 +62,13 @@ def test_each_pool_and_each_of_its_filters_is_exported_as_a_dataset(smoke, paper
     assert "all" not in filters.names()  # the pool's own folder is no filter's
 
 
+def test_model_cards_name_hub_sets_by_their_hub_id(smoke, paper):
+    assert settings.hub_datasets(paper)["fleurs"] == {"type": "google/fleurs", "config": "ar_eg"}
+    assert settings.hub_datasets(paper)["mgb2"] == {"type": "UBC-NLP/MGB2-Eval", "config": None}
+    assert settings.hub_datasets(smoke) == {"clean": {"type": "clean", "config": None},
+                                            "noisy": {"type": "noisy", "config": None}}  # synthetic: the name
+
+
 def test_model_specs_are_params_independent_of_key_order(smoke):
     cfg = copy.deepcopy(smoke)
     spec = cfg["models"]["tiny-teacher"]
