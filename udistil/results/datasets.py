@@ -140,7 +140,7 @@ def write_subset_dataset(*, pool_dir: str | Path, subset: str | Path, stats: str
     missing = [i for i in kept if i not in position]
     if missing:
         raise ValueError(f"{subset}: {len(missing)} ids are not in the pool's dataset {pool_dir}: {missing[:10]}")
-    ds = pool_ds.select([position[i] for i in kept])
+    ds = pool_ds.select([position[i] for i in kept], keep_in_memory=True)  # no index file in the pool's folder
     columns = [c.removeprefix("score_") for c in ds.column_names if c.startswith("score_")]
     card = subset_card(pool=pool, filter_name=filter_name, scores=scores, stats=read_json(stats), language=language,
                        columns=columns)
