@@ -5,8 +5,11 @@ rule release_model:
     input:
         model=LAYOUT.student("{model}", "model"),
         matrix=LAYOUT.table("result_matrix_seeds.csv"),  # one row per trained student (the matrix has cells)
+        metrics=eval_outputs("json"),  # every set and split: the card's model-index
     output:
         folder=directory(LAYOUT.release("{model}")),
+    params:
+        datasets=settings.hub_datasets(config),
     log:
         logs("release/{model}"),
     localrule: True

@@ -511,6 +511,51 @@ def test_card_of_a_student_names_its_teachers_hub_id_and_licence():
     assert "| decoder | 1 | 5 |" in card and "| encoder | 5 | 5 |" in card
 
 
+def test_release_card_carries_the_model_index_the_hub_shows(tmp_path):
+    """The release card's `model-index` (read back through huggingface_hub's card API): WER and CER of every
+    evaluated set and split, as numbers equal to the run's metrics; a hub set named by its hub id and config."""
+    from huggingface_hub import ModelCard
+
+    from udistil.results.model_card import card_text, release
+
+    name = "student-2-1-pool-proxy-s7"
+    sidecar = {"teacher": "openai/whisper-large-v2", "encoder_layers": [0, 1], "decoder_layers": [0],
+               "encoder_shared": True, "params": 10, "teacher_params": 20}
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "README.md").write_text(card_text(name, sidecar, {"d_model": 8, "encoder_layers": 2, "decoder_layers": 1}))
+    (model / "model.safetensors").write_bytes(b"weights")
+    metrics, paths = {}, []
+    for i, (corpus, split) in enumerate([("clean", "test"), ("clean", "validation"), ("fleurs", "test")]):
+        metrics[(corpus, split)] = {"wer": 12.3456 + i, "cer": 4.5 + i / 3, "n": 3}
+        path = tmp_path / "eval" / name / corpus / f"{split}.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(metrics[(corpus, split)]))
+        paths.append(str(path))
+    pd.DataFrame([{"model": name, "group": "label-free", "arch": "2-1", "pool": "pool", "filter": "proxy",
+                   "clean": 12.3456, "bench_test": 12.0}]).to_csv(tmp_path / "matrix.csv", index=False)
+    hub = {"fleurs": {"type": "google/fleurs", "config": "ar_eg"}}
+    release(model_dir=model, matrix_csv=tmp_path / "matrix.csv", name=name, out_dir=tmp_path / "release",
+            metric_paths=paths, datasets=hub)
+    card = ModelCard.load(tmp_path / "release" / "README.md")
+    assert card.data.model_name == name and card.data.base_model == "openai/whisper-large-v2"
+    got = {(r.dataset_name, r.dataset_split, r.metric_type): r for r in card.data.eval_results}
+    assert set(got) == {(c, s, u) for c, s in metrics for u in ("wer", "cer")}
+    for (corpus, split, unit), r in got.items():
+        assert r.metric_value == metrics[(corpus, split)][unit] and isinstance(r.metric_value, float)
+        assert r.task_type == "automatic-speech-recognition" and r.metric_name == f"{unit.upper()} (%)"
+        assert (r.dataset_type, r.dataset_config) == (("google/fleurs", "ar_eg") if corpus == "fleurs" else
+                                                      (corpus, None))
+    assert "| clean | validation | 13.35 | 4.83 | 3 |" in card.text and "| bench_test | 12.00 |" in card.text
+    assert (tmp_path / "release" / "model.safetensors").read_bytes() == b"weights"
+    other = tmp_path / "eval" / "whisper-base" / "clean" / "test.json"
+    other.parent.mkdir(parents=True)
+    other.write_text(json.dumps(metrics[("clean", "test")]))
+    with pytest.raises(ValueError, match="other models' evaluations: \\['whisper-base'\\]"):
+        release(model_dir=model, matrix_csv=tmp_path / "matrix.csv", name=name, out_dir=tmp_path / "again",
+                metric_paths=[*paths, str(other)])
+
+
 def test_teacher_weights_are_hashed_once(tiny_random_whisper, monkeypatch):
     from transformers import WhisperForConditionalGeneration
 

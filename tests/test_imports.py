@@ -16,8 +16,8 @@ LAZY_ALLOWED = {
     "transformers",  # seconds: loaded only where a model is
     "tokenizers",  # with transformers: a random model's tokenizer is built only where one is made
     "accelerate",
-    "datasets",  # only for an `hf` corpus
-    "huggingface_hub",  # ~0.3 s (httpx): the hub cache is looked up only for a config that names hub repos
+    "datasets",  # only for an `hf` corpus and the exported datasets
+    "huggingface_hub",  # ~0.3 s: the hub cache looked up for a config naming hub repos; cards with metadata
     "onnxruntime",  # neural TTS (piper), an optional package
     "piper",
     "pesq",  # the PESQ score only

@@ -52,6 +52,23 @@ def test_every_output_of_a_run_lies_under_its_own_folder(smoke):
     assert smoke["encoder_cache"]["dir"] == "results/cache/encoder"  # shared by every run: keyed by content
 
 
+def test_each_pool_and_each_of_its_filters_is_exported_as_a_dataset(smoke, paper):
+    lay = layout.Layout("paper")
+    folders = targets.dataset_folders(paper, lay)
+    assert set(folders) <= set(targets.final_outputs(paper, lay))
+    assert folders[0] == "results/paper/datasets/masc100k/all" and lay.dataset("masc100k", "proxy") in folders
+    assert len(folders) == 2 + sum(len(grid.pool_filters(paper, p)) for p in paper["pools"]) == 2 + 8 + 3
+    assert "results/paper/datasets/masc500k/nnll" not in folders  # the 500K pool trains three filters
+    assert "all" not in filters.names()  # the pool's own folder is no filter's
+
+
+def test_model_cards_name_hub_sets_by_their_hub_id(smoke, paper):
+    assert settings.hub_datasets(paper)["fleurs"] == {"type": "google/fleurs", "config": "ar_eg"}
+    assert settings.hub_datasets(paper)["mgb2"] == {"type": "UBC-NLP/MGB2-Eval", "config": None}
+    assert settings.hub_datasets(smoke) == {"clean": {"type": "clean", "config": None},
+                                            "noisy": {"type": "noisy", "config": None}}  # synthetic: the name
+
+
 def test_model_specs_are_params_independent_of_key_order(smoke):
     cfg = copy.deepcopy(smoke)
     spec = cfg["models"]["tiny-teacher"]

@@ -149,6 +149,8 @@ def test_smoke_run_end_to_end_and_tables_regenerate_identically(tmp_path):
         or model_file.read_bytes() == (trained / "model.safetensors").read_bytes()
     marker = trained / ".snakemake_timestamp"
     assert not (released / ".snakemake_timestamp").samefile(marker)  # each folder keeps its own timestamp
+    card_metrics_are_the_evaluations(run, proxy)
+    datasets_are_the_selections(run, "pool")
     rerun = snakemake("-n", "--cores", "2", "-d", str(tmp_path), "--configfile", str(SMOKE))
     assert "Nothing to be done" in rerun.stdout + rerun.stderr  # a finished run stays finished
     before = digest(sorted(tables.glob("*")) + sorted((run / "plots").glob("*.png")))
@@ -160,6 +162,41 @@ def test_smoke_run_end_to_end_and_tables_regenerate_identically(tmp_path):
     assert changed <= {"efficiency.csv", "efficiency.md", "wer_vs_speed.png"}, changed  # timings are measured
     assert "paper_claims.md" in before and "efficient" not in (tables / "paper_claims.md").read_text()
     second_run_leaves_the_first_intact(tmp_path, digest(sorted(tables.glob("*.csv"))))
+
+
+def card_metrics_are_the_evaluations(run, student):
+    """The release card's model-index: WER and CER of every evaluated set and split, the evaluations' numbers."""
+    import json
+
+    from huggingface_hub import ModelCard
+
+    results = ModelCard.load(run / "release" / student / "README.md").data.eval_results
+    got = {(r.dataset_name, r.dataset_split, r.metric_type): r.metric_value for r in results}
+    evaluated = {(p.parent.name, p.stem): json.loads(p.read_text()) for p in (run / "eval" / student).glob("*/*.json")}
+    assert len(evaluated) == 4 and got == {(c, s, u): m[u] for (c, s), m in evaluated.items() for u in ("wer", "cer")}
+
+
+def datasets_are_the_selections(run, pool):
+    """The exported datasets load: the pool's ids are its manifest's, with its clips' audio; each filter's are its
+    subset's."""
+    import io
+
+    import datasets
+    import soundfile as sf
+
+    manifest = pd.read_parquet(run / "manifests" / pool / "train.parquet")
+    ds = datasets.load_from_disk(str(run / "datasets" / pool / "all"))
+    assert ds["id"][:] == manifest["id"].tolist()
+    assert {"score_proxy", "score_sonar", "score_wer", "whisper_transcript", "text"} <= set(ds.column_names)
+    raw = ds.cast_column("audio", datasets.Audio(decode=False))
+    workdir = run.parent.parent  # the manifest's paths are relative to the run's working directory
+    for row, clip in zip(raw, manifest["audio"], strict=True):
+        assert (sf.read(io.BytesIO(row["audio"]["bytes"]))[0] == sf.read(workdir / clip)[0]).all()
+    filters = sorted(p.stem for p in (run / "subsets" / pool).glob("*.parquet"))
+    assert len(filters) == 8
+    for name in filters:
+        subset = datasets.load_from_disk(str(run / "datasets" / pool / name))
+        assert subset["id"][:] == pd.read_parquet(run / "subsets" / pool / f"{name}.parquet")["id"].tolist()
 
 
 def second_run_leaves_the_first_intact(tmp_path, tables_before):

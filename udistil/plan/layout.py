@@ -91,6 +91,11 @@ class Layout:
         """A filter's kept clips (parquet) or its selection statistics (json)."""
         return self.res(f"subsets/{pool}/{filter_name}.{ext}")
 
+    def dataset(self, pool: str, filter_name: str | None = None) -> str:
+        """A `datasets.load_from_disk` folder: the pseudo-labelled pool with every score (`all`), or a filter's
+        subset of it. No filter is called `all` (tests/test_plan.py)."""
+        return self.res(f"datasets/{pool}/{filter_name or 'all'}")
+
     # ---- students ----
     def student_init(self, arch: str) -> str:
         return self.res(f"students/init-{arch}")

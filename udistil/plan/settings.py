@@ -48,3 +48,14 @@ def validation(config: Config) -> dict[str, Any] | None:
     when it names no set."""
     val = ValidationConfig.from_config(config, decoding(config))
     return None if val is None else asdict(val)
+
+
+def hub_datasets(config: Config) -> dict[str, dict[str, str | None]]:
+    """How model cards name each evaluation set's dataset (`model-index`): `type` the hub id of a set read from the
+    hub (the Hub links it), else the corpus name; `config` the hub dataset's configuration."""
+    out = {}
+    for name in config["evaluation"]["sets"]:
+        spec = config["corpora"][name]
+        hub = spec["type"] == "hf" and not spec.get("from_disk")
+        out[name] = {"type": spec["path"] if hub else name, "config": spec.get("name") if hub else None}
+    return out

@@ -35,6 +35,11 @@ def subset_stats_files(config: Config, lay: Layout) -> list[str]:
     return [lay.subset(p, f, "json") for p in config["pools"] for f in pool_filters(config, p)]
 
 
+def dataset_folders(config: Config, lay: Layout) -> list[str]:
+    """Each pool's pseudo-labelled dataset with its scores, and its filters' subsets, as `save_to_disk` folders."""
+    return [d for p in config["pools"] for d in [lay.dataset(p)] + [lay.dataset(p, f) for f in pool_filters(config, p)]]
+
+
 def score_files(config: Config, lay: Layout) -> list[str]:
     return [lay.score(p, s) for p in config["pools"] for s in pool_scores(config, p)]
 
@@ -94,6 +99,7 @@ def final_outputs(config: Config, lay: Layout) -> list[str]:
         + eval_files(config, lay, "json")
         + score_files(config, lay)
         + subset_stats_files(config, lay)
+        + dataset_folders(config, lay)
         + ([lay.table("filter_auc.csv")] if filter_analysis(config) else [])
         + [lay.student(s, "run.json") for s in students]
         + [lay.table(n) for n in ("result_matrix.csv", "result_matrix_seeds.csv", "seed_spread.csv")]

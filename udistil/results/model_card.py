@@ -12,7 +12,9 @@ import pandas as pd
 import yaml
 
 from udistil.common.fileio import atomic_dir
+from udistil.results.table_io import load_metrics
 
+ASR = "automatic-speech-recognition"
 HUB_IDS = {"whisper-base": "openai/whisper-base", "whisper-tiny.en": "openai/whisper-tiny.en"}
 RESULTS = "results/<run>/tables/result_matrix.csv"  # <run>: the config's run folder
 WHISPER_LICENSE = "mit"  # OpenAI released Whisper's code and weights under the MIT licence
@@ -123,11 +125,56 @@ def results_text(matrix: pd.DataFrame, name: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def release(*, model_dir: str | Path, matrix_csv: str | Path, name: str, out_dir: str | Path) -> None:
-    """A shareable copy of a model folder (files hard-linked, no extra disk) whose card has its results.
+def eval_results(metrics: dict[tuple[str, str], dict[str, Any]], datasets: dict[str, dict[str, str | None]]
+                 ) -> list[Any]:
+    """huggingface_hub `EvalResult`s of a model's evaluations, keyed (set, split): WER and CER of each, in percent
+    as the tables give them; a set's dataset is `datasets[set]` ({"type": hub id or name, "config": ...}), else
+    its corpus name."""
+    from huggingface_hub import EvalResult
+
+    results = []
+    for (corpus, split), values in metrics.items():
+        ref = datasets.get(corpus) or {"type": corpus, "config": None}
+        results += [EvalResult(task_type=ASR, task_name="Automatic Speech Recognition", dataset_type=ref["type"],
+                               dataset_name=corpus, dataset_config=ref.get("config"), dataset_split=split,
+                               metric_type=unit, metric_name=f"{unit.upper()} (%)", metric_value=float(values[unit]))
+                    for unit in ("wer", "cer")]
+    return results
+
+
+def evaluation_text(metrics: dict[tuple[str, str], dict[str, Any]]) -> str:
+    """WER and CER of every evaluated set and split as a Markdown table."""
+    rows = [f"| {c} | {s} | {m['wer']:.2f} | {m['cer']:.2f} | {m.get('n', '')} |" for (c, s), m in metrics.items()]
+    return "\n".join(["| set | split | WER (%) | CER (%) | clips |", "|---|---|---:|---:|---:|", *rows]) + "\n"
+
+
+def model_metrics(metric_paths: list[str], name: str) -> dict[tuple[str, str], dict[str, Any]]:
+    """The model's evaluation metrics keyed (set, split), from its results/eval/<model>/<set>/<split>.json files."""
+    metrics = load_metrics(metric_paths)
+    others = sorted({m for m, _, _ in metrics if m != name})
+    if others:
+        raise ValueError(f"metrics of {name}'s card include other models' evaluations: {others}")
+    return {(c, s): m for (_, c, s), m in metrics.items()}
+
+
+def release(*, model_dir: str | Path, matrix_csv: str | Path, name: str, out_dir: str | Path, metric_paths: list[str],
+            datasets: dict[str, dict[str, str | None]] | None = None) -> None:
+    """A shareable copy of a model folder (files hard-linked, no extra disk) whose card has its results: the
+    Hub's `model-index` metadata (WER and CER of every evaluated set and split, from `metric_paths`) and Markdown
+    tables of the same and of its result matrix row.
 
     Hidden files are left out: a hard link to Snakemake's `.snakemake_timestamp` would let the release folder's
     timestamp move the model's, so a rerun would evaluate every student again."""
+    from huggingface_hub import ModelCard
+
+    metrics = model_metrics(metric_paths, name)
+    card = ModelCard((Path(model_dir) / "README.md").read_text())
+    card.data.model_name = name
+    card.data.eval_results = eval_results(metrics, datasets or {}) or None
+    card.text = (card.text[:card.text.index("## Evaluation")] + "## Evaluation\n\nWER and CER (%) of every "
+                 "evaluated set and split (the card's `model-index` metadata carries the same numbers):\n\n"
+                 + evaluation_text(metrics) + "\nThe model's row of this run's result matrix (test WER and CER per "
+                 "set, and the benchmark averages):\n\n" + results_text(pd.read_csv(matrix_csv), name))
     with atomic_dir(out_dir) as tmp:
         for f in sorted(Path(model_dir).iterdir()):
             if f.is_file() and f.name != "README.md" and not f.name.startswith("."):  # not Snakemake's markers
@@ -135,8 +182,4 @@ def release(*, model_dir: str | Path, matrix_csv: str | Path, name: str, out_dir
                     os.link(f, tmp / f.name)
                 except OSError:  # another filesystem: copy
                     shutil.copy2(f, tmp / f.name)
-        card = (Path(model_dir) / "README.md").read_text()
-        head = card[:card.index("## Evaluation")]
-        (tmp / "README.md").write_text(head + "## Evaluation\n\nTest WER and CER (%) per evaluation set, and the "
-                                       "benchmark averages, from this run's result matrix:\n\n"
-                                       + results_text(pd.read_csv(matrix_csv), name))
+        card.save(tmp / "README.md")
