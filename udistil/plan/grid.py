@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
+from udistil.corpora.formats import split_has_text
 from udistil.models.specs import is_materialised
 from udistil.scores import label_free
 from udistil.selection import filters
@@ -148,12 +148,13 @@ def config_matrix_rows(config: Config) -> list[Row]:
 # ---- corpora and models --------------------------------------------------------------------------------------------
 
 def has_text(corpus: dict[str, Any]) -> bool:
-    """Whether a corpus carries ground-truth transcripts (needed by the supervised baseline and analysis)."""
+    """Whether a corpus carries ground-truth transcripts (needed by the supervised baseline and analysis); a local
+    corpus's splits are looked at (`udistil.corpora.formats.split_has_text`)."""
     if corpus["type"] in ("synthetic", "packaged"):
         return True
     if corpus["type"] == "hf":
         return corpus["text_column"] is not None
-    return corpus["text_column"] is not None and all(not Path(p).is_dir() for p in corpus["splits"].values())
+    return all(split_has_text(corpus, path) for path in corpus["splits"].values())
 
 
 def labelled_pools(config: Config) -> list[str]:
