@@ -329,3 +329,18 @@ def test_auto_format_and_labels_follow_the_files(austen, tmp_path):
         spec(tmp_path / "clips", format="table")
     with pytest.raises(ConfigError, match=r"format 'sidecar' needs a folder; .*t\.csv is a file"):
         spec(table, format="sidecar")
+
+
+def test_kaldi_without_segments_reads_whole_recordings(austen, tmp_path):
+    folder = tmp_path / "kaldi"
+    names = sorted(austen)[:3]
+    for name in names:
+        write_int16(folder / "wav" / f"{name}.flac", austen[name][1])
+    (folder / "wav.scp").write_text("".join(f"utt{name}\twav/{name}.flac\n" for name in names))
+    (folder / "text").write_text("".join(f"utt{name} {austen[name][0]}\n" for name in names))
+    (folder / "utt2spk").write_text("".join(f"utt{name} austen\n" for name in names))
+    m, rejected = manifest(corpus_spec({"type": "local", "splits": {"test": str(folder)}}), "test", tmp_path / "o")
+    assert len(rejected) == 0 and list(m.index) == [f"utt{n}" for n in names] and "start_s" not in m.columns
+    for name in names:
+        assert m.loc[f"utt{name}", "text"] == austen[name][0] and m.loc[f"utt{name}", "group"] == "austen"
+        assert np.array_equal(int16(m.loc[f"utt{name}", "audio"]), austen[name][1])
