@@ -10,6 +10,7 @@ rule manifest:
         spec=lambda wc: CORPORA[wc.corpus],
         seed=config["seed"],
         max_seconds=lambda wc: settings.manifest_length_limit(config, wc.corpus, wc.split),
+        split_long=lambda wc: settings.manifest_split_long(config, wc.corpus, wc.split),
     log:
         logs("corpora/{corpus}/{split}"),
     benchmark:

@@ -140,3 +140,25 @@ def read_audio(source: str | os.PathLike | bytes) -> np.ndarray:
     handle = io.BytesIO(source) if isinstance(source, bytes) else source
     audio, sr = sf.read(handle, dtype="float32", always_2d=False)
     return to_mono_16k(audio, sr)
+
+
+class WindowError(ValueError):
+    """A window of a recording that lies (too far) outside it."""
+
+
+def read_audio_window(source: str | os.PathLike | bytes, start_s: float, end_s: float,
+                      max_overshoot_s: float = 0.5) -> np.ndarray:
+    """Samples [round(start_s * rate), round(end_s * rate)) of a file or encoded bytes, counted at the source's
+    own rate, as 16 kHz mono float32 (only the window is read). A window that ends after the recording is cut at
+    its end when it overshoots by at most `max_overshoot_s` (as Kaldi's extract-segments); one that starts at or
+    after the end, or overshoots further, is a WindowError."""
+    handle = io.BytesIO(source) if isinstance(source, bytes) else source
+    with sf.SoundFile(handle) as f:
+        rate, frames = f.samplerate, f.frames
+        start, stop = round(start_s * rate), round(end_s * rate)
+        if start >= frames or stop - frames > max_overshoot_s * rate:
+            raise WindowError(f"segment {start_s:g}-{end_s:g} s lies outside the recording ({frames / rate:g} s "
+                              f"long; an overshoot of at most {max_overshoot_s:g} s is cut)")
+        f.seek(start)
+        audio = f.read(min(stop, frames) - start, dtype="float32", always_2d=False)
+    return to_mono_16k(audio, rate)

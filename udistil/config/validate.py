@@ -13,6 +13,7 @@ from jsonschema import Draft202012Validator, validators
 from udistil.common.fileio import write_text
 from udistil.corpora import POOL_SPLIT
 from udistil.corpora.conditions import condition_errors
+from udistil.corpora.formats import split_errors
 from udistil.corpora.neural_tts import is_neural, voice_errors
 from udistil.corpora.packaged import dataset_errors
 from udistil.plan.grid import has_text, pool_filters
@@ -98,6 +99,8 @@ def reference_errors(config: dict[str, Any]) -> list[str]:
         if corpus["type"] == "packaged":
             errors += [f"config key 'corpora.{name}.datasets.{i}': {e}"
                        for i, e in dataset_errors(corpus["datasets"]).items()]
+        if corpus["type"] == "local":
+            errors += [f"config key 'corpora.{name}.splits.{split}': {e}" for split, e in split_errors(corpus).items()]
     for pool in config["pools"]:
         if pool not in corpora:
             errors.append(f"config key 'pools': unknown corpus '{pool}'; defined: {sorted(corpora)}")
@@ -125,9 +128,9 @@ def reference_errors(config: dict[str, Any]) -> list[str]:
                 errors.append(f"config key 'scores.{name}': missing; filter '{name}' (in '{key}') needs it")
     if "combined" in filters and not combined:
         errors.append("config key 'selection.combined': missing; filter 'combined' (in 'filters') needs it")
+    labelled = {p: has_text(corpora[p]) for p in config["pools"] if p in corpora}  # a local corpus's files looked at
     for name in filters:
-        unlabelled = [p for p in config["pools"] if p in corpora and not has_text(corpora[p])
-                      and name in pool_filters(config, p)]
+        unlabelled = [p for p in labelled if not labelled[p] and name in pool_filters(config, p)]
         if unlabelled and filter_registry.needs_labels(name, config["selection"]):
             errors.append(f"config key 'filters': '{name}' needs ground truth, which pools {unlabelled} lack")
     errors += match_supervised_errors(config)

@@ -9,7 +9,7 @@ import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -21,7 +21,17 @@ from tqdm import tqdm
 
 from udistil.common.clips import Clips, ordered_map, read_clip
 from udistil.common.errors import ManifestError
-from udistil.common.fileio import SAMPLE_RATE, read_audio, read_id_table, write_parquet, write_tsv, write_wav
+from udistil.common.fileio import (
+    SAMPLE_RATE,
+    WindowError,
+    read_audio,
+    read_audio_window,
+    read_id_table,
+    write_parquet,
+    write_tsv,
+    write_wav,
+)
+from udistil.corpora.pauses import cut_at_pauses
 
 log = logging.getLogger(__name__)
 
@@ -32,13 +42,16 @@ SAFE_ID = re.compile(r"^[A-Za-z0-9._-]+$")
 
 @dataclass
 class Record:
-    """One input utterance before conversion: a file path or encoded bytes, or samples at 16 kHz."""
+    """One input utterance before conversion: a file path or encoded bytes, or samples at 16 kHz; with `start_s`
+    and `end_s`, only that window of it (a segment of a longer recording)."""
 
     id: str
     source: str | Path | bytes | np.ndarray
     text: str | None = None
     meta: dict[str, Any] = field(default_factory=dict)
     origin: str = ""  # where it came from, for messages (file path, dataset row)
+    start_s: float | None = None
+    end_s: float | None = None
 
 
 def audio_filename(utt_id: str) -> str:
@@ -62,9 +75,16 @@ def check_records(records: list[Record], where: str) -> None:
 
 
 def load_samples(record: Record) -> np.ndarray:
+    """The record's 16 kHz mono samples (only its window, when it has one)."""
     if isinstance(record.source, np.ndarray):
-        return record.source.astype(np.float32)
-    return read_audio(record.source if isinstance(record.source, bytes) else str(record.source))
+        audio = record.source.astype(np.float32)
+        if record.start_s is None:
+            return audio
+        return audio[round(record.start_s * SAMPLE_RATE): round(record.end_s * SAMPLE_RATE)]
+    source = record.source if isinstance(record.source, bytes) else str(record.source)
+    if record.start_s is None:
+        return read_audio(source)
+    return read_audio_window(source, record.start_s, record.end_s)
 
 
 def length_limit(*, pool: bool, long_clips: str) -> float | None:
@@ -90,32 +110,42 @@ def length_reason(samples: int, max_seconds: float | None = MAX_SECONDS) -> str 
 
 def build_manifest(*, records: Iterable[Record], corpus: str, split: str, audio_dir: str | Path,
                    manifest_path: str | Path, rejected_path: str | Path, max_seconds: float | None = MAX_SECONDS,
-                   link_audio: bool = False, workers: int = 1) -> tuple[int, int]:
+                   link_audio: bool = False, workers: int = 1, split_long: bool = False) -> tuple[int, int]:
     """Convert records to 16 kHz mono WAVs under `audio_dir`; write the manifest and `rejected.tsv`.
 
     Records are converted as they come (by `workers` processes), each written at once: only a few clips are
     held, however many records there are. With `link_audio`, a source file that is already 16 kHz mono
     WAV/FLAC is not copied: the manifest points at it. Clips longer than `max_seconds` (None: no limit) are
-    rejected, as are empty and unreadable ones."""
+    rejected, as are empty and unreadable ones; with `split_long`, an untranscribed one is cut at its pauses into
+    utterances of at most `max_seconds` instead (`udistil.corpora.pauses`; a training pool)."""
     where = f"corpus '{corpus}' split '{split}'"
     if isinstance(records, list):  # records at hand (e.g. file paths) are checked before any conversion
         check_records(records, where)
     audio_dir = Path(audio_dir)
     audio_dir.mkdir(parents=True, exist_ok=True)
-    convert = partial(convert_record, audio_dir=audio_dir, max_seconds=max_seconds, link_audio=link_audio)
-    rows, rejected = [], []
-    for kept, entry in tqdm(_converted(convert, unique_records(records, where), workers),
-                            desc=f"{corpus}/{split}", unit="clip", mininterval=5):
-        if kept:
-            meta = entry.pop("meta")
-            rows.append({**entry, "corpus": corpus, "split": split, **meta})
-        else:
-            rejected.append(entry)
+    convert = partial(convert_record, audio_dir=audio_dir, max_seconds=max_seconds, link_audio=link_audio,
+                      split_long=split_long)
+    rows, rejected, ids = [], [], set()
+    for outcomes in tqdm(_converted(convert, unique_records(records, where), workers),
+                         desc=f"{corpus}/{split}", unit="record", mininterval=5):
+        for kept, entry in outcomes:
+            if entry["id"] in ids:
+                raise ManifestError(f"{where}: duplicate ids: {entry['id']} (an utterance cut from a long "
+                                    "recording has another record's id)")
+            ids.add(entry["id"])
+            if kept:
+                meta = entry.pop("meta")
+                rows.append({**entry, "corpus": corpus, "split": split, **meta})
+            else:
+                rejected.append(entry)
     return _write_manifest(rows, rejected, corpus, split, manifest_path, rejected_path)
 
 
-def _converted(convert: Callable[[Record], tuple[bool, dict]], records: Iterable[Record], workers: int
-               ) -> Iterator[tuple[bool, dict]]:
+Outcome = tuple[bool, dict]  # (True, a manifest row without corpus and split, its `meta` apart) or (False, rejected)
+
+
+def _converted(convert: Callable[[Record], list[Outcome]], records: Iterable[Record], workers: int
+               ) -> Iterator[list[Outcome]]:
     """Each record converted, in order: here, or by `workers` processes a bounded number of records ahead."""
     if workers <= 1:
         yield from map(convert, records)
@@ -150,28 +180,78 @@ def linkable(source: str | Path | bytes | np.ndarray) -> int | None:
     return int(info.frames) if ok else None
 
 
-def convert_record(rec: Record, *, audio_dir: Path, max_seconds: float | None, link_audio: bool
-                   ) -> tuple[bool, dict]:
-    """(True, manifest row without corpus and split, its `meta` apart) for a kept record; (False, rejected
-    row) otherwise. Runs in a worker process when the import is parallel."""
+def convert_record(rec: Record, *, audio_dir: Path, max_seconds: float | None, link_audio: bool,
+                   split_long: bool = False) -> list[Outcome]:
+    """The record's outcomes: one, kept or rejected; or with `split_long`, for an untranscribed record longer
+    than `max_seconds`, one per piece cut at its pauses. Runs in a worker process when the import is parallel."""
     source = rec.origin or str(rec.source)[:200]
-    frames = linkable(rec.source) if link_audio else None
-    if frames is not None:
+    frames = linkable(rec.source) if link_audio and rec.start_s is None else None
+    if frames is not None and not (split_long and too_long(frames, max_seconds)):
         reason = length_reason(frames, max_seconds)
-        path = str(rec.source)
-    else:
-        try:
-            audio = load_samples(rec)
-        except Exception as exc:  # noqa: BLE001 - any decoder failure means unreadable
-            return False, {"id": rec.id, "source": source, "reason": f"unreadable: {type(exc).__name__}: {exc}"}
-        frames, reason = audio.size, rejection_reason(audio, max_seconds)
-        path = str(audio_dir / audio_filename(rec.id))
-        if not reason:
-            write_wav(audio, path)
+        if reason:
+            return [(False, {"id": rec.id, "source": source, "reason": reason})]
+        return [(True, _row(rec, str(rec.source), frames))]
+    try:
+        audio = load_samples(rec)
+    except WindowError as exc:
+        return [(False, {"id": rec.id, "source": source, "reason": str(exc)})]
+    except Exception as exc:  # noqa: BLE001 - any decoder failure means unreadable
+        return [(False, {"id": rec.id, "source": source, "reason": f"unreadable: {type(exc).__name__}: {exc}"})]
+    reason = rejection_reason(audio, max_seconds)
+    if split_long and too_long(audio.size, max_seconds):
+        if rec.text is None:
+            return _pieces(rec, audio, audio_dir, max_seconds)
+        reason += "; not cut at pauses: its transcript cannot be divided with it"
     if reason:
-        return False, {"id": rec.id, "source": source, "reason": reason}
-    return True, {"id": rec.id, "audio": path, "duration_s": round(frames / SAMPLE_RATE, 4), "text": rec.text,
-                  "meta": rec.meta}
+        return [(False, {"id": rec.id, "source": source, "reason": reason})]
+    path = audio_dir / audio_filename(rec.id)
+    write_wav(audio, path)
+    return [(True, _row(rec, str(path), audio.size))]
+
+
+def too_long(samples: int, max_seconds: float | None) -> bool:
+    return max_seconds is not None and samples > max_seconds * SAMPLE_RATE
+
+
+def source_name(rec: Record) -> str:
+    """The file a record was read from, or where it came from (a dataset row) when it was not a file."""
+    return str(rec.source) if isinstance(rec.source, str | Path) else rec.origin
+
+
+def _row(rec: Record, path: str, frames: int, offset: int | None = None) -> dict:
+    """A kept clip's manifest row (`meta` apart). A clip cut from a longer recording (a window of the record, or
+    a piece `offset` samples into it) also carries its `source` file and `start_s`/`end_s` in it."""
+    meta = rec.meta
+    if rec.start_s is not None or offset is not None:
+        start = (rec.start_s or 0.0) + (offset or 0) / SAMPLE_RATE
+        meta = {**meta, "source": source_name(rec), "start_s": start, "end_s": start + frames / SAMPLE_RATE}
+    return {"id": rec.id, "audio": path, "duration_s": round(frames / SAMPLE_RATE, 4), "text": rec.text,
+            "meta": meta}
+
+
+def piece_id(rec_id: str, start: int) -> str:
+    """The id of the utterance cut `start` samples into a record: `<record id>__<start in ms, 7 digits>`."""
+    return f"{rec_id}__{start * 1000 // SAMPLE_RATE:07d}"
+
+
+def _pieces(rec: Record, audio: np.ndarray, audio_dir: Path, max_seconds: float) -> list[Outcome]:
+    """An untranscribed long record cut at its pauses: each utterance written and kept, each silence or fragment
+    rejected with its reason and place."""
+    base = rec.start_s or 0.0
+    outcomes: list[Outcome] = []
+    for piece in cut_at_pauses(audio, max_seconds):
+        utt_id = piece_id(rec.id, piece.start)
+        if piece.reason:
+            place = f"{base + piece.start / SAMPLE_RATE:.3f}-{base + piece.end / SAMPLE_RATE:.3f} s"
+            outcomes.append((False, {"id": utt_id, "source": f"{rec.origin or source_name(rec)} {place}",
+                                     "reason": piece.reason}))
+            continue
+        path = audio_dir / audio_filename(utt_id)
+        write_wav(audio[piece.start:piece.end], path)
+        outcomes.append((True, _row(replace(rec, id=utt_id), str(path), piece.end - piece.start, piece.start)))
+    log.info("%s: %.1f s cut at pauses into %d utterances", rec.id, audio.size / SAMPLE_RATE,
+             sum(kept for kept, _ in outcomes))
+    return outcomes
 
 
 def _write_manifest(rows: list[dict], rejected: list[dict], corpus: str, split: str, manifest_path: str | Path,

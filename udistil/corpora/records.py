@@ -21,8 +21,9 @@ def corpus_records(*, name: str, spec: dict[str, Any], split: str, seed: int) ->
                               pitch=tuple(spec["pitch"]))
         return synthetic_records(synth, spec["splits"][split], seed, name, split)
     if kind == "local":
-        return local_records(spec["splits"][split], id_column=spec["id_column"], path_column=spec["path_column"],
-                             text_column=spec["text_column"])
+        return local_records(spec["splits"][split], format=spec["format"], id_column=spec["id_column"],
+                             path_column=spec["path_column"], text_column=spec["text_column"],
+                             group_column=spec["group_column"])
     if kind == "hf":
         return hf_records(spec["path"], spec["splits"][split], name=spec["name"], from_disk=spec["from_disk"],
                           audio_column=spec["audio_column"], text_column=spec["text_column"],

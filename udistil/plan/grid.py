@@ -5,15 +5,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
+from udistil.corpora.formats import split_has_text
 from udistil.models.specs import is_materialised
 from udistil.scores import label_free
 from udistil.selection import filters
 
 Config = dict[str, Any]  # a filled (validated) config
-TABLE_SUFFIXES = (".tsv", ".tab", ".csv")  # a local corpus split with one of these is a transcript table
 
 STUDENT_PREFIX = "student"
 CELL = rf"^{STUDENT_PREFIX}-(?P<arch>[0-9]+-[0-9]+)-(?P<pool>[A-Za-z0-9][A-Za-z0-9_]*)-(?P<filter>[a-z][a-z0-9_]*)"
@@ -149,18 +148,13 @@ def config_matrix_rows(config: Config) -> list[Row]:
 # ---- corpora and models --------------------------------------------------------------------------------------------
 
 def has_text(corpus: dict[str, Any]) -> bool:
-    """Whether a corpus carries ground-truth transcripts (needed by the supervised baseline and analysis)."""
+    """Whether a corpus carries ground-truth transcripts (needed by the supervised baseline and analysis); a local
+    corpus's splits are looked at (`udistil.corpora.formats.split_has_text`)."""
     if corpus["type"] in ("synthetic", "packaged"):
         return True
     if corpus["type"] == "hf":
         return corpus["text_column"] is not None
-    return corpus["text_column"] is not None and all(is_table(p) for p in corpus["splits"].values())
-
-
-def is_table(path: str) -> bool:
-    """Whether a local corpus split is a transcript table (by its name: it need not exist when a run is planned)
-    rather than a folder of audio."""
-    return Path(path).suffix.lower() in TABLE_SUFFIXES
+    return all(split_has_text(corpus, path) for path in corpus["splits"].values())
 
 
 def labelled_pools(config: Config) -> list[str]:

@@ -38,6 +38,13 @@ def manifest_length_limit(config: Config, corpus: str, split: str) -> float | No
     return length_limit(pool=pool, long_clips=config["evaluation"]["decoding"]["long_clips"])
 
 
+def manifest_split_long(config: Config, corpus: str, split: str) -> bool:
+    """Whether a manifest cuts an untranscribed recording longer than its limit at pauses instead of rejecting it:
+    a training pool's split, when its corpus says `long_recordings: split`."""
+    pool = corpus in config["pools"] and split == POOL_SPLIT
+    return pool and config["corpora"][corpus].get("long_recordings", "reject") == "split"
+
+
 def training(config: Config, seed: int) -> dict[str, Any]:
     """The distill rule's `training` param: the student's TrainConfig (`TrainConfig.from_config`) as plain data."""
     return asdict(TrainConfig.from_config(config, seed))

@@ -8,4 +8,5 @@ with snakemake_job(smk):
     build_manifest(records=corpus_records(name=corpus, spec=smk.params.spec, split=split, seed=smk.params.seed),
                    corpus=corpus, split=split, audio_dir=smk.output.audio, manifest_path=smk.output.manifest,
                    rejected_path=smk.output.rejected, max_seconds=smk.params.max_seconds,
+                   split_long=smk.params.split_long,
                    **manifest_options(smk.params.spec))
