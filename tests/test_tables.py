@@ -210,10 +210,18 @@ def test_claims_choose_the_best_on_validation_and_correct_the_family():
                    NEAR_SUPERVISED: "holds",  # proxy 30 vs supervised 30
                    TOP_TWO: "does not hold",  # proxy is 10 points behind conf on test
                    NEAR_TEACHER: "does not hold"}  # proxy (best on validation) 30 vs teacher 10
-    assert {c["family"] for c in items} == {5}  # 1 + 1 + 2 pairs (proxy, sonar vs conf) + 1
+    # 4 claims, one member each: the top-two claim's 2 pairs (proxy, sonar vs conf) are one intersection-union test
+    assert {c["family"] for c in items} == {4} and {c["comparisons"] for c in items} == {5}
     md = claims_markdown(items, 0.95)
-    assert "**students 6-3, pool p**: 5 comparisons, corrected with Holm-Bonferroni" in md
+    assert "**students 6-3, pool p**: 4 claims in one family (5 comparisons), corrected with Holm-Bonferroni" in md
+    assert "3200 resamples, at least 20 beyond each end" in md  # resamples_for(0.95, 4), above the 200 asked for
     assert "proxy chosen on bench_validation (10.00); test: proxy minus none: difference -20.00 [-20.00, -20.00]" in md
+    assert "Holm-adjusted p = 0.000" in md and "Bounds (one-sided, 99.4% each): proxy is at least 20.00 and at most " \
+        "20.00 points better than none" in md
+    top = next(c for c in items if c["claim"] == TOP_TWO)  # every pair of the member listed at its level
+    assert top["listed"] == ["proxy minus conf: difference +10.00 [+10.00, +10.00]",
+                             "sonar* minus conf: difference +20.00 [+20.00, +20.00]"]
+    assert f"  Its 2 comparisons at {top['level']:.1%}:\n  - proxy minus conf: difference +10.00" in md
     assert "not resolved at this size" not in md and "family-wise error 5%" in md
     assert not any("efficient" in c["claim"] for c in items)  # timings elsewhere
 
@@ -224,7 +232,7 @@ def test_claims_never_choose_on_the_test_split():
     assert got[NEAR_SUPERVISED] == got[NEAR_TEACHER] == "not resolved by this run"
     assert got[TOP_TWO] == "does not hold"  # names its filters: nothing to choose
     assert "not tested: the run evaluates no split but test" in claims_markdown(items, 0.95)
-    assert {c["family"] for c in items if c["claim"] == TOP_TWO} == {2}
+    assert {c["family"] for c in items if c["claim"] == TOP_TWO} == {1}  # the only claim tested: 2 comparisons
 
 
 def test_claim_near_its_margin_is_not_resolved():
@@ -237,6 +245,43 @@ def test_claim_near_its_margin_is_not_resolved():
     items = claims(CLAIMS_MATRIX, boot, ["x"], ["test", "validation"], 0.95)
     near = next(c for c in items if c["claim"] == NEAR_SUPERVISED)
     assert near["verdict"] == "not resolved by this run" and "difference +0.33 [+0.00, +1." in near["measured"]
+    assert "proxy is at least 0.00 and at most 1.00 points worse than supervised" in near["measured"]
+
+
+def test_each_claim_states_the_difference_it_would_detect():
+    """The detectable difference is (z at the step's two-sided level + z at 80% power) x the standard error of
+    the claim's bootstrap draws, here recomputed by hand from the same draws."""
+    from statistics import NormalDist
+
+    import numpy as np
+
+    errors = {split: dict(per) for split, per in ERRORS.items()}
+    boot = claim_boot(errors)
+    proxy = boot.tables[(CELLS["a"], "x", "test")]
+    # proxy 2 words worse on one utterance of 30: its difference to supervised has a standard error near 0.67
+    proxy.loc[0, "hypothesis_norm"] = " ".join(["x"] * 5 + [f"w{n}" for n in range(5, 10)])
+    items = claims(CLAIMS_MATRIX, boot, ["x"], ["test", "validation"], 0.95)
+    near = next(c for c in items if c["claim"] == NEAR_SUPERVISED)
+    drawn = boot.resampled(near["resamples"])
+    se = float(np.std(drawn.rates(CELLS["a"], "x", "test", "wer") - drawn.rates(CELLS["s"], "x", "test", "wer"),
+                      ddof=1))
+    z = NormalDist().inv_cdf
+    assert near["se"] == pytest.approx(se) and se > 0.5
+    assert near["detectable"] == pytest.approx((z(1 - (1 - near["level"]) / 2) + z(0.8)) * se)
+    assert f"Detectable with 80% power: {near['detectable']:.2f} points or more from the boundary" in near["measured"]
+    assert "paper's size" not in near["measured"]  # about 2 points: below the paper's own gains (3.1, 4.6)
+
+
+def test_bounds_and_power_in_words():
+    from udistil.results.paper import bound_words, power_words
+
+    assert bound_words("proxy", "none", -11.53, 2.41, 0.992) == (
+        "Bounds (one-sided, 99.6% each): proxy is at most 2.41 points worse than none, and at most 11.53 points better")
+    assert bound_words("a", "b", -3.0, -1.0, 0.95).endswith("a is at least 1.00 and at most 3.00 points better than b")
+    assert bound_words("a", "b", 1.0, 3.0, 0.95).endswith("a is at least 1.00 and at most 3.00 points worse than b")
+    assert power_words(9.2, 2.6, 0.992, False).endswith("so this run could not resolve an effect of the paper's size")
+    assert power_words(4.0, 1.1, 0.992, True).endswith("more than the paper's smaller gain from filtering (3.1 points)")
+    assert "least precise" in power_words(2.0, 0.5, 0.95, True) and "paper" not in power_words(2.0, 0.5, 0.95, True)
 
 
 def test_wer_by_filter_draws_interval_error_bars(grid, tmp_path):

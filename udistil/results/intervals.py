@@ -28,6 +28,7 @@ from __future__ import annotations
 import math
 import zlib
 from dataclasses import dataclass, field, replace
+from statistics import NormalDist
 
 import numpy as np
 import pandas as pd
@@ -177,6 +178,15 @@ def resamples_for(confidence: float, members: int, at_least: int = 0, tail: int 
     (its first step, at confidence 1 - (1 - `confidence`) / members), and never fewer than `at_least`."""
     alpha = (1 - confidence) / max(members, 1)
     return max(at_least, math.ceil(round(2 * tail / alpha, 6)))
+
+
+def detectable_difference(se: float, confidence: float, power: float = 0.8) -> float:
+    """The smallest true distance from its boundary at which a claim decided by a two-sided percentile interval at
+    `confidence` (its upper end below the boundary: a one-sided test at (1 - confidence) / 2) is resolved with
+    probability `power`, for a difference of bootstrap standard error `se` (normal approximation):
+    (z_{1 - (1 - confidence) / 2} + z_{power}) x se."""
+    z = NormalDist().inv_cdf
+    return (z(1 - (1 - confidence) / 2) + z(power)) * se
 
 
 def holm_adjusted(p: list[float]) -> list[float]:
