@@ -71,14 +71,37 @@ def test_matrix_layout_averages_bold_stand_in_and_intervals(grid):
     for c in points:
         assert (m[f"{c}_lo"] <= m[c]).all() and (m[c] <= m[f"{c}_hi"]).all() and (m[f"{c}_lo"] < m[f"{c}_hi"]).all()
     md = out["md"].read_text()
-    assert f"| teacher-m | teacher | **20.00 [{teacher['a_lo']:.2f}, {teacher['a_hi']:.2f}]** |" in md
-    assert "\\* conf: stand-in." in md and "95% bootstrap interval" in md
+    assert f"| teacher-m | teacher | 20.00 [{teacher['a_lo']:.2f}, {teacher['a_hi']:.2f}] |" in md
+    assert "\\* conf: stand-in." in md and "95% bootstrap interval over training seeds, then utterances" in md
+    assert "**" not in md and "a column with no bold has no best resolved by this run" in md  # every column tied
     tex = out["tex"].read_text()
     assert tex.count(r"\toprule") == 2 and "student-6-3-pool-none" in tex
-    assert rf"\textbf{{20.00 [{teacher['a_lo']:.2f}, {teacher['a_hi']:.2f}]}}" in tex and "95% bootstrap" in tex
+    assert rf"20.00 [{teacher['a_lo']:.2f}, {teacher['a_hi']:.2f}]" in tex and "95% bootstrap" in tex
+    assert r"\textbf" not in tex
     first = {p: p.read_bytes() for p in out.values()}
     matrix(paths, rows, sets, ["a", "b"], splits, {"conf": "stand-in"}, out)
     assert {p: p.read_bytes() for p in out.values()} == first  # byte-identical rebuild, intervals included
+
+
+def test_only_a_best_cell_resolved_against_the_runner_up_is_bold():
+    from udistil.results.intervals import Bootstrap
+    from udistil.results.tables import resolved_best
+
+    def table(errors):  # 4-word references
+        return pd.DataFrame({"id": [f"u{i}" for i in range(len(errors))], "reference_norm": ["a b c d"] * len(errors),
+                             "hypothesis_norm": [" ".join(["x"] * e + list("abcd")[e:]) for e in errors]})
+
+    # on set x, m0 is far ahead of m1 and m2; on set y, m2 leads m1 by one word on one utterance of 30
+    errors = {"x": {"m0": [0] * 30, "m1": [2] * 30, "m2": [3] * 30},
+              "y": {"m0": [3] * 30, "m1": [1] * 30, "m2": [1] * 29 + [0]}}
+    boot = Bootstrap({(m, s, "test"): table(e) for s, per in errors.items() for m, e in per.items()}, 400, 0)
+    df = pd.DataFrame({"model": ["m0", "m1", "m2"], "group": ["teacher"] * 3,
+                       "x": [0.0, 50.0, 75.0], "y": [75.0, 25.0, 2900 / 120], "x_cer": [0.0, 1.0, 2.0],
+                       "y_cer": [3.0, 2.0, 1.0]})
+    marks = resolved_best(df, boot, ["x"], 0.95)
+    assert marks["x"].tolist() == [True, False, False]  # 50 points ahead on every resample
+    assert not marks["y"].any()  # 0.25 points ahead: a resample without that utterance ties
+    assert not resolved_best(df.assign(x=[0.0, 0.0, 75.0]), boot, ["x"], 0.95)["x"].any()  # a tie
 
 
 def test_matrix_opens_with_the_runs_description_and_shows_the_filtering_effect(grid):
@@ -297,8 +320,9 @@ def test_wer_by_filter_draws_interval_error_bars(grid, tmp_path):
 
 
 def test_latex_table_by_hand():
-    """matrix_latex: a booktabs table, `value [lo, hi]`, the best per column in bold, a rule between groups."""
-    from udistil.results.tables import matrix_latex
+    """matrix_latex: a booktabs table, `value [lo, hi]`, the marked cells (here the best per column) in bold, a
+    rule between groups."""
+    from udistil.results.tables import best_marks, matrix_latex
 
     df = pd.DataFrame([
         {"model": "teacher_m", "group": "teacher", "a": 10.0, "a_lo": 8.0, "a_hi": 12.5, "bench_test": 20.0,
@@ -306,11 +330,13 @@ def test_latex_table_by_hand():
         {"model": "s-none", "group": "no-filter", "a": 12.0, "a_lo": 9.0, "a_hi": 15.0, "bench_test": 19.5,
          "bench_test_lo": 17.0, "bench_test_hi": 21.0, "a_cer": 4.0, "bench_test_cer": 9.5},
     ])
-    assert matrix_latex(df, "wer").splitlines() == [
+    bold = best_marks(df, ["a", "bench_test", "a_cer", "bench_test_cer"])
+    assert matrix_latex(df, "wer", bold).splitlines() == [
         r"\begin{tabular}{lrr}", r"\toprule", r"Model & a & bench\_test \\", r"\midrule",
         r"teacher\_m & \textbf{10.00 [8.00, 12.50]} & 20.00 [18.00, 22.00] \\", r"\midrule",
         r"s-none & 12.00 [9.00, 15.00] & \textbf{19.50 [17.00, 21.00]} \\", r"\bottomrule", r"\end{tabular}"]
-    cer = matrix_latex(df, "cer").splitlines()  # no intervals on CER here: bare values, headers without _cer
+    assert r"\textbf" not in matrix_latex(df, "wer")  # nothing marked, nothing bold
+    cer = matrix_latex(df, "cer", bold).splitlines()  # no intervals on CER here: bare values, headers without _cer
     assert cer[2] == r"Model & a & bench\_test \\" and cer[4] == r"teacher\_m & 5.00 & \textbf{9.00} \\"
     assert cer[6] == r"s-none & \textbf{4.00} & 9.50 \\"
 

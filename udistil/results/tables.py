@@ -90,7 +90,32 @@ def best_marks(df: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
     return pd.DataFrame({c: df[c] == df[c].min() for c in columns})
 
 
-def matrix_markdown(df: pd.DataFrame, stand_ins: dict[str, str], confidence: float | None = None) -> str:
+def resolved_best(df: pd.DataFrame, boot: Bootstrap, benchmark: list[str], confidence: float) -> pd.DataFrame:
+    """True where a cell holds its column's lowest error rate and its paired interval (at `confidence`, over
+    training seeds, then utterances or groups) against the runner-up, the column's second lowest, lies below 0:
+    the cells the Markdown and LaTeX set in bold (exploratory, not corrected). A tie is never resolved."""
+    columns = wer_columns(df) + [f"{c}_cer" for c in wer_columns(df)]
+    marks = pd.DataFrame(False, index=df.index, columns=columns)
+    for col in columns:
+        ranked = df[col].dropna().sort_values(kind="stable")
+        if len(ranked) < 2 or ranked.iloc[0] == ranked.iloc[1]:
+            continue
+        best, runner_up = df.loc[ranked.index[0], "model"], df.loc[ranked.index[1], "model"]
+        sets, split, metric = column_scope(col, benchmark)
+        diff = boot.mean_rates(best, sets, split, metric) - boot.mean_rates(runner_up, sets, split, metric)
+        marks.loc[ranked.index[0], col] = interval(diff, confidence)[1] < 0
+    return marks
+
+
+BOLD_NOTE = ("Bold: a column's lowest value where its paired {confidence:.0%} interval against the runner-up (the "
+             "column's second lowest) lies below 0 (exploratory, not corrected); a column with no bold has no best "
+             "resolved by this run.")
+
+
+def matrix_markdown(df: pd.DataFrame, stand_ins: dict[str, str], confidence: float | None = None,
+                    bold: pd.DataFrame | None = None) -> str:
+    """The WER and CER tables with `value [lo, hi]` cells; cells where `bold` (columns as in `df`, e.g.
+    `resolved_best`) is True set in bold."""
     wer_cols = wer_columns(df)
     cer_cols = [f"{c}_cer" for c in wer_cols]
     parts = []
@@ -98,23 +123,25 @@ def matrix_markdown(df: pd.DataFrame, stand_ins: dict[str, str], confidence: flo
         view = df[["model", "group"]].copy()
         for c in cols:
             view[c.removesuffix("_cer")] = with_interval(df, c) if f"{c}_lo" in df.columns else df[c]
-        bold = best_marks(df, cols).rename(columns=lambda c: c.removesuffix("_cer"))
-        table = to_markdown(view, bold=bold, right=[c.removesuffix("_cer") for c in cols])
+        marks = None if bold is None else bold[cols].rename(columns=lambda c: c.removesuffix("_cer"))
+        table = to_markdown(view, bold=marks, right=[c.removesuffix("_cer") for c in cols])
         parts.append(f"### {title}, test split; bench_* average the benchmark sets\n\n{table}")
     notes = "".join(f"\n\n\\* {name}: {what}." for name, what in stand_ins.items())
-    ci = (f" [brackets]: {confidence:.0%} bootstrap interval over utterances (speakers and recordings, then their "
-          "utterances, where a set names them)." if confidence else "")
-    return "\n\n".join(parts) + "\n\nBest (lowest) value per column in bold." + ci + notes + "\n"
+    ci = (f"[brackets]: {confidence:.0%} bootstrap interval over training seeds, then utterances (or groups: "
+          "speakers, voices or recordings, then their utterances, where a set names them)." if confidence else "")
+    said = BOLD_NOTE.format(confidence=confidence) if bold is not None and confidence else ""
+    caption = " ".join(filter(None, (said, ci)))
+    return "\n\n".join(parts + ([caption] if caption else [])) + notes + "\n"
 
 
 def latex_escape(text: str) -> str:
     return str(text).replace("_", r"\_").replace("%", r"\%").replace("&", r"\&")
 
 
-def matrix_latex(df: pd.DataFrame, unit: str = "wer") -> str:
-    """A booktabs table of WER (or CER), `value [lo, hi]` where intervals exist, the best per column in bold."""
+def matrix_latex(df: pd.DataFrame, unit: str = "wer", bold: pd.DataFrame | None = None) -> str:
+    """A booktabs table of WER (or CER), `value [lo, hi]` where intervals exist, cells where `bold` (columns as in
+    `df`, e.g. `resolved_best`) is True in bold."""
     cols = wer_columns(df) if unit == "wer" else [f"{c}_cer" for c in wer_columns(df)]
-    bold = best_marks(df, cols)
     header = " & ".join(["Model"] + [latex_escape(c.removesuffix("_cer")) for c in cols])
     lines = [r"\begin{tabular}{l" + "r" * len(cols) + "}", r"\toprule", header + r" \\", r"\midrule"]
     previous = None
@@ -125,7 +152,7 @@ def matrix_latex(df: pd.DataFrame, unit: str = "wer") -> str:
         cells = [latex_escape(row["model"])]
         for c in cols:
             text = interval_cell(row, c)
-            cells.append(rf"\textbf{{{text}}}" if bool(bold.loc[i, c]) else text)
+            cells.append(rf"\textbf{{{text}}}" if bold is not None and bool(bold.loc[i, c]) else text)
         lines.append(" & ".join(cells) + r" \\")
     lines += [r"\bottomrule", r"\end{tabular}"]
     return "\n".join(lines) + "\n"
@@ -193,11 +220,13 @@ def build_matrix_outputs(*, metric_paths: list[str], table_paths: list[str], spe
     write_text(comparisons_markdown(pairs, confidence), out.comparisons_md)
     write_csv(matrix, out.csv)
     effect = filtering_effect(matrix, pairs, splits[0], confidence, selection_split(splits))
-    write_text(preface(spec.description) + matrix_markdown(matrix, stand_ins, confidence) + (f"\n{effect}" if effect
-                                                                                           else ""), out.md)
-    note = f", [lo, hi]: {confidence:.0%} bootstrap interval over utterances (or speakers and recordings)\n"
-    write_text("% WER (%)" + note + matrix_latex(matrix, "wer") + "\n% CER (%)" + note + matrix_latex(matrix, "cer"),
-               out.tex)
+    bold = resolved_best(matrix, boot, benchmark, confidence)
+    write_text(preface(spec.description) + matrix_markdown(matrix, stand_ins, confidence, bold)
+               + (f"\n{effect}" if effect else ""), out.md)
+    note = (f", [lo, hi]: {confidence:.0%} bootstrap interval over training seeds, then utterances (or groups); "
+            + BOLD_NOTE.format(confidence=confidence) + "\n")
+    write_text("% WER (%)" + note + matrix_latex(matrix, "wer", bold) + "\n% CER (%)" + note
+               + matrix_latex(matrix, "cer", bold), out.tex)
     return matrix
 
 
