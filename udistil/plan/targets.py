@@ -96,7 +96,8 @@ def final_outputs(config: Config, lay: Layout) -> list[str]:
         + subset_stats_files(config, lay)
         + ([lay.table("filter_auc.csv")] if filter_analysis(config) else [])
         + [lay.student(s, "run.json") for s in students]
-        + [lay.table(n) for n in ("result_matrix.csv", "result_matrix_seeds.csv", "seed_spread.csv")]
+        + [lay.table(n) for n in ("result_matrix.csv", "result_matrix_seeds.csv", "seed_spread.csv",
+                                  "utterance_errors.parquet")]
         + category_outputs(config, lay)
         + [lay.release(s) for s in students]
         + report

@@ -341,12 +341,13 @@ def preface(description: str | None) -> str:
 def run_comparison(*, matrix_csv: str, table_paths: list[str], table1_csv: str, cfg: dict[str, Any],
                    benchmark: list[str], splits: list[str], resamples: int, seed: int, confidence: float,
                    out_claims: str, out_side_by_side: str, description: str | None,
-                   cells: dict[str, list[str]] | None = None) -> None:
-    """paper_vs_run.csv, and paper_claims.md from the evaluation tables (the bootstrap draws of the result
-    matrix's job: same seed, same cells of training seeds, same draws)."""
+                   cells: dict[str, list[str]] | None = None, modes: dict[str, str] | None = None) -> None:
+    """paper_vs_run.csv, and paper_claims.md from the evaluation tables (the result matrix job's seed, cells of
+    training seeds and resample modes; each family on at least `resamples_for` its size resamples)."""
     matrix = pd.read_csv(matrix_csv, keep_default_na=False, na_values=[""])
     matrix[["arch", "pool", "filter"]] = matrix[["arch", "pool", "filter"]].fillna("")
     write_csv(side_by_side(matrix, published_table1(table1_csv), cfg), out_side_by_side)
-    boot = Bootstrap(load_tables(table_paths), resamples, seed, cells={c: list(r) for c, r in (cells or {}).items()})
+    boot = Bootstrap(load_tables(table_paths), resamples, seed, cells={c: list(r) for c, r in (cells or {}).items()},
+                     modes=dict(modes or {}))
     write_text(preface(description) + claims_markdown(claims(matrix, boot, benchmark, splits, confidence), confidence),
                out_claims)

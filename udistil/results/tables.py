@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +15,7 @@ from udistil.results.paper import preface
 from udistil.plan.grid import Row, row_cells, seed_rows
 from udistil.scores import display_name
 from udistil.distill.stopping import Curve
+from udistil.results.utterance_errors import write_error_table
 from udistil.results.table_io import fmt, load_metrics, load_tables, to_markdown, write_csv
 
 # ---- the result matrix -------------------------------------------------------------------------------------
@@ -177,7 +178,8 @@ def seed_spread(per_seed: pd.DataFrame, rows: list[Row]) -> pd.DataFrame:
 @dataclass(frozen=True)
 class MatrixSpec:
     """What the result matrix shows: its rows, the evaluation sets and splits, the benchmark average's sets, the
-    scores replaced by stand-ins (starred) and the run's description (the Markdown's preface)."""
+    scores replaced by stand-ins (starred), the run's description (the Markdown's preface) and each set's resample
+    mode where it is not "groups" (the config's `evaluation.resample`)."""
 
     rows: list[Row]
     sets: list[str]
@@ -185,6 +187,7 @@ class MatrixSpec:
     splits: list[str]
     stand_ins: dict[str, str]
     description: str | None = None
+    resample: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -198,6 +201,7 @@ class MatrixFiles:
     comparisons_md: str
     seeds_csv: str
     spread_csv: str
+    errors: str | None = None  # the per-utterance error table (udistil.results.utterance_errors)
 
 
 def build_matrix_outputs(*, metric_paths: list[str], table_paths: list[str], spec: MatrixSpec,
@@ -205,10 +209,12 @@ def build_matrix_outputs(*, metric_paths: list[str], table_paths: list[str], spe
     """The result matrix (one row per cell, the mean over its training seeds) with two-level bootstrap intervals
     (seeds, then utterances) as CSV, Markdown and LaTeX (booktabs, WER then CER); the paired comparisons of every
     cell with its baselines on the same draws; the per-seed matrix (each student its own row, intervals over
-    utterances) and the seed standard deviation of every cell."""
+    utterances) and the seed standard deviation of every cell; and, where `out.errors` names it, the per-utterance
+    error table all of them are computed from."""
     rows, sets, benchmark, splits, stand_ins = spec.rows, spec.sets, spec.benchmark, spec.splits, spec.stand_ins
     confidence = resampling.confidence
-    boot = Bootstrap(load_tables(table_paths), resampling.resamples, resampling.seed, cells=row_cells(rows))
+    boot = Bootstrap(load_tables(table_paths), resampling.resamples, resampling.seed, cells=row_cells(rows),
+                     modes=dict(spec.resample))
     metrics = load_metrics(metric_paths)
     matrix = result_matrix(metrics, rows, sets, benchmark, splits, stand_ins)
     matrix = add_intervals(matrix, boot, benchmark, confidence)
@@ -219,6 +225,8 @@ def build_matrix_outputs(*, metric_paths: list[str], table_paths: list[str], spe
     write_csv(pairs, out.comparisons_csv, float_format=None)  # unrounded: verdicts are read from it
     write_text(comparisons_markdown(pairs, confidence), out.comparisons_md)
     write_csv(matrix, out.csv)
+    if out.errors:
+        write_error_table(boot, rows, sets, splits, out.errors)
     effect = filtering_effect(matrix, pairs, splits[0], confidence, selection_split(splits))
     bold = resolved_best(matrix, boot, benchmark, confidence)
     write_text(preface(spec.description) + matrix_markdown(matrix, stand_ins, confidence, bold)
