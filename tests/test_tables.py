@@ -258,15 +258,20 @@ def test_claims_never_choose_on_the_test_split():
     assert {c["family"] for c in items if c["claim"] == TOP_TWO} == {1}  # the only claim tested: 2 comparisons
 
 
+def near_supervised(first: int):
+    """The bootstrap of ERRORS with proxy `first` words wrong of 10 on its first test utterance, and its claim
+    "within 1 WER point of supervised"."""
+    boot = claim_boot({split: dict(per) for split, per in ERRORS.items()})
+    proxy = boot.tables[(CELLS["a"], "x", "test")]
+    proxy.loc[0, "hypothesis_norm"] = " ".join(["x"] * first + [f"w{n}" for n in range(first, 10)])
+    items = claims(CLAIMS_MATRIX, boot, ["x"], ["test", "validation"], 0.95)
+    return boot, next(c for c in items if c["claim"] == NEAR_SUPERVISED)
+
+
 def test_claim_near_its_margin_is_not_resolved():
     # supervised 3 words of 10 wrong, proxy 3 on 29 utterances and 4 on one: +0.33 points, below 1, but a
     # resample that draws that utterance 3 times or more puts the difference at 1 or above
-    errors = {split: dict(per) for split, per in ERRORS.items()}
-    boot = claim_boot(errors)
-    proxy = boot.tables[(CELLS["a"], "x", "test")]
-    proxy.loc[0, "hypothesis_norm"] = " ".join(["x"] * 4 + [f"w{n}" for n in range(4, 10)])
-    items = claims(CLAIMS_MATRIX, boot, ["x"], ["test", "validation"], 0.95)
-    near = next(c for c in items if c["claim"] == NEAR_SUPERVISED)
+    _, near = near_supervised(4)
     assert near["verdict"] == "not resolved by this run" and "difference +0.33 [+0.00, +1." in near["measured"]
     assert "proxy is at least 0.00 and at most 1.00 points worse than supervised" in near["measured"]
 
@@ -278,13 +283,7 @@ def test_each_claim_states_the_difference_it_would_detect():
 
     import numpy as np
 
-    errors = {split: dict(per) for split, per in ERRORS.items()}
-    boot = claim_boot(errors)
-    proxy = boot.tables[(CELLS["a"], "x", "test")]
-    # proxy 2 words worse on one utterance of 30: its difference to supervised has a standard error near 0.67
-    proxy.loc[0, "hypothesis_norm"] = " ".join(["x"] * 5 + [f"w{n}" for n in range(5, 10)])
-    items = claims(CLAIMS_MATRIX, boot, ["x"], ["test", "validation"], 0.95)
-    near = next(c for c in items if c["claim"] == NEAR_SUPERVISED)
+    boot, near = near_supervised(5)  # 2 words worse on one utterance of 30: a standard error near 0.67
     drawn = boot.resampled(near["resamples"])
     se = float(np.std(drawn.rates(CELLS["a"], "x", "test", "wer") - drawn.rates(CELLS["s"], "x", "test", "wer"),
                       ddof=1))
