@@ -1,5 +1,6 @@
-"""Bootstrap intervals for corpus-level WER/CER over training seeds and utterances, paired differences, verdicts
-and Holm-Bonferroni adjusted verdicts for a family of comparisons.
+"""Bootstrap intervals for corpus-level WER/CER over training seeds and utterances, paired differences, verdicts,
+Holm-Bonferroni adjusted verdicts and p-values for a family (whose members may be intersection-union tests of
+several comparisons), the resamples a family needs, and the difference a test detects with a given power.
 
 A corpus-level rate is a ratio of sums (edit errors / reference length), so utterances are resampled with
 replacement and the ratio recomputed (percentile bootstrap). The resample of an evaluation set and split is

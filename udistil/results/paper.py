@@ -142,8 +142,8 @@ def _interval(names: pd.Series, t: Comparison, pair: dict, lo: float, hi: float)
 def _measured(names: pd.Series, tests: list[Comparison], r: dict) -> str:
     """The deciding comparison's difference, interval, its confidence and the member's Holm-adjusted p."""
     i = r["deciding"]
-    shown = (f"{_interval(names, tests[i], r['pairs'][i], r['lo'], r['hi'])} ({r['confidence']:.1%} interval, "
-             f"Holm-adjusted p = {r['p_adjusted']:.3f})")
+    p = "p < 0.001" if r["p_adjusted"] < 0.0005 else f"p = {r['p_adjusted']:.3f}"  # a bootstrap p of 0: below 2/R
+    shown = f"{_interval(names, tests[i], r['pairs'][i], r['lo'], r['hi'])} ({r['confidence']:.1%} interval, Holm-adjusted {p})"
     return f"deciding comparison (of {len(tests)}) {shown}" if len(tests) > 1 else shown
 
 
@@ -274,8 +274,11 @@ NO_SELECTION = ("not tested: the run evaluates no split but test, and the best f
 def claims(matrix: pd.DataFrame, boot: Bootstrap, benchmark: list[str], splits: list[str], confidence: float
            ) -> list[dict]:
     """The paper's accuracy claims, each decided on the benchmark average of the test split by paired bootstrap
-    intervals, Holm-Bonferroni corrected over the comparisons of its architecture and pool (its family); a
-    "best" model is chosen on the first other evaluated split (udistil.results.comparisons.selection_split).
+    intervals, Holm-Bonferroni corrected over the claims of its architecture and pool (its family; a claim on
+    several comparisons is one member, an intersection-union test); a "best" model is chosen on the first other
+    evaluated split (udistil.results.comparisons.selection_split). Each item also carries what the power tool
+    reads: its comparisons (`tests`), its step's `level`, `se` (its least precise comparison's), `detectable` and
+    the family's `resamples`.
 
     Efficiency claims are not checked here: measured times vary between runs, so they live in the efficiency
     tables only and this file stays byte-identical across reruns."""
