@@ -17,12 +17,14 @@ rule result_matrix:
             LAYOUT.table("result_matrix_seeds.csv"), caption="../report/result_matrix_seeds.rst", category="Tables"
         ),
         spread=report(LAYOUT.table("seed_spread.csv"), caption="../report/seed_spread.rst", category="Tables"),
+        errors=LAYOUT.table("utterance_errors.parquet"),
     params:
         rows=MATRIX_ROWS,
         sets=EVAL["sets"],
         benchmark=grid.benchmark_sets(config),
         splits=EVAL["splits"],
         stand_ins=STAND_INS,
+        resample=EVAL["resample"],
         resamples=config["uncertainty"]["resamples"],
         confidence=config["uncertainty"]["confidence"],
         seed=config["seed"],
@@ -82,6 +84,7 @@ rule paper_comparison:
         resamples=config["uncertainty"]["resamples"],
         seed=config["seed"],
         cells=grid.row_cells(grid.config_matrix_rows(config)),
+        resample=EVAL["resample"],
         confidence=config["uncertainty"]["confidence"],
         description=config["description"],
     log:

@@ -290,3 +290,15 @@ def test_match_supervised_needs_a_pool_with_text_and_the_supervised_filter(tmp_p
     with pytest.raises(ConfigError, match="pool 'pool' trains no 'supervised' filter"):  # ground truth, no baseline
         validate(minimal(filters=["none", "conf"]))
     validate(minimal(filters=["none", "supervised", "conf"]))
+
+
+def test_evaluation_resample_names_an_evaluation_set_and_a_mode():
+    from tests.helpers import filled_config
+
+    ok = filled_config(evaluation={"sets": ["clean"], "splits": ["test"], "resample": {"clean": "within_groups"}})
+    assert ok["evaluation"]["resample"] == {"clean": "within_groups"}
+    assert filled_config()["evaluation"]["resample"] == {}  # every set: groups
+    with pytest.raises(ConfigError, match=r"'evaluation.resample.noisy': not an evaluation set"):
+        filled_config(evaluation={"sets": ["clean"], "splits": ["test"], "resample": {"noisy": "utterances"}})
+    with pytest.raises(ConfigError, match=r"evaluation.resample.clean"):
+        filled_config(evaluation={"sets": ["clean"], "splits": ["test"], "resample": {"clean": "voices"}})

@@ -11,8 +11,12 @@ from udistil.results.intervals import (
     Bootstrap,
     draw_indices,
     holm,
+    holm_adjusted,
+    holm_members,
     index_weights,
     interval,
+    member_p,
+    resamples_for,
     seed_draws,
     seed_mean_rate,
     stable_seed,
@@ -287,3 +291,75 @@ def test_holm_adjusted_verdicts_by_hand():
     assert [o.confidence for o in out] == pytest.approx([0.95, 1 - 0.05 / 3, 0.975])
     assert holm([(near, 0.0)], 0.95)[0].verdict == HOLDS  # a family of one: the unadjusted verdict
     assert holm([(near, 1.0)], 0.95)[0].verdict == HOLDS and holm([(worse, 1.5)], 0.95)[0].verdict == OPEN
+    out = holm([(clear, 0.0), (near, 0.0), (near.copy(), 0.0)], 0.95)
+    assert [o.p_adjusted for o in out] == pytest.approx([0.0, 0.08, 0.08])  # max(0, 2 x 0.04), max(.., 1 x 0.04)
+
+
+def test_holm_adjusted_p_values_by_hand():
+    # sorted p 0.01, 0.02, 0.04 of m = 3: 3 x 0.01, max(0.03, 2 x 0.02), max(0.04, 1 x 0.04); then capped at 1
+    assert holm_adjusted([0.04, 0.01, 0.02]) == pytest.approx([0.04, 0.03, 0.04])
+    assert holm_adjusted([0.5, 0.6]) == pytest.approx([1.0, 1.0])
+    assert holm_adjusted([0.02, 0.2]) == pytest.approx([0.04, 0.2])  # step-down, not Bonferroni (0.4)
+
+
+def test_an_intersection_union_member_is_one_test_at_its_own_level():
+    clear = np.linspace(-3, -1, 1000)
+    near = np.concatenate([np.linspace(-5, -0.5, 980), np.linspace(0.5, 1, 20)])  # p = 0.04
+    # two pairs that must both hold: the member's p is the larger (no correction among them)
+    assert member_p([(clear, 0.0), (near, 0.0)]) == pytest.approx(0.04)
+    alone = holm_members([[(clear, 0.0), (near, 0.0)]], 0.95)[0]
+    assert alone.verdict == HOLDS and alone.level == pytest.approx(0.95) and alone.deciding == 1
+    assert alone.bounds == (interval(clear, 0.95), interval(near, 0.95))
+    # three pairs as one member hold at 95%; as three members of a Holm family the second step (97.5%) stops
+    closer = np.concatenate([np.linspace(-5, -0.5, 985), np.linspace(0.5, 1, 15)])  # p = 0.03
+    assert holm_members([[(clear, 0.0), (near, 0.0), (closer, 0.0)]], 0.95)[0].verdict == HOLDS
+    assert [o.verdict for o in holm([(clear, 0.0), (near, 0.0), (closer, 0.0)], 0.95)] == [HOLDS, OPEN, OPEN]
+    # a member fails when one pair lies above its boundary at the member's level / its size (Bonferroni within)
+    above = np.concatenate([np.linspace(0.5, 2, 985), np.linspace(-1, -0.5, 15)])  # 1.5% at or below 0
+    assert member_p([(clear, 0.0), (above, 0.0)]) == pytest.approx(0.06)  # 2 x 0.03: not at 5%
+    assert holm_members([[(clear, 0.0), (above, 0.0)]], 0.95)[0].verdict == OPEN
+    assert holm_members([[(clear, 0.0), (above, 0.0)]], 0.90)[0].verdict == FAILS
+    assert holm_members([[(above, 0.0)]], 0.95)[0].verdict == FAILS  # alone: p = 0.03
+
+
+def test_resamples_leave_twenty_draws_in_each_tail_of_the_first_holm_step():
+    assert resamples_for(0.95, 1) == 800  # 20 / 0.025
+    assert resamples_for(0.95, 4) == 3200  # 20 / (0.05 / 8): 99.375% at the first step
+    assert resamples_for(0.95, 7, at_least=1000) == 5600 and resamples_for(0.95, 1, at_least=1000) == 1000
+    draws = np.random.default_rng(0).normal(size=resamples_for(0.95, 4))
+    assert np.sum(draws < np.quantile(draws, 0.05 / 8)) == 20
+
+
+def test_within_groups_keeps_each_group_and_resamples_its_utterances():
+    groups = pd.Series(["b", "a", "a", "c", "b", "b"])
+    w = utterance_weights(6, 400, 1, "noisy", "test", groups=groups, mode="within_groups")
+    for idx in ([1, 2], [0, 4, 5], [3]):  # every resample keeps each group at its own size
+        assert (w[:, idx].sum(axis=1) == len(idx)).all()
+    assert (w[:, 0] != w[:, 4]).any() and (w[:, 3] == 1).all()  # a group of one utterance is fixed
+    assert (w == utterance_weights(6, 400, 1, "noisy", "test", groups=groups, mode="within_groups")).all()
+    plain = utterance_weights(6, 400, 1, "noisy", "test")
+    assert (utterance_weights(6, 400, 1, "noisy", "test", groups=groups, mode="utterances") == plain).all()
+    with pytest.raises(ValueError, match="resample mode 'voices'"):
+        utterance_weights(6, 4, 1, "noisy", "test", groups=groups, mode="voices")
+
+
+def test_the_resample_mode_of_a_set_reaches_the_bootstrap():
+    # two voices, one perfect, one bad: as fixed strata the rate cannot leave 37.5; as groups it can
+    errors = [0] * 10 + [3] * 10
+    grouped = {("m", "s", "test"): table(errors).assign(group=["good"] * 10 + ["bad"] * 10)}
+    strata = Bootstrap(grouped, 500, 0, modes={"s": "within_groups"}).rates("m", "s", "test", "wer")
+    assert (strata == 37.5).all()  # every utterance of a voice has the same errors
+    clusters = interval(Bootstrap(grouped, 500, 0).rates("m", "s", "test", "wer"), 0.95)
+    assert clusters == pytest.approx((0.0, 75.0))
+
+
+def test_a_bootstrap_from_counts_equals_one_from_the_tables():
+    tables = {("s1", "x", "test"): table([0, 1, 2, 0]).assign(group=list("aabb")),
+              ("s2", "x", "test"): table([2, 1, 0, 0]).assign(group=list("aabb"))}
+    boot = Bootstrap(tables, 300, 4, cells={"c": ["s1", "s2"]})
+    counts = {(m, c, s, "wer"): boot.counts(m, c, s, "wer") for m, c, s in tables}
+    again = Bootstrap.from_counts(counts, {k: t[["id", "group"]] for k, t in tables.items()}, 300, 4,
+                                  cells={"c": ["s1", "s2"]})
+    assert (again.rates("c", "x", "test", "wer") == boot.rates("c", "x", "test", "wer")).all()
+    more = boot.resampled(600)
+    assert more.resamples == 600 and len(more.rates("c", "x", "test", "wer")) == 600 and boot.resamples == 300

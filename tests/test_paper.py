@@ -247,3 +247,14 @@ def test_table3_rows_are_table1_rows_and_the_stated_averages_follow(tables):
             assert round(mean, 2) == 58.18 and abs(mean - stated) > 0.05, f"{model} is no longer a mismatch"
             continue
         assert round(mean, 2) == stated, model
+
+
+def test_the_papers_own_effects_follow_from_table2(tables):
+    """PAPER_EFFECTS: per architecture (100K pool), the no-filter student's Table 2 bench_test minus that of the
+    best label-free student."""
+    from udistil.results.paper import PAPER_EFFECTS
+
+    t2 = tables[1]["bench_test"]
+    gains = [round(t2[f"NoFilter DW-{arch}"] - min(t2[f"UDW-{arch} proxy"], t2[f"UDW-{arch} sonar"]), 1)
+             for arch in ("16-16", "32-16")]
+    assert tuple(gains) == PAPER_EFFECTS == (3.1, 4.6)

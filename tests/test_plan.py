@@ -270,11 +270,12 @@ def test_matrix_rows_and_paper_rows_read_the_groups():
 
 def test_run_summary_names_the_outputs_and_each_claims_verdict(tmp_path):
     items = [{"claim": "the best label-free filter beats no filtering", "scope": "students 2-1, pool pool",
-              "verdict": "holds", "boundary": 0.0, "measured": "proxy 30.00 vs none 35.00: difference -5.00",
-              "family": 2},
+              "verdict": "holds", "boundary": 0.0, "family": 2, "comparisons": 2, "resamples": 1600,
+              "measured": "proxy 30.00 vs none 35.00: difference -5.00. Detectable with 80% power: 3.216 points or "
+                          "more from the boundary"},
              {"claim": "the best student comes within 1 WER point of the teacher, or beats it",
               "scope": "students 2-1, pool pool", "verdict": "not resolved by this run", "boundary": 1.0,
-              "measured": "x", "family": 2}]
+              "measured": "x", "family": 2, "comparisons": 2, "resamples": 1600}]
     md = claims_markdown(items, 0.95)
     assert claim_verdicts(md) == [(i["verdict"], i["claim"], i["scope"]) for i in items]
     (tmp_path / "tables").mkdir()
@@ -283,6 +284,8 @@ def test_run_summary_names_the_outputs_and_each_claims_verdict(tmp_path):
     text = run_summary(tmp_path)
     assert f"result matrix: {tmp_path}/tables/result_matrix.md" in text and "report:" not in text
     assert "[not resolved by this run] the best student comes within 1 WER point" in text
+    assert "[holds] the best label-free filter beats no filtering (students 2-1, pool pool; detectable at 80% power: " \
+        "3.2 points)" in text
     assert len(text.splitlines()) == 1 + 2 + 2
 
 

@@ -71,14 +71,37 @@ def test_matrix_layout_averages_bold_stand_in_and_intervals(grid):
     for c in points:
         assert (m[f"{c}_lo"] <= m[c]).all() and (m[c] <= m[f"{c}_hi"]).all() and (m[f"{c}_lo"] < m[f"{c}_hi"]).all()
     md = out["md"].read_text()
-    assert f"| teacher-m | teacher | **20.00 [{teacher['a_lo']:.2f}, {teacher['a_hi']:.2f}]** |" in md
-    assert "\\* conf: stand-in." in md and "95% bootstrap interval" in md
+    assert f"| teacher-m | teacher | 20.00 [{teacher['a_lo']:.2f}, {teacher['a_hi']:.2f}] |" in md
+    assert "\\* conf: stand-in." in md and "95% bootstrap interval over training seeds, then utterances" in md
+    assert "**" not in md and "a column with no bold has no best resolved by this run" in md  # every column tied
     tex = out["tex"].read_text()
     assert tex.count(r"\toprule") == 2 and "student-6-3-pool-none" in tex
-    assert rf"\textbf{{20.00 [{teacher['a_lo']:.2f}, {teacher['a_hi']:.2f}]}}" in tex and "95% bootstrap" in tex
+    assert rf"20.00 [{teacher['a_lo']:.2f}, {teacher['a_hi']:.2f}]" in tex and "95% bootstrap" in tex
+    assert r"\textbf" not in tex
     first = {p: p.read_bytes() for p in out.values()}
     matrix(paths, rows, sets, ["a", "b"], splits, {"conf": "stand-in"}, out)
     assert {p: p.read_bytes() for p in out.values()} == first  # byte-identical rebuild, intervals included
+
+
+def test_only_a_best_cell_resolved_against_the_runner_up_is_bold():
+    from udistil.results.intervals import Bootstrap
+    from udistil.results.tables import resolved_best
+
+    def table(errors):  # 4-word references
+        return pd.DataFrame({"id": [f"u{i}" for i in range(len(errors))], "reference_norm": ["a b c d"] * len(errors),
+                             "hypothesis_norm": [" ".join(["x"] * e + list("abcd")[e:]) for e in errors]})
+
+    # on set x, m0 is far ahead of m1 and m2; on set y, m2 leads m1 by one word on one utterance of 30
+    errors = {"x": {"m0": [0] * 30, "m1": [2] * 30, "m2": [3] * 30},
+              "y": {"m0": [3] * 30, "m1": [1] * 30, "m2": [1] * 29 + [0]}}
+    boot = Bootstrap({(m, s, "test"): table(e) for s, per in errors.items() for m, e in per.items()}, 400, 0)
+    df = pd.DataFrame({"model": ["m0", "m1", "m2"], "group": ["teacher"] * 3,
+                       "x": [0.0, 50.0, 75.0], "y": [75.0, 25.0, 2900 / 120], "x_cer": [0.0, 1.0, 2.0],
+                       "y_cer": [3.0, 2.0, 1.0]})
+    marks = resolved_best(df, boot, ["x"], 0.95)
+    assert marks["x"].tolist() == [True, False, False]  # 50 points ahead on every resample
+    assert not marks["y"].any()  # 0.25 points ahead: a resample without that utterance ties
+    assert not resolved_best(df.assign(x=[0.0, 0.0, 75.0]), boot, ["x"], 0.95)["x"].any()  # a tie
 
 
 def test_matrix_opens_with_the_runs_description_and_shows_the_filtering_effect(grid):
@@ -210,10 +233,18 @@ def test_claims_choose_the_best_on_validation_and_correct_the_family():
                    NEAR_SUPERVISED: "holds",  # proxy 30 vs supervised 30
                    TOP_TWO: "does not hold",  # proxy is 10 points behind conf on test
                    NEAR_TEACHER: "does not hold"}  # proxy (best on validation) 30 vs teacher 10
-    assert {c["family"] for c in items} == {5}  # 1 + 1 + 2 pairs (proxy, sonar vs conf) + 1
+    # 4 claims, one member each: the top-two claim's 2 pairs (proxy, sonar vs conf) are one intersection-union test
+    assert {c["family"] for c in items} == {4} and {c["comparisons"] for c in items} == {5}
     md = claims_markdown(items, 0.95)
-    assert "**students 6-3, pool p**: 5 comparisons, corrected with Holm-Bonferroni" in md
+    assert "**students 6-3, pool p**: 4 claims in one family (5 comparisons), corrected with Holm-Bonferroni" in md
+    assert "3200 resamples, at least 20 beyond each end" in md  # resamples_for(0.95, 4), above the 200 asked for
     assert "proxy chosen on bench_validation (10.00); test: proxy minus none: difference -20.00 [-20.00, -20.00]" in md
+    assert "Holm-adjusted p < 0.001" in md and "Bounds (one-sided, 99.4% each): proxy is at least 20.00 and at most " \
+        "20.00 points better than none" in md
+    top = next(c for c in items if c["claim"] == TOP_TWO)  # every pair of the member listed at its level
+    assert top["listed"] == ["proxy minus conf: difference +10.00 [+10.00, +10.00]",
+                             "sonar* minus conf: difference +20.00 [+20.00, +20.00]"]
+    assert f"  Its 2 comparisons at {top['level']:.1%}:\n  - proxy minus conf: difference +10.00" in md
     assert "not resolved at this size" not in md and "family-wise error 5%" in md
     assert not any("efficient" in c["claim"] for c in items)  # timings elsewhere
 
@@ -224,19 +255,55 @@ def test_claims_never_choose_on_the_test_split():
     assert got[NEAR_SUPERVISED] == got[NEAR_TEACHER] == "not resolved by this run"
     assert got[TOP_TWO] == "does not hold"  # names its filters: nothing to choose
     assert "not tested: the run evaluates no split but test" in claims_markdown(items, 0.95)
-    assert {c["family"] for c in items if c["claim"] == TOP_TWO} == {2}
+    assert {c["family"] for c in items if c["claim"] == TOP_TWO} == {1}  # the only claim tested: 2 comparisons
+
+
+def near_supervised(first: int):
+    """The bootstrap of ERRORS with proxy `first` words wrong of 10 on its first test utterance, and its claim
+    "within 1 WER point of supervised"."""
+    boot = claim_boot({split: dict(per) for split, per in ERRORS.items()})
+    proxy = boot.tables[(CELLS["a"], "x", "test")]
+    proxy.loc[0, "hypothesis_norm"] = " ".join(["x"] * first + [f"w{n}" for n in range(first, 10)])
+    items = claims(CLAIMS_MATRIX, boot, ["x"], ["test", "validation"], 0.95)
+    return boot, next(c for c in items if c["claim"] == NEAR_SUPERVISED)
 
 
 def test_claim_near_its_margin_is_not_resolved():
     # supervised 3 words of 10 wrong, proxy 3 on 29 utterances and 4 on one: +0.33 points, below 1, but a
     # resample that draws that utterance 3 times or more puts the difference at 1 or above
-    errors = {split: dict(per) for split, per in ERRORS.items()}
-    boot = claim_boot(errors)
-    proxy = boot.tables[(CELLS["a"], "x", "test")]
-    proxy.loc[0, "hypothesis_norm"] = " ".join(["x"] * 4 + [f"w{n}" for n in range(4, 10)])
-    items = claims(CLAIMS_MATRIX, boot, ["x"], ["test", "validation"], 0.95)
-    near = next(c for c in items if c["claim"] == NEAR_SUPERVISED)
+    _, near = near_supervised(4)
     assert near["verdict"] == "not resolved by this run" and "difference +0.33 [+0.00, +1." in near["measured"]
+    assert "proxy is at least 0.00 and at most 1.00 points worse than supervised" in near["measured"]
+
+
+def test_each_claim_states_the_difference_it_would_detect():
+    """The detectable difference is (z at the step's two-sided level + z at 80% power) x the standard error of
+    the claim's bootstrap draws, here recomputed by hand from the same draws."""
+    from statistics import NormalDist
+
+    import numpy as np
+
+    boot, near = near_supervised(5)  # 2 words worse on one utterance of 30: a standard error near 0.67
+    drawn = boot.resampled(near["resamples"])
+    se = float(np.std(drawn.rates(CELLS["a"], "x", "test", "wer") - drawn.rates(CELLS["s"], "x", "test", "wer"),
+                      ddof=1))
+    z = NormalDist().inv_cdf
+    assert near["se"] == pytest.approx(se) and se > 0.5
+    assert near["detectable"] == pytest.approx((z(1 - (1 - near["level"]) / 2) + z(0.8)) * se)
+    assert f"Detectable with 80% power: {near['detectable']:.2f} points or more from the boundary" in near["measured"]
+    assert "paper's size" not in near["measured"]  # about 2 points: below the paper's own gains (3.1, 4.6)
+
+
+def test_bounds_and_power_in_words():
+    from udistil.results.paper import bound_words, power_words
+
+    assert bound_words("proxy", "none", -11.53, 2.41, 0.992) == (
+        "Bounds (one-sided, 99.6% each): proxy is at most 2.41 points worse than none, and at most 11.53 points better")
+    assert bound_words("a", "b", -3.0, -1.0, 0.95).endswith("a is at least 1.00 and at most 3.00 points better than b")
+    assert bound_words("a", "b", 1.0, 3.0, 0.95).endswith("a is at least 1.00 and at most 3.00 points worse than b")
+    assert power_words(9.2, 2.6, 0.992, False).endswith("so this run could not resolve an effect of the paper's size")
+    assert power_words(4.0, 1.1, 0.992, True).endswith("more than the paper's smaller gain from filtering (3.1 points)")
+    assert "least precise" in power_words(2.0, 0.5, 0.95, True) and "paper" not in power_words(2.0, 0.5, 0.95, True)
 
 
 def test_wer_by_filter_draws_interval_error_bars(grid, tmp_path):
@@ -252,8 +319,9 @@ def test_wer_by_filter_draws_interval_error_bars(grid, tmp_path):
 
 
 def test_latex_table_by_hand():
-    """matrix_latex: a booktabs table, `value [lo, hi]`, the best per column in bold, a rule between groups."""
-    from udistil.results.tables import matrix_latex
+    """matrix_latex: a booktabs table, `value [lo, hi]`, the marked cells (here the best per column) in bold, a
+    rule between groups."""
+    from udistil.results.tables import best_marks, matrix_latex
 
     df = pd.DataFrame([
         {"model": "teacher_m", "group": "teacher", "a": 10.0, "a_lo": 8.0, "a_hi": 12.5, "bench_test": 20.0,
@@ -261,11 +329,13 @@ def test_latex_table_by_hand():
         {"model": "s-none", "group": "no-filter", "a": 12.0, "a_lo": 9.0, "a_hi": 15.0, "bench_test": 19.5,
          "bench_test_lo": 17.0, "bench_test_hi": 21.0, "a_cer": 4.0, "bench_test_cer": 9.5},
     ])
-    assert matrix_latex(df, "wer").splitlines() == [
+    bold = best_marks(df, ["a", "bench_test", "a_cer", "bench_test_cer"])
+    assert matrix_latex(df, "wer", bold).splitlines() == [
         r"\begin{tabular}{lrr}", r"\toprule", r"Model & a & bench\_test \\", r"\midrule",
         r"teacher\_m & \textbf{10.00 [8.00, 12.50]} & 20.00 [18.00, 22.00] \\", r"\midrule",
         r"s-none & 12.00 [9.00, 15.00] & \textbf{19.50 [17.00, 21.00]} \\", r"\bottomrule", r"\end{tabular}"]
-    cer = matrix_latex(df, "cer").splitlines()  # no intervals on CER here: bare values, headers without _cer
+    assert r"\textbf" not in matrix_latex(df, "wer")  # nothing marked, nothing bold
+    cer = matrix_latex(df, "cer", bold).splitlines()  # no intervals on CER here: bare values, headers without _cer
     assert cer[2] == r"Model & a & bench\_test \\" and cer[4] == r"teacher\_m & 5.00 & \textbf{9.00} \\"
     assert cer[6] == r"s-none & \textbf{4.00} & 9.50 \\"
 

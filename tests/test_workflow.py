@@ -11,7 +11,10 @@ import pytest
 import yaml
 
 from tests.helpers import job_counts
+from udistil.results.power import power_report
+from udistil.results.recompute import recompute
 from udistil.results.summary import claim_verdicts
+from udistil.results.utterance_errors import Run
 
 ROOT = Path(__file__).resolve().parent.parent
 SNAKEMAKE = [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile")]
@@ -131,7 +134,9 @@ def test_smoke_run_end_to_end_and_tables_regenerate_identically(tmp_path):
     report = (run / "report.html").read_text(errors="replace")
     assert "claims: results/smoke/tables/paper_claims.md" in done.stdout + done.stderr  # onsuccess: the summary
     verdicts = claim_verdicts((tables / "paper_claims.md").read_text())
-    assert verdicts and all(f"[{v}] {c} ({s})" in done.stdout + done.stderr for v, c, s in verdicts)
+    assert verdicts and all(f"[{v}] {c} ({s}" in done.stdout + done.stderr for v, c, s in verdicts)
+    assert "detectable at 80% power: " in done.stdout + done.stderr
+    run_tools_on_a_finished_run(run)
     assert "result_matrix.csv" in report and "filter_roc.png" in report  # snakemake --report, built in the run
     auc_log = (tmp_path / "logs" / "smoke" / "select" / "filter_analysis.log").read_text()
     assert all(f" {s}" in auc_log for s in ("proxy", "conf", "entropy", "nnll", "pesq", "sonar*"))
@@ -197,6 +202,18 @@ def datasets_are_the_selections(run, pool):
     for name in filters:
         subset = datasets.load_from_disk(str(run / "datasets" / pool / name))
         assert subset["id"][:] == pd.read_parquet(run / "subsets" / pool / f"{name}.parquet")["id"].tolist()
+
+
+def run_tools_on_a_finished_run(run):
+    """The error table gives comparisons.csv's interval to the last digit, and the power tool reads the run's own
+    benchmark files."""
+    finished = Run.read(run)
+    pairs = pd.read_csv(run / "tables" / "comparisons.csv")
+    row = pairs[(pairs["set"] == "bench") & (pairs["split"] == "test")].iloc[0]
+    r = recompute(finished, row["student"], row["other"])
+    assert (r["difference"], r["lo"], r["hi"]) == (row["difference"], row["lo"], row["hi"])
+    text = power_report(finished)
+    assert "detectable at 80% power" in text and "cost unknown" not in text and " s per student" in text
 
 
 def second_run_leaves_the_first_intact(tmp_path, tables_before):

@@ -148,6 +148,8 @@ def reference_errors(config: dict[str, Any]) -> list[str]:
         elif name in corpora and corpora[name]["type"] == "hf" and column not in corpora[name]["meta_columns"]:
             errors.append(f"config key 'evaluation.categories.{name}': column '{column}' is not in "
                           f"'corpora.{name}.meta_columns', so the manifest lacks it")
+    errors += [f"config key 'evaluation.resample.{name}': not an evaluation set; sets: {ev['sets']}"
+               for name in ev["resample"] if name not in ev["sets"]]
     val = config["students"]["validation"]
     if val["set"] is not None:
         if val["set"] not in corpora:

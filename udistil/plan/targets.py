@@ -102,7 +102,8 @@ def final_outputs(config: Config, lay: Layout) -> list[str]:
         + dataset_folders(config, lay)
         + ([lay.table("filter_auc.csv")] if filter_analysis(config) else [])
         + [lay.student(s, "run.json") for s in students]
-        + [lay.table(n) for n in ("result_matrix.csv", "result_matrix_seeds.csv", "seed_spread.csv")]
+        + [lay.table(n) for n in ("result_matrix.csv", "result_matrix_seeds.csv", "seed_spread.csv",
+                                  "utterance_errors.parquet")]
         + category_outputs(config, lay)
         + [lay.release(s) for s in students]
         + report

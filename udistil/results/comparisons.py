@@ -6,8 +6,9 @@ are resampled on the same draws (udistil.results.intervals.Bootstrap), so the di
 unrounded here and in comparisons.csv; Markdown rounds.
 
 A claim about "the best" filter chooses it on a split other than test (`selection_split`, `best_on`) and tests
-it on the test split; the comparisons a claim rests on form a family, corrected with Holm-Bonferroni
-(`family_verdicts`)."""
+it on the test split; the claims of one architecture and pool form a family, corrected with Holm-Bonferroni, a
+claim on several comparisons being one member (`family_verdicts`). Every other interval here (comparisons.csv,
+the filtering effect) is exploratory: each pair at the run's confidence, not corrected."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from udistil.selection.filters import BASELINE_GROUPS, LABEL_FREE, NO_FILTER, STUDENT_GROUPS, TEACHER
-from udistil.results.intervals import FAILS, HOLDS, OPEN, Bootstrap, holm, interval, verdict
+from udistil.results.intervals import FAILS, HOLDS, OPEN, Bootstrap, holm_members, interval, verdict
 from udistil.results.table_io import to_markdown
 
 BENCH = "bench"
@@ -81,9 +82,9 @@ def lookup(pairs: pd.DataFrame, student: str, other: str, corpus: str, split: st
 
 def comparisons_markdown(pairs: pd.DataFrame, confidence: float) -> str:
     """The benchmark-average comparisons with the baselines and the teacher, one table per split."""
-    parts = [f"Paired bootstrap over utterances, or speakers and recordings, then their utterances, where a set "
-             f"names them "
-             f"({confidence:.0%} intervals, each pair unadjusted; paper_claims.md corrects its families): WER of each "
+    parts = [f"Exploratory (not corrected): paired bootstrap over training seeds, then utterances (or groups: "
+             f"speakers, voices or recordings, then their utterances, where a set names them), {confidence:.0%} "
+             f"intervals, each pair on its own; paper_claims.md decides the claims in Holm families. WER of each "
              "student minus the other model's on the benchmark average, in WER points (negative: the student is "
              "better). \"student better\" or \"student worse\" only when the interval excludes 0. Every set, and "
              "the pairs of label-free students, are in comparisons.csv."]
@@ -116,18 +117,33 @@ class Comparison:
     boundary: float
 
 
-def family_verdicts(boot: Bootstrap, tests: list[Comparison], sets: list[str], split: str, confidence: float
-                    ) -> list[dict]:
-    """Each test's unrounded difference (mean over `sets` on `split`) with its Holm-Bonferroni adjusted
-    interval, the confidence it is given at, its bootstrap p-value and its verdict (udistil.results.intervals.holm;
-    family-wise error 1 - `confidence` over the whole list)."""
-    draws = [boot.mean_rates(t.student, sets, split, "wer") - boot.mean_rates(t.other, sets, split, "wer")
-             for t in tests]
-    adjusted = holm([(d, t.boundary) for d, t in zip(draws, tests, strict=True)], confidence)
-    return [{"difference": boot.mean_point(t.student, sets, split, "wer") - boot.mean_point(t.other, sets, split,
-                                                                                           "wer"),
-             "lo": a.lo, "hi": a.hi, "confidence": a.confidence, "p": a.p, "verdict": a.verdict}
-            for t, a in zip(tests, adjusted, strict=True)]
+def family_verdicts(boot: Bootstrap, members: list[list[Comparison]], sets: list[str], split: str,
+                    confidence: float) -> list[dict]:
+    """Each member's Holm-Bonferroni adjusted verdict (udistil.results.intervals.holm_members; family-wise error
+    1 - `confidence` over the members, a member of several comparisons one intersection-union test): its verdict,
+    bootstrap and Holm-adjusted p-values, the confidence of its step (`level`), the deciding comparison's index,
+    difference and interval (`lo`, `hi` at `confidence`), and for each comparison (`pairs`) its unrounded
+    difference (mean over `sets` on `split`), its interval at `level` and the standard error of its draws."""
+    draws = [[boot.mean_rates(t.student, sets, split, "wer") - boot.mean_rates(t.other, sets, split, "wer")
+              for t in member] for member in members]
+    adjusted = holm_members([[(d, t.boundary) for d, t in zip(ds, member, strict=True)]
+                             for ds, member in zip(draws, members, strict=True)], confidence)
+    out = []
+    for member, ds, a in zip(members, draws, adjusted, strict=True):
+        pairs = [{"difference": boot.mean_point(t.student, sets, split, "wer") - boot.mean_point(t.other, sets, split,
+                                                                                              "wer"),
+                  "lo": lo, "hi": hi, "se": standard_error(d)} for t, d, (lo, hi) in zip(member, ds, a.bounds,
+                                                                                        strict=True)]
+        out.append({"verdict": a.verdict, "p": a.p, "p_adjusted": a.p_adjusted, "level": a.level,
+                    "confidence": a.confidence, "deciding": a.deciding, "difference": pairs[a.deciding]["difference"],
+                    "lo": a.lo, "hi": a.hi, "pairs": pairs})
+    return out
+
+
+def standard_error(draws: np.ndarray) -> float:
+    """The bootstrap standard error: the standard deviation of the finite draws (ddof 1)."""
+    finite = draws[np.isfinite(draws)]
+    return float(np.std(finite, ddof=1)) if finite.size > 1 else float("nan")
 
 
 def filtering_effect(matrix: pd.DataFrame, pairs: pd.DataFrame, split: str, confidence: float,
@@ -151,7 +167,9 @@ def filtering_effect(matrix: pd.DataFrame, pairs: pd.DataFrame, split: str, conf
         return ""
     head = ("| arch | pool | best filtered student | its WER | no-filter WER | difference | verdict |\n"
             "|---|---|---|---:|---:|---|---|")
-    return (f"### Filtering against no filtering, {bench} (paired bootstrap, {confidence:.0%} interval)\n\n"
+    return (f"### Filtering against no filtering, {bench} (exploratory, not corrected; paired bootstrap over "
+            f"training seeds, then utterances or groups; {confidence:.0%} interval)\n\n"
             + head + "\n" + "\n".join(lines) + f"\n\nThe best filtered student is chosen by its {chosen_by} WER, "
             f"then tested on {bench}; the difference is its WER minus the no-filter student's (negative: filtering "
-            "helps).\n")
+            "helps). The choice and this comparison are outside the claims' Holm family (paper_claims.md): an "
+            "exploratory interval, not a verdict on a claim.\n")

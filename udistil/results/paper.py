@@ -12,7 +12,7 @@ from udistil.results.comparisons import TEST_SPLIT, Comparison, best_on, family_
 from udistil.common.fileio import write_text
 from udistil.plan.grid import filter_of
 from udistil.selection.filters import LABEL_FREE, NO_FILTER, STUDENT_GROUPS, SUPERVISED, TEACHER, ZERO_SHOT, paper_row
-from udistil.results.intervals import FAILS, HOLDS, OPEN, Bootstrap
+from udistil.results.intervals import OPEN, TAIL_DRAWS, Bootstrap, detectable_difference, resamples_for
 from udistil.results.table_io import load_metrics, load_tables, write_csv
 
 PAPER_DIR = Path(__file__).resolve().parents[2] / "paper"
@@ -125,48 +125,95 @@ Table 2 shows them 0.0 to 0.2 points apart (UDW-16-16 proxy 40.0 vs DW-16-16 40.
 DW-32-16 35.3); one point (about 3% relative at a bench WER near 35) keeps that reading without accepting the
 2.1-point gap of its 32-16++ pair as "close"."""
 
-def _measured(names: pd.Series, t: Comparison, r: dict) -> str:
-    return (f"{names[t.student]} minus {names[t.other]}: difference {r['difference']:+.2f} [{r['lo']:+.2f}, "
-            f"{r['hi']:+.2f}] ({r['confidence']:.1%} interval, p = {r['p']:.3f})")
+POWER = 0.80
+"""The power at which each claim states the smallest difference it would detect (`detectable_difference`)."""
+
+PAPER_EFFECTS = (3.1, 4.6)
+"""WER points: the paper's own gains from label-free filtering on the benchmark average of the test split
+(paper/table2.csv, its Table 2 "Bench test"; 100K pool): NoFilter DW-16-16 43.1 minus UDW-16-16 proxy 40.0, and
+NoFilter DW-32-16 40.1 minus UDW-32-16 sonar 35.5, its best label-free student of each architecture. A claim whose
+detectable difference exceeds them says that this run could not resolve an effect of the paper's size."""
 
 
-def _joint(verdicts: list[str]) -> str:
-    """A claim resting on several comparisons holds when all do and does not hold when any does not."""
-    if all(v == HOLDS for v in verdicts):
-        return HOLDS
-    return FAILS if FAILS in verdicts else OPEN
+def _interval(names: pd.Series, t: Comparison, pair: dict, lo: float, hi: float) -> str:
+    return f"{names[t.student]} minus {names[t.other]}: difference {pair['difference']:+.2f} [{lo:+.2f}, {hi:+.2f}]"
+
+
+def _measured(names: pd.Series, tests: list[Comparison], r: dict) -> str:
+    """The deciding comparison's difference, interval, its confidence and the member's Holm-adjusted p."""
+    i = r["deciding"]
+    p = "p < 0.001" if r["p_adjusted"] < 0.0005 else f"p = {r['p_adjusted']:.3f}"  # a bootstrap p of 0: below 2/R
+    shown = f"{_interval(names, tests[i], r['pairs'][i], r['lo'], r['hi'])} ({r['confidence']:.1%} interval, Holm-adjusted {p})"
+    return f"deciding comparison (of {len(tests)}) {shown}" if len(tests) > 1 else shown
+
+
+def bound_words(student: str, other: str, lo: float, hi: float, confidence: float) -> str:
+    """What an interval [lo, hi] of `student - other` establishes, each end a one-sided bound at
+    1 - (1 - confidence) / 2: by how much the student is worse, better, or at most worse and at most better."""
+    if lo >= 0:
+        said = f"at least {lo:.2f} and at most {hi:.2f} points worse than {other}"
+    elif hi <= 0:
+        said = f"at least {-hi + 0.0:.2f} and at most {-lo:.2f} points better than {other}"
+    else:
+        said = f"at most {hi:.2f} points worse than {other}, and at most {-lo:.2f} points better"
+    return f"Bounds (one-sided, {1 - (1 - confidence) / 2:.1%} each): {student} is {said}"
+
+
+def power_words(detectable: float, se: float, level: float, several: bool) -> str:
+    """The distance from the boundary at which the claim's test resolves a true difference with `POWER`, and whether it
+    exceeds the paper's own effects (`PAPER_EFFECTS`)."""
+    which = "its least precise comparison's SE" if several else "SE"
+    text = (f"Detectable with {POWER:.0%} power: {detectable:.2f} points or more from the boundary, on either "
+            f"side ({which} {se:.2f}, at the {level:.1%} level of its step)")
+    low, high = min(PAPER_EFFECTS), max(PAPER_EFFECTS)
+    if detectable > high:
+        text += (f"; more than every gain from filtering the paper reports ({low:g} to {high:g} points), so this "
+                 "run could not resolve an effect of the paper's size")
+    elif detectable > low:
+        text += f"; more than the paper's smaller gain from filtering ({low:g} points)"
+    return text
 
 
 @dataclass
 class Scope:
-    """The claims of one architecture and pool: each claim's text, boundary and the indices of its comparisons
-    in the family `tests`, tested together."""
+    """The claims of one architecture and pool: each claim's text, boundary and comparisons, together one family
+    (a claim on several comparisons is one member)."""
 
     where: str
     names: pd.Series  # model -> the name a claim prints (filter, or the model's name)
-    tests: list[Comparison] = field(default_factory=list)
-    planned: list[tuple[str, float, list[int], str]] = field(default_factory=list)
+    planned: list[tuple[str, float, list[Comparison], str]] = field(default_factory=list)
     untested: list[dict] = field(default_factory=list)
 
     def plan(self, claim: str, boundary: float, tests: list[Comparison], note: str = "") -> None:
-        self.planned.append((claim, boundary, list(range(len(self.tests), len(self.tests) + len(tests))), note))
-        self.tests += tests
+        self.planned.append((claim, boundary, tests, note))
 
     def skip(self, claim: str, boundary: float, why: str) -> None:
         self.untested.append({"claim": claim, "scope": self.where, "verdict": OPEN, "boundary": boundary,
-                              "measured": why, "family": 0})
+                              "measured": why, "family": 0, "comparisons": 0, "resamples": 0, "tests": []})
 
     def decide(self, boot: Bootstrap, benchmark: list[str], confidence: float) -> list[dict]:
-        results = family_verdicts(boot, self.tests, benchmark, TEST_SPLIT, confidence) if self.tests else []
+        """Each planned claim's verdict, in a Holm family of the scope's claims, on at least `resamples_for` the
+        family's size resamples."""
+        members = [tests for _, _, tests, _ in self.planned]
+        resamples = resamples_for(confidence, len(members), at_least=boot.resamples)
+        drawn = boot if resamples == boot.resamples else boot.resampled(resamples)
+        results = family_verdicts(drawn, members, benchmark, TEST_SPLIT, confidence) if members else []
         out = []
-        for claim, boundary, idx, note in self.planned:
-            # the comparison that decides: a failing one, else the one whose interval reaches furthest up
-            key = max(idx, key=lambda i: (results[i]["verdict"] == FAILS, results[i]["hi"] - self.tests[i].boundary))
-            shown = _measured(self.names, self.tests[key], results[key])
-            if len(idx) > 1:
-                shown = f"deciding comparison (of {len(idx)}) {shown}"
-            out.append({"claim": claim, "scope": self.where, "verdict": _joint([results[i]["verdict"] for i in idx]),
-                        "boundary": boundary, "measured": note + shown, "family": len(self.tests)})
+        for (claim, boundary, tests, note), r in zip(self.planned, results, strict=True):
+            se = max(p["se"] for p in r["pairs"])
+            detectable = detectable_difference(se, r["level"], POWER)
+            deciding = tests[r["deciding"]]
+            shown = ". ".join([note + _measured(self.names, tests, r),
+                               bound_words(self.names[deciding.student], self.names[deciding.other], r["lo"], r["hi"],
+                                           r["confidence"]),
+                               power_words(detectable, se, r["level"], len(tests) > 1)])
+            listed = [f"{_interval(self.names, t, p, p['lo'], p['hi'])}" for t, p in zip(tests, r["pairs"],
+                                                                                        strict=True)]
+            out.append({"claim": claim, "scope": self.where, "verdict": r["verdict"], "boundary": boundary,
+                        "measured": shown, "family": len(members), "comparisons": sum(map(len, members)),
+                        "resamples": resamples, "level": r["level"], "se": se, "detectable": detectable,
+                        "tests": [(t.student, t.other, t.boundary) for t in tests],
+                        "listed": listed if len(tests) > 1 else []})
         return out + self.untested
 
 
@@ -227,8 +274,11 @@ NO_SELECTION = ("not tested: the run evaluates no split but test, and the best f
 def claims(matrix: pd.DataFrame, boot: Bootstrap, benchmark: list[str], splits: list[str], confidence: float
            ) -> list[dict]:
     """The paper's accuracy claims, each decided on the benchmark average of the test split by paired bootstrap
-    intervals, Holm-Bonferroni corrected over the comparisons of its architecture and pool (its family); a
-    "best" model is chosen on the first other evaluated split (udistil.results.comparisons.selection_split).
+    intervals, Holm-Bonferroni corrected over the claims of its architecture and pool (its family; a claim on
+    several comparisons is one member, an intersection-union test); a "best" model is chosen on the first other
+    evaluated split (udistil.results.comparisons.selection_split). Each item also carries what the power tool
+    reads: its comparisons (`tests`), its step's `level`, `se` (its least precise comparison's), `detectable` and
+    the family's `resamples`.
 
     Efficiency claims are not checked here: measured times vary between runs, so they live in the efficiency
     tables only and this file stays byte-identical across reruns."""
@@ -248,28 +298,40 @@ def claims(matrix: pd.DataFrame, boot: Bootstrap, benchmark: list[str], splits: 
 
 
 def claims_markdown(items: list[dict], confidence: float) -> str:
-    """One line per claim: verdict, claim, scope, the claimed side of its boundary, the numbers; each scope's
-    family size and correction first."""
+    """One line per claim: verdict, claim, the claimed side of its boundary, the numbers, the bounds its interval
+    establishes and the difference it would detect; under a claim on several comparisons each of them; each
+    scope's family first."""
     lines = ["The paper's accuracy claims, checked on this run: each difference is a model's WER minus the other's "
-             "in WER points on the benchmark average of the test split, with a paired bootstrap interval (seeds, "
-             "then utterances, or speakers and recordings and then their utterances where a set names them). Each "
-             "claim states a "
-             "boundary: it holds when the whole interval lies on its side, does not hold when the whole interval "
-             "lies on the other side, and is not resolved by this run when the interval contains the boundary. A "
-             "claim on several comparisons holds when all hold. \"Close\" means a difference below "
-             f"+{CLOSE:.2f} WER points (udistil.results.paper.CLOSE). A \"best\" filter or student is chosen on another "
-             "split than test, then tested on test.", ""]
+             "in WER points on the benchmark average of the test split, with a paired bootstrap interval over "
+             "training seeds, then utterances (or groups: speakers, voices or recordings, then their utterances, "
+             "where a set names them). Each claim states a boundary: it holds when the whole interval lies on its "
+             "side, does not hold when the whole interval lies on the other side, and is not resolved by this run "
+             "when the interval contains the boundary. A two-sided interval at confidence c decides, so each of its "
+             "ends is a one-sided bound at 1 - (1 - c) / 2; \"Bounds\" says what the deciding interval rules out. "
+             f"\"Detectable\" is the difference beyond the boundary that the claim's test would find with {POWER:.0%} "
+             f"power: (z at 1 - (1 - level) / 2 + z at {POWER:.2f}) x the bootstrap standard error of the difference "
+             "(udistil.results.intervals.detectable_difference). A claim on several comparisons holds when all hold "
+             "(one intersection-union test, all at the claim's level); it does not hold when one lies above its "
+             "boundary at the claim's level divided by their number. \"Close\" means a difference below "
+             f"+{CLOSE:.2f} WER points (udistil.results.paper.CLOSE). A \"best\" filter or student is chosen on "
+             "another split than test, then tested on test.", ""]
     scopes = dict.fromkeys(c["scope"] for c in items)
     for where in scopes:
         mine = [c for c in items if c["scope"] == where]
-        m = max(c["family"] for c in mine)
-        lines.append(f"**{where}**: {m} comparison{'s' if m != 1 else ''}, corrected with Holm-Bonferroni "
-                     f"(step-down on bootstrap p-values; family-wise error {1 - confidence:.0%}; each interval is "
-                     "at the confidence of its step).")
+        m, n = max(c["family"] for c in mine), max(c["comparisons"] for c in mine)
+        resamples = max(c["resamples"] for c in mine)
+        lines.append(f"**{where}**: {m} claim{'s' if m != 1 else ''} in one family ({n} comparison"
+                     f"{'s' if n != 1 else ''}), corrected with Holm-Bonferroni (step-down on bootstrap p-values, "
+                     f"Holm-adjusted p-values shown; family-wise error {1 - confidence:.0%}; each claim decided at "
+                     f"the confidence of its step; {resamples} resamples, at least {TAIL_DRAWS} beyond each end of "
+                     "the first step's interval).")
         lines.append("")
         for c in mine:
             lines.append(f"- **{c['verdict']}**: {c['claim']} (claimed: difference < {c['boundary']:+.2f}): "
                          f"{c['measured']}.")
+            if c.get("listed"):
+                lines.append(f"  Its {len(c['listed'])} comparisons at {c['level']:.1%}:")
+                lines += [f"  - {text}" for text in c["listed"]]
         lines.append("")
     return "\n".join(lines)
 
@@ -282,12 +344,13 @@ def preface(description: str | None) -> str:
 def run_comparison(*, matrix_csv: str, table_paths: list[str], table1_csv: str, cfg: dict[str, Any],
                    benchmark: list[str], splits: list[str], resamples: int, seed: int, confidence: float,
                    out_claims: str, out_side_by_side: str, description: str | None,
-                   cells: dict[str, list[str]] | None = None) -> None:
-    """paper_vs_run.csv, and paper_claims.md from the evaluation tables (the bootstrap draws of the result
-    matrix's job: same seed, same cells of training seeds, same draws)."""
+                   cells: dict[str, list[str]] | None = None, modes: dict[str, str] | None = None) -> None:
+    """paper_vs_run.csv, and paper_claims.md from the evaluation tables (the result matrix job's seed, cells of
+    training seeds and resample modes; each family on at least `resamples_for` its size resamples)."""
     matrix = pd.read_csv(matrix_csv, keep_default_na=False, na_values=[""])
     matrix[["arch", "pool", "filter"]] = matrix[["arch", "pool", "filter"]].fillna("")
     write_csv(side_by_side(matrix, published_table1(table1_csv), cfg), out_side_by_side)
-    boot = Bootstrap(load_tables(table_paths), resamples, seed, cells={c: list(r) for c, r in (cells or {}).items()})
+    boot = Bootstrap(load_tables(table_paths), resamples, seed, cells={c: list(r) for c, r in (cells or {}).items()},
+                     modes=dict(modes or {}))
     write_text(preface(description) + claims_markdown(claims(matrix, boot, benchmark, splits, confidence), confidence),
                out_claims)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +15,7 @@ from udistil.results.paper import preface
 from udistil.plan.grid import Row, row_cells, seed_rows
 from udistil.scores import display_name
 from udistil.distill.stopping import Curve
+from udistil.results.utterance_errors import write_error_table
 from udistil.results.table_io import fmt, load_metrics, load_tables, to_markdown, write_csv
 
 # ---- the result matrix -------------------------------------------------------------------------------------
@@ -90,7 +91,32 @@ def best_marks(df: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
     return pd.DataFrame({c: df[c] == df[c].min() for c in columns})
 
 
-def matrix_markdown(df: pd.DataFrame, stand_ins: dict[str, str], confidence: float | None = None) -> str:
+def resolved_best(df: pd.DataFrame, boot: Bootstrap, benchmark: list[str], confidence: float) -> pd.DataFrame:
+    """True where a cell holds its column's lowest error rate and its paired interval (at `confidence`, over
+    training seeds, then utterances or groups) against the runner-up, the column's second lowest, lies below 0:
+    the cells the Markdown and LaTeX set in bold (exploratory, not corrected). A tie is never resolved."""
+    columns = wer_columns(df) + [f"{c}_cer" for c in wer_columns(df)]
+    marks = pd.DataFrame(False, index=df.index, columns=columns)
+    for col in columns:
+        ranked = df[col].dropna().sort_values(kind="stable")
+        if len(ranked) < 2 or ranked.iloc[0] == ranked.iloc[1]:
+            continue
+        best, runner_up = df.loc[ranked.index[0], "model"], df.loc[ranked.index[1], "model"]
+        sets, split, metric = column_scope(col, benchmark)
+        diff = boot.mean_rates(best, sets, split, metric) - boot.mean_rates(runner_up, sets, split, metric)
+        marks.loc[ranked.index[0], col] = interval(diff, confidence)[1] < 0
+    return marks
+
+
+BOLD_NOTE = ("Bold: a column's lowest value where its paired {confidence:.0%} interval against the runner-up (the "
+             "column's second lowest) lies below 0 (exploratory, not corrected); a column with no bold has no best "
+             "resolved by this run.")
+
+
+def matrix_markdown(df: pd.DataFrame, stand_ins: dict[str, str], confidence: float | None = None,
+                    bold: pd.DataFrame | None = None) -> str:
+    """The WER and CER tables with `value [lo, hi]` cells; cells where `bold` (columns as in `df`, e.g.
+    `resolved_best`) is True set in bold."""
     wer_cols = wer_columns(df)
     cer_cols = [f"{c}_cer" for c in wer_cols]
     parts = []
@@ -98,23 +124,25 @@ def matrix_markdown(df: pd.DataFrame, stand_ins: dict[str, str], confidence: flo
         view = df[["model", "group"]].copy()
         for c in cols:
             view[c.removesuffix("_cer")] = with_interval(df, c) if f"{c}_lo" in df.columns else df[c]
-        bold = best_marks(df, cols).rename(columns=lambda c: c.removesuffix("_cer"))
-        table = to_markdown(view, bold=bold, right=[c.removesuffix("_cer") for c in cols])
+        marks = None if bold is None else bold[cols].rename(columns=lambda c: c.removesuffix("_cer"))
+        table = to_markdown(view, bold=marks, right=[c.removesuffix("_cer") for c in cols])
         parts.append(f"### {title}, test split; bench_* average the benchmark sets\n\n{table}")
     notes = "".join(f"\n\n\\* {name}: {what}." for name, what in stand_ins.items())
-    ci = (f" [brackets]: {confidence:.0%} bootstrap interval over utterances (speakers and recordings, then their "
-          "utterances, where a set names them)." if confidence else "")
-    return "\n\n".join(parts) + "\n\nBest (lowest) value per column in bold." + ci + notes + "\n"
+    ci = (f"[brackets]: {confidence:.0%} bootstrap interval over training seeds, then utterances (or groups: "
+          "speakers, voices or recordings, then their utterances, where a set names them)." if confidence else "")
+    said = BOLD_NOTE.format(confidence=confidence) if bold is not None and confidence else ""
+    caption = " ".join(filter(None, (said, ci)))
+    return "\n\n".join(parts + ([caption] if caption else [])) + notes + "\n"
 
 
 def latex_escape(text: str) -> str:
     return str(text).replace("_", r"\_").replace("%", r"\%").replace("&", r"\&")
 
 
-def matrix_latex(df: pd.DataFrame, unit: str = "wer") -> str:
-    """A booktabs table of WER (or CER), `value [lo, hi]` where intervals exist, the best per column in bold."""
+def matrix_latex(df: pd.DataFrame, unit: str = "wer", bold: pd.DataFrame | None = None) -> str:
+    """A booktabs table of WER (or CER), `value [lo, hi]` where intervals exist, cells where `bold` (columns as in
+    `df`, e.g. `resolved_best`) is True in bold."""
     cols = wer_columns(df) if unit == "wer" else [f"{c}_cer" for c in wer_columns(df)]
-    bold = best_marks(df, cols)
     header = " & ".join(["Model"] + [latex_escape(c.removesuffix("_cer")) for c in cols])
     lines = [r"\begin{tabular}{l" + "r" * len(cols) + "}", r"\toprule", header + r" \\", r"\midrule"]
     previous = None
@@ -125,7 +153,7 @@ def matrix_latex(df: pd.DataFrame, unit: str = "wer") -> str:
         cells = [latex_escape(row["model"])]
         for c in cols:
             text = interval_cell(row, c)
-            cells.append(rf"\textbf{{{text}}}" if bool(bold.loc[i, c]) else text)
+            cells.append(rf"\textbf{{{text}}}" if bold is not None and bool(bold.loc[i, c]) else text)
         lines.append(" & ".join(cells) + r" \\")
     lines += [r"\bottomrule", r"\end{tabular}"]
     return "\n".join(lines) + "\n"
@@ -150,7 +178,8 @@ def seed_spread(per_seed: pd.DataFrame, rows: list[Row]) -> pd.DataFrame:
 @dataclass(frozen=True)
 class MatrixSpec:
     """What the result matrix shows: its rows, the evaluation sets and splits, the benchmark average's sets, the
-    scores replaced by stand-ins (starred) and the run's description (the Markdown's preface)."""
+    scores replaced by stand-ins (starred), the run's description (the Markdown's preface) and each set's resample
+    mode where it is not "groups" (the config's `evaluation.resample`)."""
 
     rows: list[Row]
     sets: list[str]
@@ -158,6 +187,7 @@ class MatrixSpec:
     splits: list[str]
     stand_ins: dict[str, str]
     description: str | None = None
+    resample: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -171,6 +201,7 @@ class MatrixFiles:
     comparisons_md: str
     seeds_csv: str
     spread_csv: str
+    errors: str | None = None  # the per-utterance error table (udistil.results.utterance_errors)
 
 
 def build_matrix_outputs(*, metric_paths: list[str], table_paths: list[str], spec: MatrixSpec,
@@ -178,10 +209,12 @@ def build_matrix_outputs(*, metric_paths: list[str], table_paths: list[str], spe
     """The result matrix (one row per cell, the mean over its training seeds) with two-level bootstrap intervals
     (seeds, then utterances) as CSV, Markdown and LaTeX (booktabs, WER then CER); the paired comparisons of every
     cell with its baselines on the same draws; the per-seed matrix (each student its own row, intervals over
-    utterances) and the seed standard deviation of every cell."""
+    utterances) and the seed standard deviation of every cell; and, where `out.errors` names it, the per-utterance
+    error table all of them are computed from."""
     rows, sets, benchmark, splits, stand_ins = spec.rows, spec.sets, spec.benchmark, spec.splits, spec.stand_ins
     confidence = resampling.confidence
-    boot = Bootstrap(load_tables(table_paths), resampling.resamples, resampling.seed, cells=row_cells(rows))
+    boot = Bootstrap(load_tables(table_paths), resampling.resamples, resampling.seed, cells=row_cells(rows),
+                     modes=dict(spec.resample))
     metrics = load_metrics(metric_paths)
     matrix = result_matrix(metrics, rows, sets, benchmark, splits, stand_ins)
     matrix = add_intervals(matrix, boot, benchmark, confidence)
@@ -192,12 +225,16 @@ def build_matrix_outputs(*, metric_paths: list[str], table_paths: list[str], spe
     write_csv(pairs, out.comparisons_csv, float_format=None)  # unrounded: verdicts are read from it
     write_text(comparisons_markdown(pairs, confidence), out.comparisons_md)
     write_csv(matrix, out.csv)
+    if out.errors:
+        write_error_table(boot, rows, sets, splits, out.errors)
     effect = filtering_effect(matrix, pairs, splits[0], confidence, selection_split(splits))
-    write_text(preface(spec.description) + matrix_markdown(matrix, stand_ins, confidence) + (f"\n{effect}" if effect
-                                                                                           else ""), out.md)
-    note = f", [lo, hi]: {confidence:.0%} bootstrap interval over utterances (or speakers and recordings)\n"
-    write_text("% WER (%)" + note + matrix_latex(matrix, "wer") + "\n% CER (%)" + note + matrix_latex(matrix, "cer"),
-               out.tex)
+    bold = resolved_best(matrix, boot, benchmark, confidence)
+    write_text(preface(spec.description) + matrix_markdown(matrix, stand_ins, confidence, bold)
+               + (f"\n{effect}" if effect else ""), out.md)
+    note = (f", [lo, hi]: {confidence:.0%} bootstrap interval over training seeds, then utterances (or groups); "
+            + BOLD_NOTE.format(confidence=confidence) + "\n")
+    write_text("% WER (%)" + note + matrix_latex(matrix, "wer", bold) + "\n% CER (%)" + note
+               + matrix_latex(matrix, "cer", bold), out.tex)
     return matrix
 
 

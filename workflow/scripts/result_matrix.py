@@ -9,7 +9,8 @@ with snakemake_job(smk):
     build_matrix_outputs(
         metric_paths=list(smk.input.metrics), table_paths=list(smk.input.tables),
         spec=MatrixSpec(rows=[row_from_params(r) for r in p.rows], sets=list(p.sets), benchmark=list(p.benchmark),
-                        splits=list(p.splits), stand_ins=dict(p.stand_ins), description=p.description),
+                        splits=list(p.splits), stand_ins=dict(p.stand_ins), description=p.description,
+                        resample=dict(p.resample)),
         resampling=Resampling(p.resamples, p.confidence, p.seed),
         out=MatrixFiles(csv=o.csv, md=o.md, tex=o.tex, comparisons_csv=o.comparisons, comparisons_md=o.comparisons_md,
-                        seeds_csv=o.seeds, spread_csv=o.spread))
+                        seeds_csv=o.seeds, spread_csv=o.spread, errors=o.errors))
