@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from tests.helpers import job_counts
+from tests.helpers import job_counts, job_resources
 from udistil.results.summary import claim_verdicts
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -192,6 +192,28 @@ def test_slurm_profile_maps_resources_for_the_paper_config(tmp_path):
     assert "gpu=8" in distill and "mem_mb=128000" in distill and "runtime=2880" in distill  # torchrun x 8
     manifest_job = out.split("rule manifest:")[1].split("\n\n")[0]
     assert "gpu=" not in manifest_job.split("resources:")[1].split("\n")[0]
+
+
+GPU_RULES = {"pseudo_label_shard", "transcribe_pool_shard", "distill", "evaluate", "score_nnll", "score_sonar",
+             "efficiency"}
+"""The rules whose jobs run a model on the config's device."""
+
+
+def test_gpu_config_plans_here_with_a_gpu_for_every_model_job(tmp_path):
+    """configs/gpu.yaml (hub models and corpora, device cuda) plans on this GPU-less machine; every job that runs a
+    model asks for gpu=1, so profiles/default's cap of one keeps them off each other; no other job asks."""
+    cfg = yaml.safe_load((ROOT / "configs" / "gpu.yaml").read_text())
+    out = snakemake("-n", "-d", str(tmp_path), "--configfile", str(ROOT / "configs" / "gpu.yaml")).stdout
+    jobs = job_resources(out)
+    counts = job_counts(out)
+    assert cfg["device"] == "cuda" and cfg["precision"] == "bf16" and not cfg["offline"]
+    assert {m["hub"] for m in cfg["models"].values()} >= {"openai/whisper-large-v3", "facebook/seamless-m4t-v2-large"}
+    assert counts["distill"] == 8 and counts["pseudo_label_shard"] == counts["transcribe_pool_shard"] == 4
+    assert counts["evaluate"] == 1 + 2 + 8 and counts["score_sonar"] == counts["score_nnll"] == 1
+    assert "convert_model" not in counts  # hub models: nothing to build
+    assert {r for r, _ in jobs} >= GPU_RULES
+    wrong = [(r, res.get("gpu")) for r, res in jobs if (res.get("gpu") == "1") != (r in GPU_RULES)]
+    assert not wrong, f"jobs whose gpu request is wrong: {wrong}"
 
 
 PAPER_STUDENTS = sorted(
