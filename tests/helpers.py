@@ -67,3 +67,21 @@ def job_resources(output: str) -> list[tuple[str, dict[str, str]]]:
         pairs = [kv.split("=", 1) for kv in line.group(1).split(", ")] if line else []
         found.append((rule, dict(pairs)))
     return found
+
+
+class HostReads:
+    """Counts the reads of one device number into Python (`float(t[i])`, `.item()`: aten.item or
+    aten._local_scalar_dense), each a host-device sync on a GPU; a whole tensor's `.tolist()` is not one."""
+
+    def __init__(self):
+        import torch
+        from torch.utils._python_dispatch import TorchDispatchMode
+
+        counter = self
+
+        class Mode(TorchDispatchMode):
+            def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+                counter.reads += func in (torch.ops.aten._local_scalar_dense.default, torch.ops.aten.item.default)
+                return func(*args, **(kwargs or {}))
+
+        self.reads, self.mode = 0, Mode()
