@@ -13,7 +13,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export HF_DATASETS_OFFLINE := 1
 
-.PHONY: demo test test-paper-toy lint dry-run config report docs clean-results
+.PHONY: demo test test-paper-toy lint dry-run config report docs clean-results clean-run
 
 $(STAMP): pyproject.toml Makefile
 	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) (torch==2.13.0 is pinned for CPython 3.11)"; exit 1; }
@@ -52,3 +52,9 @@ report: $(STAMP)  # results/$(RUN)/report.html on its own: make report [CONFIG=c
 
 clean-results:
 	rm -rf results logs .snakemake/incomplete
+
+clean-run:  # one run's outputs and logs, nothing shared (resources/, results/cache/): make clean-run RUN=<run>
+	@if [ "$(origin RUN)" != "command line" ]; then \
+	  echo "make clean-run: name the run: make clean-run RUN=<run> removes results/<run>/ and logs/<run>/" >&2; exit 2; fi
+	@case '$(RUN)' in ''|.|..|*[!A-Za-z0-9_.-]*) echo "make clean-run: '$(RUN)' is not a run name" >&2; exit 2;; esac
+	rm -rf 'results/$(RUN)' 'logs/$(RUN)'

@@ -10,7 +10,7 @@ use rule pseudo_label_shard as transcribe_pool_shard with:
         manifest=pool_manifest,
         model=lambda wc: model_input(wc.model),
     output:
-        shard=LAYOUT.transcript_shard("{pool}", "{model}", "{shard}"),
+        shard=temp(LAYOUT.transcript_shard("{pool}", "{model}", "{shard}")),
     params:
         model=model_param(lambda wc: wc.model),
         decoding=DECODING,

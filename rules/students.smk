@@ -1,11 +1,15 @@
 # Students: initialised from teacher layers, distilled on each filter's subset of each pool.
 
 
+# The initialised student (a whole model's weights) is read by distill alone: temp(), removed once every student of
+# its architecture in the run is trained. A student added to a finished run rebuilds it, and Snakemake then retrains
+# that architecture's finished students too (their input is "updated by another job"): run with --notemp where a
+# grid will grow (docs/running.md).
 rule init_student:
     input:
         model=model_input(TEACHER),
     output:
-        model=directory(LAYOUT.student_init("{arch}")),
+        model=temp(directory(LAYOUT.student_init("{arch}"))),
     params:
         teacher=model_param(lambda wc: TEACHER),
         maps=lambda wc: grid.layer_map(config, wc.arch),

@@ -37,6 +37,29 @@ def test_default_dag_from_assets_to_matrix(tmp_path):
     assert counts["result_matrix"] == 1 and counts["filter_analysis"] == 1
 
 
+def test_clean_run_removes_one_runs_results_and_logs_only(tmp_path):
+    """`make clean-run RUN=smoke` removes results/smoke/ and logs/smoke/ and nothing else (other runs, the shared
+    models and cache); without RUN, or with a RUN that is no run name, it refuses. It never builds .venv."""
+    folders = ["results/smoke", "results/other", "logs/smoke", "logs/other", "resources/models/m", "results/cache"]
+    for folder in folders:
+        (tmp_path / folder).mkdir(parents=True)
+        (tmp_path / folder / "file").write_text("x")
+
+    def make(*args):
+        return subprocess.run(["make", "-f", str(ROOT / "Makefile"), "-C", str(tmp_path), "clean-run", *args],
+                              capture_output=True, text=True)
+
+    for refused, why in ((make(), "name the run"), (make("RUN="), "not a run name"),
+                         (make("RUN=../logs"), "not a run name")):
+        assert refused.returncode != 0 and why in refused.stderr, refused.stderr
+    assert all((tmp_path / f / "file").exists() for f in folders)
+    done = make("RUN=smoke")
+    assert done.returncode == 0, done.stderr
+    assert sorted(f for f in folders if (tmp_path / f).exists()) == sorted(set(folders) - {"results/smoke",
+                                                                                          "logs/smoke"})
+    assert not (tmp_path / ".venv").exists()  # no bootstrap
+
+
 def test_lint_is_clean():
     proc = snakemake("--lint")  # exits non-zero on any lint
     assert "Congratulations" in proc.stdout + proc.stderr
@@ -149,8 +172,10 @@ def test_smoke_run_end_to_end_and_tables_regenerate_identically(tmp_path):
         or model_file.read_bytes() == (trained / "model.safetensors").read_bytes()
     marker = trained / ".snakemake_timestamp"
     assert not (released / ".snakemake_timestamp").samefile(marker)  # each folder keeps its own timestamp
+    # temp(): the shards (gathered) and the initialised student (read by distill alone) are gone
+    assert not [*run.glob("pseudo_labels/*/shard*"), *run.glob("transcripts/*/*/shard*"), *run.glob("students/init-*")]
     rerun = snakemake("-n", "--cores", "2", "-d", str(tmp_path), "--configfile", str(SMOKE))
-    assert "Nothing to be done" in rerun.stdout + rerun.stderr  # a finished run stays finished
+    assert "Nothing to be done" in rerun.stdout + rerun.stderr  # a finished run stays finished, without them
     before = digest(sorted(tables.glob("*")) + sorted((run / "plots").glob("*.png")))
     snakemake("--cores", "2", "-d", str(tmp_path), "--configfile", str(SMOKE),
               "--forcerun", "result_matrix", "filter_analysis", "paper_comparison", "plots", "learning_curves",
