@@ -112,7 +112,7 @@ rule score_sonar:
         gpu=GPU,
     priority: 8
     conda:
-        "../envs/sonar.yaml"
+        f"../envs/{settings.sonar_environment(config)}.yaml"  # SONAR's own only where its encoders run
     script:
         "../workflow/scripts/score_sonar.py"
 

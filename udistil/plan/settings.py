@@ -34,6 +34,13 @@ def gpus(config: Config, cuda_available: Callable[[], bool] | None = None) -> in
     return 1 if cuda_available() else 0
 
 
+def sonar_environment(config: Config) -> str:
+    """The conda environment (envs/<name>.yaml) of the sonar score's job: SONAR's own where its encoders run
+    (`scores.sonar.backend: sonar`), else the main one (the text-embedding stand-in runs on transformers)."""
+    sonar = config["scores"].get("sonar")
+    return "sonar" if sonar and sonar["backend"] == "sonar" else "udistil"
+
+
 def selection_rule(config: Config, name: str) -> dict[str, Any]:
     return filters.selection_rule(name, config["selection"])
 
