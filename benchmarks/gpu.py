@@ -7,13 +7,16 @@
 - pseudo-labelling as the paper runs it: timestamps on, batch 80, 225 new tokens, with transformers'
   `WhisperTimeStampLogitsProcessor` against udistil's vectorised one (`udistil.labels.timestamp_logits`);
 - the encoder alone: clips/s;
-- a 32-16 distillation step (trainable encoder, the authors' recipe) at `--distill-batch`: steps/s with and
-  without gradient checkpointing, and for both MFU = the step's model FLOPs (counted once per clip at batch 1,
-  without recomputation, times the batch) / (seconds per step x the card's dense bf16 peak). A row that does not
-  fit in memory is rerun at half the batch, and again, and says so;
+- a 32-16 distillation step (trainable encoder, the authors' recipe) at `--distill-batch`, labels
+  `--label-width` tokens wide (the paper's 225): the project's own `Trainer.step` (accelerate's bf16 autocast,
+  teacher targets, clipping at 1.0, fused AdamW, the learning-rate schedule) with configs/paper.yaml's training
+  settings; steps/s with and without gradient checkpointing, and for both MFU = the step's model FLOPs (counted
+  once per clip at batch 1, without recomputation, times the batch) / (seconds per step x the card's dense bf16
+  peak). A row that does not fit in memory (CUDA out of memory, or cuBLAS failing to allocate) is rerun at half
+  the batch, and again, and says so;
 - teacher targets for a batch: one forward pass for the batch against one per clip (the store left out).
 
-    .venv/bin/python benchmarks/gpu.py [--tokens 48] [--distill-batch 32] [--steps 3]   # sized for under 10 minutes
+    .venv/bin/python benchmarks/gpu.py [--tokens 48] [--distill-batch 32] [--label-width 225] [--steps 3]
     .venv/bin/python benchmarks/gpu.py --tiny   # the same code at toy shapes, on any device: a check of the script
 
 Without a CUDA GPU (and without --tiny) it says so and exits 0.
@@ -24,10 +27,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from types import SimpleNamespace
 from typing import Any
 
-from common import Replay, best_of
+from common import ROOT, Replay, best_of
 
 LARGE_V2 = {"d_model": 1280, "encoder_layers": 32, "decoder_layers": 32, "encoder_attention_heads": 20,
             "decoder_attention_heads": 20, "encoder_ffn_dim": 5120, "decoder_ffn_dim": 5120,
@@ -41,6 +43,8 @@ PEAK_BF16 = [("H200", 989e12), ("H100 NVL", 835e12), ("H100 PCIe", 756e12), ("H1
 def parse() -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--tokens", type=int, default=48)
+    ap.add_argument("--label-width", type=int, default=225,
+                    help="decoder inputs of a distillation step (the paper's --max_label_length 225)")
     ap.add_argument("--distill-batch", type=int, default=32)
     ap.add_argument("--steps", type=int, default=3)
     ap.add_argument("--peak-tflops", type=float, default=None,
@@ -167,12 +171,12 @@ def encoder_speed(encoder, *, batch: int, sync) -> float:
     return batch / seconds["enc"]
 
 
-def distill_batch(batch: int, tokens: int, device, seed: int = 0):
-    """Log-mel features of random clips, random decoder inputs (prompt + tokens) and their shifted labels."""
+def distill_batch(batch: int, width: int, device, seed: int = 0):
+    """Log-mel features of random clips, random decoder inputs `width` wide and their shifted labels."""
     import torch
 
     gen = torch.Generator().manual_seed(seed)
-    dec = torch.randint(0, 50000, (batch, tokens + 4), generator=gen)
+    dec = torch.randint(0, 50000, (batch, width), generator=gen)
     labels = torch.cat([dec[:, 1:], torch.full((batch, 1), -100)], dim=1)
     feats = _feature_extractor()(noise(batch, seed=seed), sampling_rate=16000, return_tensors="pt").input_features
     return feats.to(device), dec.to(device), labels.to(device)
@@ -184,72 +188,133 @@ def _feature_extractor():
     return WhisperFeatureExtractor(feature_size=80)
 
 
-def distillation(teacher, student, *, batch: int, tokens: int, steps: int, checkpointing: bool, device,
-                 mixed: bool, sync) -> dict[str, Any]:
-    """Steps/s of full distillation steps (teacher encoder and decoder, student forward and backward, AdamW) at
-    `batch`, or at half of it (and so on) when that does not fit in GPU memory."""
+class OneMicroBatch:
+    """Stands in for a run's micro-batches (`udistil.distill.batches.MicroBatches`): one micro-batch of `batch`
+    random clips, labels `width` wide, made before timing and drawn at every step, its features computed ahead
+    (as the loader workers of a GPU run hand them over)."""
+
+    def __init__(self, batch: int, width: int, seed: int = 0):
+        import torch
+
+        from udistil.distill.batches import Schedule
+
+        self.schedule = Schedule(n=batch, batch_size=batch, accum=1, processes=1, seed=seed)
+        self.keys: dict[int, str] = {}
+        self.paths: list[str] = []
+        gen = torch.Generator().manual_seed(seed)
+        dec = torch.randint(0, 50000, (batch, width), generator=gen)
+        audios = noise(batch, seed=seed)
+        feats = _feature_extractor()(audios, sampling_rate=16000, return_tensors="pt").input_features
+        self.item = {"idx": list(range(batch)), "dec": dec, "audios": audios, "features": feats,
+                     "labels": torch.cat([dec[:, 1:], torch.full((batch, 1), -100)], dim=1),
+                     "lengths": [width] * batch, "keys": [f"clip{i}" for i in range(batch)]}
+
+    def __getitem__(self, m: int) -> dict:
+        return {**self.item, "m": m}
+
+
+def train_settings(*, batch: int, width: int, checkpointing: bool, cuda: bool):
+    """The paper's training settings (configs/paper.yaml: AdamW, constant LR after warm-up, clipping at 1.0, a
+    trainable encoder) in one process at `batch`, labels up to `width` tokens, no caches."""
+    from dataclasses import replace
+
+    from udistil.config.validate import filled
+    from udistil.distill import TrainConfig
+
+    paper = filled(ROOT / "configs" / "paper.yaml")
+    cfg = TrainConfig.from_config(paper, paper["seed"])
+    return replace(cfg, batch_size=batch, grad_accum=1, global_batch_size=None, num_processes=1, max_label_length=width,
+                   gradient_checkpointing=checkpointing, dataloader_workers=0, device="cuda" if cuda else "cpu",
+                   precision="bf16" if cuda else "fp32", cache={**cfg.cache, "mode": "off"})
+
+
+def out_of_memory(err: BaseException) -> bool:
+    """A CUDA allocation that failed: torch's OutOfMemoryError, or cuBLAS failing to allocate its workspace."""
     import torch
 
+    return isinstance(err, torch.cuda.OutOfMemoryError) or (
+        isinstance(err, RuntimeError) and any(s in str(err) for s in ("CUBLAS_STATUS_ALLOC_FAILED", "out of memory")))
+
+
+def free_memory() -> None:
+    """Return cached GPU memory, once nothing holds the failed try's tensors (its traceback included)."""
+    import gc
+
+    import torch
+
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+
+
+def distillation(teacher, student, *, batch: int, width: int, steps: int, checkpointing: bool, device,
+                 sync) -> dict[str, Any]:
+    """Steps/s of the project's distillation step at `batch`, or at half of it (and so on) when that does not fit
+    in GPU memory."""
     tried = batch
     while True:
         try:
-            return {**distill_steps(teacher, student, batch=tried, tokens=tokens, steps=steps,
-                                    checkpointing=checkpointing, device=device, mixed=mixed, sync=sync),
+            return {**distill_steps(teacher, student, batch=tried, width=width, steps=steps,
+                                    checkpointing=checkpointing, device=device, sync=sync),
                     "asked_batch": batch}
-        except torch.cuda.OutOfMemoryError:
-            if tried == 1:
-                return {"checkpointing": checkpointing, "oom": True, "asked_batch": batch}
-            print(f"  (distillation step at batch {tried} {'with' if checkpointing else 'without'} checkpointing: "
-                  f"out of GPU memory; trying batch {tried // 2})", flush=True)
-            tried //= 2
+        except (RuntimeError, MemoryError) as err:  # torch.cuda.OutOfMemoryError is a RuntimeError
+            if not out_of_memory(err):
+                raise
+        free_memory()  # here, not in the except block: the traceback there still holds the failed try's tensors
+        if tried == 1:
+            return {"checkpointing": checkpointing, "oom": True, "asked_batch": batch}
+        print(f"  (distillation step at batch {tried} {'with' if checkpointing else 'without'} checkpointing: "
+              f"out of GPU memory; trying batch {tried // 2})", flush=True)
+        tried //= 2
 
 
-def distill_steps(teacher, student, *, batch: int, tokens: int, steps: int, checkpointing: bool, device,
-                  mixed: bool, sync, count_flops: bool = False) -> dict[str, Any]:
-    """`steps` distillation steps after a warm-up: steps/s; with `count_flops`, one step's model FLOPs instead."""
+def distill_steps(teacher, student, *, batch: int, width: int, steps: int, checkpointing: bool, device, sync,
+                  count_flops: bool = False) -> dict[str, Any]:
+    """`steps` optimiser steps of `udistil.distill.train.Trainer` after a warm-up (the step a run takes: teacher
+    encoder and targets, student forward and backward under accelerate's autocast, gradient clipping, fused AdamW,
+    the learning-rate schedule): steps/s; with `count_flops`, one step's model FLOPs instead."""
     import torch
     from torch.utils.flop_counter import FlopCounterMode
 
-    from udistil.distill.loss import distill_loss
+    from udistil.distill.setup import make_accelerator, optimisation
+    from udistil.distill.teacher_targets import TeacherTargets
+    from udistil.distill.train import Trainer
+    from udistil.models.encoder_cache import Encoder
 
-    cfg = SimpleNamespace(temperature=2.0, ce_weight=0.8, kl_weight=1.0)  # distil-whisper's defaults
-    feats, dec, labels = distill_batch(batch, tokens, device)
-    opt = torch.optim.AdamW(student.parameters(), lr=1e-5, fused=device.type == "cuda")
-    student.train()
+    cfg = train_settings(batch=batch, width=width, checkpointing=checkpointing, cuda=device.type == "cuda")
+    accelerator, device, _, _ = make_accelerator(cfg)
     if checkpointing:
         student.gradient_checkpointing_enable()
-
-    def step() -> None:
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=mixed):
-            with torch.no_grad():
-                states = teacher.get_encoder()(feats.to(teacher.dtype)).last_hidden_state
-                t_logits = teacher(encoder_outputs=(states,), decoder_input_ids=dec, use_cache=False).logits
-            s_logits = student(input_features=feats, decoder_input_ids=dec, use_cache=False).logits
-            loss = distill_loss(s_logits, t_logits, labels, cfg)["loss"]
-        loss.backward()
-        opt.step()
-        opt.zero_grad(set_to_none=True)
-
+    student.config.use_cache = False
+    student.train()
+    fe = _feature_extractor()
+    prepared = None
     try:
+        prepared, optimizer, scheduler = accelerator.prepare(student, *optimisation(student, cfg, 10**6, device))
+        trainer = Trainer(cfg=cfg, accelerator=accelerator, student=prepared, optimizer=optimizer,
+                          scheduler=scheduler, t_encoder=Encoder(teacher, fe, device, teacher.dtype),
+                          s_encoder=Encoder(student, fe, device, torch.float32), targets=TeacherTargets(teacher),
+                          data=OneMicroBatch(batch, width), shared=False, frozen=False)
         if count_flops:
             with FlopCounterMode(display=False) as counter:
-                step()
+                trainer.step(0)
             return {"flops": counter.get_total_flops()}
-        step()  # warm-up
-        seconds, _ = best_of({"step": lambda: [step() for _ in range(steps)]}, 1, sync)
+        trainer.step(0)  # warm-up
+        seconds, _ = best_of({"step": lambda: [trainer.step(i) for i in range(1, steps + 1)]}, 1, sync)
     finally:
         student.gradient_checkpointing_disable()
-        opt.zero_grad(set_to_none=True)
-        if device.type == "cuda":
-            torch.cuda.empty_cache()
+        student.zero_grad(set_to_none=True)
+        if prepared is not None:
+            accelerator.unwrap_model(prepared, keep_fp32_wrapper=False)  # autocast's forward wrapper removed
+        accelerator.free_memory()  # the optimiser's states go with this try
     return {"checkpointing": checkpointing, "batch": batch, "steps_per_s": steps / seconds["step"]}
 
 
-def flops_per_clip(teacher, student, *, tokens: int, device, mixed: bool) -> float:
+def flops_per_clip(teacher, student, *, width: int, device) -> float:
     """Model FLOPs of one distillation step per clip: counted at batch 1 without checkpointing (the matrix
     products, convolutions and attention that FlopCounterMode counts all grow linearly with the batch)."""
-    return distill_steps(teacher, student, batch=1, tokens=tokens, steps=1, checkpointing=False, device=device,
-                         mixed=mixed, sync=lambda: None, count_flops=True)["flops"]
+    return distill_steps(teacher, student, batch=1, width=width, steps=1, checkpointing=False, device=device,
+                         sync=lambda: None, count_flops=True)["flops"]
 
 
 def teacher_targets(teacher, encoder, *, batch: int, tokens: int, device, sync) -> dict[str, float]:
@@ -265,7 +330,7 @@ def teacher_targets(teacher, encoder, *, batch: int, tokens: int, device, sync) 
         def save(self, key, array):
             pass
 
-    _, dec, _ = distill_batch(batch, tokens, device, seed=1)
+    _, dec, _ = distill_batch(batch, tokens + 4, device, seed=1)
     lengths = [5 + (i * tokens) // batch for i in range(batch)]
     keys = [f"clip{i}" for i in range(batch)]
     with torch.inference_mode():
@@ -291,7 +356,8 @@ def report(name: str, rows: dict[str, Any], peak: float | None, args: argparse.N
           f"processor {p['vectorised']:.1f} clips/s, transformers' {p['transformers']:.1f} clips/s, speed-up "
           f"{p['ratio']:.2f}, {p['timestamps']:.1f} timestamps/clip, same tokens: {p['same_tokens']}")
     print(f"encoder alone: {rows['encoder']:.1f} clips/s")
-    print(f"distillation step, {rows['student']} student (trainable encoder), batch {args.distill_batch}:")
+    print(f"distillation step (udistil's Trainer, the paper's settings), {rows['student']} student (trainable "
+          f"encoder), batch {args.distill_batch}, labels {args.label_width} tokens wide:")
     per_clip = rows["flops_per_clip"]
     for r in rows["distill"]:
         label = "with checkpointing" if r["checkpointing"] else "without checkpointing"
@@ -328,6 +394,7 @@ def main() -> int:
     pseudo = {"batch": 80, "tokens": 225}  # the paper's pseudo-labelling: batch 80, up to 225 tokens
     if args.tiny:
         args.tokens, args.distill_batch, args.steps = min(args.tokens, 4), min(args.distill_batch, 2), 1
+        args.label_width = min(args.label_width, 8)
         pseudo = {"batch": 8, "tokens": 24}
     peak = args.peak_tflops * 1e12 if args.peak_tflops else peak_flops(name) if cuda else None
     if peak is None and args.tiny:
@@ -349,9 +416,9 @@ def main() -> int:
     student, _ = build(shape, decoder_layers=shape["decoder_layers"] // 2, device=device, dtype=torch.float32, seed=1)
     rows["student"] = f"{student.config.encoder_layers}-{student.config.decoder_layers}"
     rows["attention"] = attention(teacher, student)
-    rows["flops_per_clip"] = flops_per_clip(teacher, student, tokens=args.tokens, device=device, mixed=cuda)
-    rows["distill"] = [distillation(teacher, student, batch=args.distill_batch, tokens=args.tokens, steps=args.steps,
-                                    checkpointing=c, device=device, mixed=cuda, sync=sync) for c in (False, True)]
+    rows["flops_per_clip"] = flops_per_clip(teacher, student, width=args.label_width, device=device)
+    rows["distill"] = [distillation(teacher, student, batch=args.distill_batch, width=args.label_width,
+                                    steps=args.steps, checkpointing=c, device=device, sync=sync) for c in (False, True)]
     report(name, rows, peak, args)
     return 0
 

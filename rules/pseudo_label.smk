@@ -1,5 +1,6 @@
 # The teacher transcribes each pool in shards (pseudo-labels + token statistics), gathered per pool.
-# The proxy model's transcripts use the same two steps (rules/scores.smk).
+# The proxy model's transcripts use the same two steps (rules/scores.smk). The shards are temp(): the gathered file
+# is all that later jobs read, so Snakemake removes them once it is written.
 
 
 rule pseudo_label_shard:
@@ -7,7 +8,7 @@ rule pseudo_label_shard:
         manifest=pool_manifest,
         model=model_input(TEACHER),
     output:
-        shard=LAYOUT.pseudo_label_shard("{pool}", "{shard}"),
+        shard=temp(LAYOUT.pseudo_label_shard("{pool}", "{shard}")),
     params:
         model=model_param(lambda wc: TEACHER),
         decoding={**DECODING, "return_timestamps": config["pseudo_label"]["return_timestamps"]},

@@ -10,7 +10,7 @@ use rule pseudo_label_shard as transcribe_pool_shard with:
         manifest=pool_manifest,
         model=lambda wc: model_input(wc.model),
     output:
-        shard=LAYOUT.transcript_shard("{pool}", "{model}", "{shard}"),
+        shard=temp(LAYOUT.transcript_shard("{pool}", "{model}", "{shard}")),
     params:
         model=model_param(lambda wc: wc.model),
         decoding=DECODING,
@@ -112,7 +112,7 @@ rule score_sonar:
         gpu=GPU,
     priority: 8
     conda:
-        "../envs/sonar.yaml"
+        f"../envs/{settings.sonar_environment(config)}.yaml"  # SONAR's own only where its encoders run
     script:
         "../workflow/scripts/score_sonar.py"
 

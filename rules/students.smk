@@ -1,6 +1,8 @@
 # Students: initialised from teacher layers, distilled on each filter's subset of each pool.
 
 
+# The initialised student is kept (not temp()): a student added to a finished run would rebuild it, and Snakemake
+# would then retrain that architecture's finished students too (their input "updated by another job").
 rule init_student:
     input:
         model=model_input(TEACHER),

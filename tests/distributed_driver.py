@@ -1,5 +1,6 @@
 """Run inside each torchrun process by tests/test_distill_processes.py: the distillations of a spec in order,
-recording the micro-batches this process draws (micro-batch index -> example indices) for each run."""
+recording the micro-batches this process draws (micro-batch index -> example indices) for each run, then the
+process group destroyed as udistil.distill.worker does."""
 
 import json
 import os
@@ -8,7 +9,7 @@ from pathlib import Path
 
 from udistil.distill import batches
 from udistil.distill.launch import from_spec
-from udistil.distill.worker import worker_logging
+from udistil.distill.worker import end_process_group, worker_logging
 
 
 def main(spec_path: str) -> None:
@@ -27,6 +28,7 @@ def main(spec_path: str) -> None:
         drawn.clear()
         distill(**from_spec(run["kwargs"]))
         Path(f"{run['drawn']}.rank{os.environ['RANK']}.json").write_text(json.dumps(drawn))
+    end_process_group()  # as udistil.distill.worker ends
 
 
 if __name__ == "__main__":

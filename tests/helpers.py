@@ -56,3 +56,32 @@ def job_counts(output: str) -> dict[str, int]:
     """Rule -> jobs (and `total`) from the "Job stats" table Snakemake prints (a dry run's, or a run's)."""
     stats = output.split("Job stats:")[1]
     return {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+)\s+(\d+)$", stats, re.M)}
+
+
+def job_resources(output: str) -> list[tuple[str, dict[str, str]]]:
+    """(rule, resources) of every job a dry run lists, in its order."""
+    jobs = re.split(r"^(?:local)?rule (\w+):$", output, flags=re.M)[1:]
+    found = []
+    for rule, body in zip(jobs[::2], jobs[1::2], strict=True):
+        line = re.search(r"^\s+resources: (.*)$", body, re.M)
+        pairs = [kv.split("=", 1) for kv in line.group(1).split(", ")] if line else []
+        found.append((rule, dict(pairs)))
+    return found
+
+
+class HostReads:
+    """Counts the reads of one device number into Python (`float(t[i])`, `.item()`: aten.item or
+    aten._local_scalar_dense), each a host-device sync on a GPU; a whole tensor's `.tolist()` is not one."""
+
+    def __init__(self):
+        import torch
+        from torch.utils._python_dispatch import TorchDispatchMode
+
+        counter = self
+
+        class Mode(TorchDispatchMode):
+            def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+                counter.reads += func in (torch.ops.aten._local_scalar_dense.default, torch.ops.aten.item.default)
+                return func(*args, **(kwargs or {}))
+
+        self.reads, self.mode = 0, Mode()

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 import torch
 
-from tests.helpers import decode_options
+from tests.helpers import HostReads, decode_options
 from udistil.common.fileio import write_wav
 from udistil.corpora.manifest import Record, build_manifest
 from udistil.labels.decoding import Transcriber
@@ -75,6 +75,22 @@ def test_stats_on_the_fly_equal_stats_from_every_steps_logits(tiny_random_whispe
     n = len(calls) // 2
     assert not any(kw.get("output_logits") for kw in calls[:n]) and all(kw["output_logits"] for kw in calls[n:])
     assert not t.model.get_output_embeddings()._forward_hooks  # the hook goes with its generate call
+
+
+def test_a_batchs_token_statistics_reach_the_host_at_once(tiny_random_whisper, monkeypatch):
+    """Three numbers per clip come back with one transfer for the batch (on a GPU, three syncs per clip before;
+    the values are the tests' above)."""
+    t = cpu(tiny_random_whisper, decode_options(with_stats=True, max_new_tokens=5, batch_size=4))
+    counted, real = HostReads(), t.decoder.hypotheses
+
+    def hypotheses(*args, **kwargs):
+        with counted.mode:
+            return real(*args, **kwargs)
+
+    monkeypatch.setattr(t.decoder, "hypotheses", hypotheses)
+    monkeypatch.setattr(t.decoder, "on_the_fly", lambda: False)
+    hyps = t.transcribe(noise_clips(4, seed=5))
+    assert counted.reads == 0 and all(np.isfinite(h.conf) for h in hyps)
 
 
 def test_step_stats_follow_the_end_token(tiny_random_whisper):

@@ -93,6 +93,75 @@ def test_a_training_step_under_deterministic_algorithms_runs_no_nll_loss2d(tiny_
     assert torch.equal(losses["ce"], old_cross_entropy(logits.detach(), labels))
 
 
+@pytest.mark.filterwarnings("ignore:Seems like `optimizer.step\\(\\)` has been overridden")  # accelerate's patch
+@pytest.mark.parametrize("fused", [False, True])
+def test_a_step_the_grad_scaler_skips_does_not_advance_the_schedule(fused):
+    """fp16: an overflowing step is skipped by the grad scaler, and the learning-rate schedule must not advance.
+    accelerate's `step_was_skipped` sees the skip of a plain AdamW but not of a fused one (the GPU's), whose
+    kernel skips the update itself; the trainer reads the scaler's scale instead. A real scaler and AdamW, on the
+    CPU."""
+    from types import SimpleNamespace
+
+    from accelerate import Accelerator
+    from accelerate.optimizer import AcceleratedOptimizer
+    from transformers import get_scheduler
+
+    from udistil.distill.train import Trainer
+
+    Accelerator(cpu=True)  # accelerate's process state, as every run has it (the CPU runs' settings)
+    torch.manual_seed(0)
+    model = torch.nn.Linear(4, 2)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3, fused=fused)
+    scaler = torch.amp.GradScaler("cpu", init_scale=1024.0)
+    wrapped = AcceleratedOptimizer(optimizer, device_placement=False, scaler=scaler)
+    scheduler = get_scheduler("linear", optimizer, num_warmup_steps=0, num_training_steps=100)
+    trainer = Trainer(cfg=None, accelerator=SimpleNamespace(scaler=scaler), student=model, optimizer=wrapped,
+                      scheduler=scheduler, t_encoder=None, s_encoder=None, targets=None,
+                      data=SimpleNamespace(keys={}, paths=[]), shared=True, frozen=True)
+
+    def step(overflow: bool) -> bool:
+        """One scaled backward and optimiser step: whether the weights moved."""
+        scaler.scale(model(torch.ones(1, 4)).sum()).backward()
+        if overflow:
+            model.weight.grad[0, 0] = float("inf")
+        before = model.weight.detach().clone()
+        trainer.optimizer_step()
+        return not torch.equal(before, model.weight)
+
+    assert step(overflow=False) and scheduler.last_epoch == 1
+    assert not step(overflow=True) and scaler.get_scale() == 512.0  # skipped, the scale backed off
+    assert scheduler.last_epoch == 1  # the schedule stayed where it was
+    assert wrapped.step_was_skipped is not fused  # what accelerate alone would have said
+    assert step(overflow=False) and scheduler.last_epoch == 2
+    assert model.weight.grad is None or not model.weight.grad.any()  # gradients cleared after each step
+
+
+def test_features_stacked_for_a_gpu_are_pinned_after_stacking(monkeypatch):
+    """Workers hand over features pinned one batch at a time; the stack the encoder runs on is a new tensor, so it
+    is pinned itself before its copy to the GPU (which then does not hold up the host). On a CPU nothing is
+    pinned. The GPU is mocked: `to(cuda)` is recorded, not run."""
+    from udistil.models.encoder_cache import Encoder
+
+    calls = []
+    real_to = torch.Tensor.to
+
+    def to(self, *args, **kwargs):
+        if args and isinstance(args[0], torch.device) and args[0].type == "cuda":
+            calls.append(("to", args[1], kwargs.get("non_blocking")))
+            return self
+        return real_to(self, *args, **kwargs)
+
+    monkeypatch.setattr(torch.Tensor, "pin_memory", lambda self: calls.append(("pin", tuple(self.shape))) or self)
+    monkeypatch.setattr(torch.Tensor, "to", to)
+    audios = [np.zeros(10, np.float32) for _ in range(3)]
+    for device in ("cuda", "cpu"):
+        enc = Encoder(None, None, torch.device(device), torch.bfloat16)
+        enc.use_features(audios, torch.zeros(3, 80, 30))
+        got = enc.features(audios[1:])
+    assert calls == [("pin", (2, 80, 30)), ("to", torch.bfloat16, True)]  # the CPU encoder: neither
+    assert got.dtype == torch.bfloat16 and got.shape == (2, 80, 30)
+
+
 def test_batches_are_a_function_of_seed_and_step():
     a = [batch_indices(10, 4, m, seed=3) for m in range(6)]
     assert a == [batch_indices(10, 4, m, seed=3) for m in range(6)]

@@ -209,6 +209,50 @@ def test_dataloader_workers_and_deterministic_mode_leave_a_cpu_run_unchanged(tra
         assert all(torch.equal(got[k], ref[k]) for k in ref), name
 
 
+def test_a_trainable_encoders_features_are_computed_once_per_clip_and_step(training_setup, tiny_random_whisper,
+                                                                             tmp_path, monkeypatch):
+    """A trainable student encoder with no loader workers: each micro-batch's log-mel features are computed once,
+    for the teacher's encoder and the student's (twice before), and the run is the one whose features the
+    workers compute."""
+    from transformers import WhisperFeatureExtractor
+
+    tmp, _ = training_setup
+    featurised, real = [], WhisperFeatureExtractor.__call__
+
+    def counting(self, raw_speech, *args, **kwargs):
+        featurised.append(len(raw_speech))
+        return real(self, raw_speech, *args, **kwargs)
+
+    monkeypatch.setattr(WhisperFeatureExtractor, "__call__", counting)
+    clips = {}
+    for name, extra in {"here": {}, "workers": {"dataloader_workers": 1}}.items():
+        cfg = settings(tmp, processes=1, cache_dir=tmp_path, max_steps=2, freeze_encoder=False,
+                       cache={"mode": "off"}, **extra)
+        info = distill(**{**arguments(tmp, tiny_random_whisper, tmp_path / name, cfg), "validation": None,
+                          "validation_manifest": None})
+        assert not info["encoder_shared_and_frozen"]
+        clips[name], featurised[:] = sum(featurised), []
+    assert clips["here"] == 2 * 4  # 2 steps of 2 micro-batches of 2 clips, each featurised once
+    assert clips["workers"] == 0  # the workers featurise in their own processes
+    assert (tmp_path / "workers" / "loss.csv").read_text() == (tmp_path / "here" / "loss.csv").read_text()
+    got, ref = weights(tmp_path / "workers"), weights(tmp_path / "here")
+    assert all(torch.equal(got[k], ref[k]) for k in ref)
+
+
+def test_a_workers_process_group_is_destroyed_at_the_end(tmp_path):
+    """udistil.distill.worker ends by destroying its process group (the two-process test's driver ends the same
+    way, under gloo); without one up there is nothing to do."""
+    import torch.distributed as dist
+
+    from udistil.distill.worker import end_process_group
+
+    end_process_group()
+    dist.init_process_group("gloo", store=dist.FileStore(str(tmp_path / "store"), 1), rank=0, world_size=1)
+    assert dist.is_initialized()
+    end_process_group()
+    assert not dist.is_initialized()
+
+
 def test_slurm_profile_asks_for_a_gpu_per_distillation_process(tmp_path):
     import yaml
 

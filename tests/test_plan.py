@@ -173,6 +173,31 @@ def test_training_config_is_the_whole_train_config_mapping(smoke):
     assert settings.validation(filled_config()) is None  # no validation set: no validation
 
 
+@pytest.mark.parametrize(("device", "planner_has_gpu", "gpus"),
+                         [("cuda", False, 1), ("cuda", True, 1), ("cpu", True, 0), ("auto", True, 1),
+                          ("auto", False, 0)])
+def test_gpu_jobs_ask_for_a_gpu_where_the_planning_machine_decides(device, planner_has_gpu, gpus):
+    """`auto` is resolved when the run is planned: on a GPU workstation its model jobs ask for gpu=1, so the
+    profile's cap keeps them from piling onto one card; `cuda` asks whatever the planning machine has (a
+    cluster's login node has no GPU), `cpu` never. Availability is asked only under `auto`."""
+    asked = []
+
+    def available():
+        asked.append(True)
+        return planner_has_gpu
+
+    assert settings.gpus(filled_config(device=device), cuda_available=available) == gpus
+    assert asked == ([True] if device == "auto" else [])
+
+
+@pytest.mark.parametrize("has_gpu", [True, False])
+def test_auto_asks_torch_of_the_planning_machine_by_default(monkeypatch, has_gpu):
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: has_gpu)
+    assert settings.gpus(filled_config(device="auto")) == int(has_gpu)
+
+
 def test_minimal_config_plans_no_students_and_no_report():
     cfg = filled_config()
     lay = layout.Layout(layout.run_name(cfg, ["configs/minimal.yaml"]))

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.helpers import decode_options
+from tests.helpers import HostReads, decode_options
 from udistil.corpora.manifest import Record, build_manifest
 from udistil.corpora.tts import synthesize
 from udistil.labels.pseudo_label import transcribe_shard
@@ -82,7 +82,10 @@ def test_nnll_with_tiny_random_lm(tmp_path):
     folder = random_causal_lm({"random": "causal_lm", "seed": 1, "tokenizer": "whisper-base", "config": {}},
                               tmp_path / "lm")
     model, tok = load_causal_lm(str(folder), torch.device("cpu"))
-    scores = nnll_score(LABELS, model, tok, batch_size=2)
+    counted = HostReads()
+    with counted.mode:
+        scores = nnll_score(LABELS, model, tok, batch_size=2)
+    assert counted.reads == 0  # a batch's values reach the host at once (a sync per text on a GPU before)
     assert scores.loc[1, "score"] == math.inf and scores.loc[1, "reason"] == "empty pseudo-label"
     # batched with padding equals one text alone, and equals a direct computation
     alone = text_nll(["a dog ran far"], model, tok, batch_size=1)[0][0]

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from tests.helpers import job_counts
+from tests.helpers import job_counts, job_resources
 from udistil.results.power import power_report
 from udistil.results.recompute import recompute
 from udistil.results.summary import claim_verdicts
@@ -38,6 +38,29 @@ def test_default_dag_from_assets_to_matrix(tmp_path):
     assert counts["distill"] == n_students == 8 and counts["select_subset"] == 8
     assert counts["evaluate"] == n_models  # one job per model over every set and split
     assert counts["result_matrix"] == 1 and counts["filter_analysis"] == 1
+
+
+def test_clean_run_removes_one_runs_results_and_logs_only(tmp_path):
+    """`make clean-run RUN=smoke` removes results/smoke/ and logs/smoke/ and nothing else (other runs, the shared
+    models and cache); without RUN, or with a RUN that is no run name, it refuses. It never builds .venv."""
+    folders = ["results/smoke", "results/other", "logs/smoke", "logs/other", "resources/models/m", "results/cache"]
+    for folder in folders:
+        (tmp_path / folder).mkdir(parents=True)
+        (tmp_path / folder / "file").write_text("x")
+
+    def make(*args):
+        return subprocess.run(["make", "-f", str(ROOT / "Makefile"), "-C", str(tmp_path), "clean-run", *args],
+                              capture_output=True, text=True)
+
+    for refused, why in ((make(), "name the run"), (make("RUN="), "not a run name"),
+                         (make("RUN=../logs"), "not a run name")):
+        assert refused.returncode != 0 and why in refused.stderr, refused.stderr
+    assert all((tmp_path / f / "file").exists() for f in folders)
+    done = make("RUN=smoke")
+    assert done.returncode == 0, done.stderr
+    assert sorted(f for f in folders if (tmp_path / f).exists()) == sorted(set(folders) - {"results/smoke",
+                                                                                          "logs/smoke"})
+    assert not (tmp_path / ".venv").exists()  # no bootstrap
 
 
 def test_lint_is_clean():
@@ -156,8 +179,10 @@ def test_smoke_run_end_to_end_and_tables_regenerate_identically(tmp_path):
     assert not (released / ".snakemake_timestamp").samefile(marker)  # each folder keeps its own timestamp
     card_metrics_are_the_evaluations(run, proxy)
     datasets_are_the_selections(run, "pool")
+    # temp(): the shards (gathered) are gone
+    assert not [*run.glob("pseudo_labels/*/shard*"), *run.glob("transcripts/*/*/shard*")]
     rerun = snakemake("-n", "--cores", "2", "-d", str(tmp_path), "--configfile", str(SMOKE))
-    assert "Nothing to be done" in rerun.stdout + rerun.stderr  # a finished run stays finished
+    assert "Nothing to be done" in rerun.stdout + rerun.stderr  # a finished run stays finished, without them
     before = digest(sorted(tables.glob("*")) + sorted((run / "plots").glob("*.png")))
     snakemake("--cores", "2", "-d", str(tmp_path), "--configfile", str(SMOKE),
               "--forcerun", "result_matrix", "filter_analysis", "paper_comparison", "plots", "learning_curves",
@@ -246,6 +271,28 @@ def test_slurm_profile_maps_resources_for_the_paper_config(tmp_path):
     assert "gpu=8" in distill and "mem_mb=128000" in distill and "runtime=2880" in distill  # torchrun x 8
     manifest_job = out.split("rule manifest:")[1].split("\n\n")[0]
     assert "gpu=" not in manifest_job.split("resources:")[1].split("\n")[0]
+
+
+GPU_RULES = {"pseudo_label_shard", "transcribe_pool_shard", "distill", "evaluate", "score_nnll", "score_sonar",
+             "efficiency"}
+"""The rules whose jobs run a model on the config's device."""
+
+
+def test_gpu_config_plans_here_with_a_gpu_for_every_model_job(tmp_path):
+    """configs/gpu.yaml (hub models and corpora, device cuda) plans on this GPU-less machine; every job that runs a
+    model asks for gpu=1, so profiles/default's cap of one keeps them off each other; no other job asks."""
+    cfg = yaml.safe_load((ROOT / "configs" / "gpu.yaml").read_text())
+    out = snakemake("-n", "-d", str(tmp_path), "--configfile", str(ROOT / "configs" / "gpu.yaml")).stdout
+    jobs = job_resources(out)
+    counts = job_counts(out)
+    assert cfg["device"] == "cuda" and cfg["precision"] == "bf16" and not cfg["offline"]
+    assert {m["hub"] for m in cfg["models"].values()} >= {"openai/whisper-large-v3", "facebook/seamless-m4t-v2-large"}
+    assert counts["distill"] == 8 and counts["pseudo_label_shard"] == counts["transcribe_pool_shard"] == 4
+    assert counts["evaluate"] == 1 + 2 + 8 and counts["score_sonar"] == counts["score_nnll"] == 1
+    assert "convert_model" not in counts  # hub models: nothing to build
+    assert {r for r, _ in jobs} >= GPU_RULES
+    wrong = [(r, res.get("gpu")) for r, res in jobs if (res.get("gpu") == "1") != (r in GPU_RULES)]
+    assert not wrong, f"jobs whose gpu request is wrong: {wrong}"
 
 
 PAPER_STUDENTS = sorted(

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import subprocess
 import sys
 import tempfile
@@ -21,6 +20,7 @@ from typing import Any
 
 from udistil.common.determinism import CUBLAS_WORKSPACE
 from udistil.common.logs import set_threads
+from udistil.common.processes import python_env
 from udistil.distill.settings import TrainConfig, ValidationConfig
 
 log = logging.getLogger(__name__)
@@ -46,13 +46,11 @@ def launch_env(cfg: TrainConfig, threads: int) -> dict[str, str]:
     thread count is the worker's share, not only OpenMP's: torch's CPU kernels also run MKL's threads, and the
     job's MKL_NUM_THREADS (Snakemake's `threads`) in each worker oversubscribed the cores (two toy-paper workers
     on 2 cores: 4.8 s a step instead of 0.8)."""
-    env = dict(os.environ)
+    env = python_env()  # the workers import this udistil, installed in the job's environment or not
     if cfg.deterministic:
         env.setdefault("CUBLAS_WORKSPACE_CONFIG", CUBLAS_WORKSPACE)
     share = str(max(1, int(threads) // cfg.num_processes))
     env.update(dict.fromkeys(THREAD_VARIABLES, share))
-    env["PYTHONPATH"] = os.pathsep.join(p for p in [str(Path(__file__).resolve().parents[2]),
-                                                     env.get("PYTHONPATH", "")] if p)
     return env
 
 

@@ -13,7 +13,7 @@ import torch
 from accelerate import Accelerator, PartialState
 from transformers import WhisperForConditionalGeneration, get_scheduler
 
-from udistil.common.devices import pick_device
+from udistil.common.devices import check_precision, pick_device
 from udistil.distill.checkpoints import checkpoints, claim, inputs_key
 from udistil.distill.settings import TrainConfig, accumulation_steps, batch_split
 from udistil.distill.validation import Curve
@@ -27,6 +27,7 @@ def make_accelerator(cfg: TrainConfig) -> tuple[Any, torch.device, str, int]:
     """The Accelerator (one of `num_processes` under torchrun), the device kind, mixed precision and the
     micro-batches per optimiser step that keep the global batch."""
     device = pick_device(cfg.device)
+    check_precision(cfg.precision, device)
     # the main process alone decodes the validation set while the others wait: allow it hours, not NCCL's minutes
     processes = PartialState(cpu=device.type == "cpu", timeout=timedelta(hours=6)).num_processes
     accum = accumulation_steps(cfg, processes)

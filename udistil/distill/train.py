@@ -37,7 +37,7 @@ from udistil.distill.setup import load_student, load_teacher, make_accelerator, 
 from udistil.distill.teacher_targets import TeacherTargets, make_targets
 from udistil.distill.validation import Curve, Validator, load_best, save_best
 from udistil.models.assets import save_whisper
-from udistil.models.encoder_cache import Encoder, EncoderCache, make_cache
+from udistil.models.encoder_cache import Encoder, EncoderCache, featurize, make_cache
 
 log = logging.getLogger(__name__)
 LOSSES = ("loss", "ce", "kl")  # a step's history columns besides step and lr
@@ -94,12 +94,18 @@ class Trainer:
             raise RuntimeError(f"prefetched micro-batch {item['m']} where {m} was due")
         if "features" in item:
             self.keys.update(zip(item["idx"], item["keys"], strict=True))
-            for enc in {id(e): e for e in (self.t_encoder, self.s_encoder)}.values():
-                enc.use_features(item["audios"], item["features"])
+            self.share_features(item["audios"], item["features"])
+        elif not self.frozen:  # the trainable student featurises every clip: once, for the teacher too
+            self.share_features(item["audios"], featurize(self.s_encoder.fe, item["audios"]))
         device = self.accelerator.device
         tensors = (item["dec"], item["labels"], label_rows(item["labels"]))
         dec, labels, rows = (t.to(device, non_blocking=True) for t in tensors)
         return dec, labels, rows, item["lengths"], item["audios"], item["keys"]
+
+    def share_features(self, audios: list[np.ndarray], features: torch.Tensor) -> None:
+        """Hand a micro-batch's log-mel features to both encoders (each reads them where it runs on these clips)."""
+        for enc in {id(e): e for e in (self.t_encoder, self.s_encoder)}.values():
+            enc.use_features(audios, features)
 
     def student_logits(self, t_states: torch.Tensor, dec: torch.Tensor, audios: list[np.ndarray],
                        keys: list[str]) -> torch.Tensor:
@@ -123,11 +129,21 @@ class Trainer:
             if last:
                 if cfg.max_grad_norm:
                     acc.clip_grad_norm_(self.student.parameters(), cfg.max_grad_norm)
-                self.optimizer.step()
-                if not self.optimizer.step_was_skipped:
-                    self.scheduler.step()  # once per optimiser step, whatever the number of processes
-                self.optimizer.zero_grad()
+                self.optimizer_step()
         return losses
+
+    def optimizer_step(self) -> None:
+        """The optimiser's update, then the learning-rate schedule's step (once per optimiser step, whatever the
+        number of processes) unless fp16's grad scaler skipped the update for an overflow. accelerate's
+        `step_was_skipped` misses that with a fused AdamW, whose kernel skips the update itself; the scaler's
+        scale, lowered only on an overflow, does not."""
+        scaler = self.accelerator.scaler
+        scale = scaler.get_scale() if scaler is not None else None
+        self.optimizer.step()
+        overflow = scaler is not None and scaler.get_scale() < scale
+        if not (self.optimizer.step_was_skipped or overflow):
+            self.scheduler.step()
+        self.optimizer.zero_grad()
 
     def step(self, step: int) -> dict[str, float]:
         """Optimiser step `step` (0-based): its history row (1-based step, mean losses over the global batch,

@@ -20,12 +20,22 @@ from udistil.distill.train import distill
 
 
 def run_spec(path: str | Path) -> dict[str, Any]:
-    """This process's part of the launched distillation; the main process writes its result beside the spec."""
+    """This process's part of the launched distillation; the main process writes its result beside the spec. The
+    process group is destroyed once the run is done (NCCL warns of, and may hang on, a group left to exit)."""
     job = json.loads(Path(path).read_text())
     run = distill(**from_spec(job["kwargs"]))
     if PartialState().is_main_process and job.get("result"):
         Path(job["result"]).write_text(json.dumps(run))
+    end_process_group()
     return run
+
+
+def end_process_group() -> None:
+    """Destroy this process's default process group, where one is up (torchrun's workers; nothing otherwise)."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
 
 
 def worker_logging() -> None:

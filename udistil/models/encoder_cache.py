@@ -49,6 +49,14 @@ def featurize(feature_extractor: Any, audios: Sequence[np.ndarray]) -> torch.Ten
     return out["input_features" if "input_features" in out else next(iter(out))]
 
 
+def to_device(tensor: torch.Tensor, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
+    """`tensor` on `device` in `dtype`; to a GPU through page-locked memory, so that the copy does not hold up the
+    host (a stack of features that workers pinned one batch at a time is a new tensor, in pageable memory)."""
+    if device.type == "cuda":
+        tensor = tensor.pin_memory()
+    return tensor.to(device, dtype, non_blocking=True)
+
+
 class Encoder:
     """A Whisper encoder with its feature extractor: 16 kHz clips to states, read from a cache where on.
 
@@ -69,7 +77,7 @@ class Encoder:
 
     def features(self, audios: Sequence[np.ndarray]) -> torch.Tensor:
         if audios and all(id(a) in self.ready for a in audios):
-            return torch.stack([self.ready[id(a)] for a in audios]).to(self.device, self.dtype)
+            return to_device(torch.stack([self.ready[id(a)] for a in audios]), self.device, self.dtype)
         return featurize(self.fe, audios).to(self.device, self.dtype)
 
     @torch.no_grad()  # not inference_mode: distillation feeds these states into autograd

@@ -3,6 +3,7 @@ the longest clip a manifest keeps, and distillation's training and validation se
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict
 from typing import Any
 
@@ -19,8 +20,25 @@ def decoding(config: Config) -> dict[str, Any]:
     return {**config["decoding"], "language": config["language"], "task": config["task"]}
 
 
-def gpus(config: Config) -> int:
-    return 1 if config["device"] == "cuda" else 0
+def gpus(config: Config, cuda_available: Callable[[], bool] | None = None) -> int:
+    """The GPUs a model job asks the scheduler for: 1 with `device: cuda`; with `auto`, 1 when the machine that
+    plans the run has a GPU (`cuda_available`, default torch's answer, asked only then), so that Snakemake's `gpu`
+    resource keeps jobs from piling onto the card; 0 otherwise. A cluster's login node usually has no GPU: a
+    cluster config says `cuda` (docs/scaling.md)."""
+    if config["device"] != "auto":
+        return 1 if config["device"] == "cuda" else 0
+    if cuda_available is None:
+        import torch  # loaded by planning already (udistil.models.specs); asked only under `auto`
+
+        cuda_available = torch.cuda.is_available
+    return 1 if cuda_available() else 0
+
+
+def sonar_environment(config: Config) -> str:
+    """The conda environment (envs/<name>.yaml) of the sonar score's job: SONAR's own where its encoders run
+    (`scores.sonar.backend: sonar`), else the main one (the text-embedding stand-in runs on transformers)."""
+    sonar = config["scores"].get("sonar")
+    return "sonar" if sonar and sonar["backend"] == "sonar" else "udistil"
 
 
 def selection_rule(config: Config, name: str) -> dict[str, Any]:

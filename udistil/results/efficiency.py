@@ -22,6 +22,7 @@ from tqdm import tqdm
 from udistil.common.clips import Clips
 from udistil.labels.decoding import DecodeOptions, Transcriber
 from udistil.common.fileio import write_text
+from udistil.common.processes import python_env
 from udistil.corpora.manifest import read_manifest
 from udistil.plan.grid import parse_student_name
 from udistil.results.table_io import to_markdown, write_csv
@@ -63,7 +64,8 @@ def measure(location: str, paths: list[str], options: DecodeOptions, *, threads:
     """Measure one model in a fresh Python process (its peak memory is its own)."""
     job = json.dumps({"location": location, "paths": paths, "options": asdict(options), "threads": threads,
                       "device": device, "precision": precision})
-    proc = subprocess.run([sys.executable, "-m", "udistil.results.efficiency"], input=job, capture_output=True, text=True)
+    proc = subprocess.run([sys.executable, "-m", "udistil.results.efficiency"], input=job, capture_output=True,
+                          text=True, env=python_env())  # this udistil, installed in the job's environment or not
     if proc.returncode != 0:
         raise RuntimeError(f"efficiency measurement of {location} failed:\n{proc.stderr[-3000:]}")
     return json.loads(proc.stdout.strip().splitlines()[-1])

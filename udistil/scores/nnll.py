@@ -45,8 +45,8 @@ def text_nll(texts: list[str], model, tok, *, batch_size: int) -> list[tuple[flo
         nll = torch.nn.functional.cross_entropy(logits.transpose(1, 2), ids[:, 1:], reduction="none")
         valid = mask[:, 1:].float()
         per_text = (nll * valid).sum(1) / valid.sum(1).clamp(min=1)
-        for j, i in enumerate(idx):
-            out[i] = (float(per_text[j]), len(encoded[i]))
+        for i, value in zip(idx, per_text.tolist(), strict=True):  # one transfer for the batch
+            out[i] = (value, len(encoded[i]))
     return out
 
 

@@ -133,8 +133,10 @@ class GenerativeDecoder(Decoder):
         if self.options.with_stats:
             eos, pad = self.end_tokens()
             means = stats.means(eos=eos, pad=pad) if stats is not None else stats_from_logits(out, eos=eos, pad=pad)
-            for i, h in enumerate(hyps):
-                h.mean_logprob, h.conf, h.entropy = (float(means[k][i]) for k in ("mean_logprob", "conf", "entropy"))
+            columns = ("mean_logprob", "conf", "entropy")  # one transfer for the batch, not one per number
+            rows = torch.stack([means[k] for k in columns], dim=1).cpu().tolist()
+            for h, (mean_logprob, conf, entropy) in zip(hyps, rows, strict=True):
+                h.mean_logprob, h.conf, h.entropy = mean_logprob, conf, entropy
         return hyps
 
     def end_tokens(self) -> tuple[int, int]:
