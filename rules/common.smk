@@ -4,7 +4,7 @@ import sys
 from pathlib import Path
 
 from udistil.corpora import POOL_SPLIT
-from udistil.plan import grid, hub, settings, targets
+from udistil.plan import grid, hub, rows, settings, targets
 from udistil.plan.layout import Layout, run_name
 from udistil.config.validate import ConfigError, validate
 from udistil.evaluate.evaluation import evaluation_decoding
@@ -41,8 +41,8 @@ SONAR_STAND_IN = "sonar" in STAND_INS
 STUDENT_NAMES = grid.student_names(config)
 STUDENT = grid.student_name("{arch}", "{pool}", "{filter}", "{seed}")  # the students' wildcard pattern
 EVAL_METRICS = targets.eval_files(config, LAYOUT, "json")
-MATRIX_ROWS = [vars(r) for r in grid.config_matrix_rows(config)]
-SEED_ROWS = [vars(r) for r in grid.seed_rows(grid.config_matrix_rows(config))]
+MATRIX_ROWS = [vars(r) for r in rows.config_matrix_rows(config)]
+SEED_ROWS = [vars(r) for r in rows.seed_rows(rows.config_matrix_rows(config))]
 HUB_REPOS = hub.hub_repos(config)  # what `snakemake fetch` downloads (rules/fetch.smk)
 SONAR_ENCODERS = hub.sonar_encoders(config)
 # offline: true with hub repos missing from the cache: a warning now (a dry run plans on), a config error when a

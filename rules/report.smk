@@ -83,7 +83,7 @@ rule paper_comparison:
         splits=EVAL["splits"],
         resamples=config["uncertainty"]["resamples"],
         seed=config["seed"],
-        cells=grid.row_cells(grid.config_matrix_rows(config)),
+        cells=rows.row_cells(rows.config_matrix_rows(config)),
         resample=EVAL["resample"],
         confidence=config["uncertainty"]["confidence"],
         description=config["description"],

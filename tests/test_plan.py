@@ -10,6 +10,7 @@ import yaml
 from tests.helpers import filled_config
 from udistil.config.validate import ConfigError, filled, load_schema, schema_text, validate
 from udistil.plan import grid, layout, settings, targets
+from udistil.plan import rows as plan_rows
 from udistil.results.paper import claims_markdown
 from udistil.results.summary import claim_verdicts, run_summary
 from udistil.scores import SCORES, ScoreInfo
@@ -86,7 +87,7 @@ def test_student_grid_names_and_evaluated_models_of_the_paper(paper):
     assert len(grid.eval_models(paper)) == 1 + 7 + 22
     assert grid.pool_scores(paper, "masc500k") == ["proxy", "sonar", "wer"]
     assert grid.efficiency_students(paper) == ["student-16-16-masc100k-none-s42", "student-32-16-masc100k-none-s42"]
-    rows = grid.config_matrix_rows(paper)
+    rows = plan_rows.config_matrix_rows(paper)
     assert [r.model for r in rows[8:10]] == ["student-16-16-masc100k-none", "student-16-16-masc100k-supervised"]
     assert rows[8].runs == ("student-16-16-masc100k-none-s42",)  # a cell of one seed
 
@@ -124,17 +125,17 @@ def test_each_students_training_seed_is_its_own(smoke):
 def test_matrix_cells_average_their_seeds_students(smoke):
     cfg = copy.deepcopy(smoke)
     cfg["students"]["seeds"] = [5, 11]
-    rows = grid.config_matrix_rows(cfg)
-    cells = grid.row_cells(rows)
+    rows = plan_rows.config_matrix_rows(cfg)
+    cells = plan_rows.row_cells(rows)
     students = [r for r in rows if r.runs]
     assert len(cells) == len(students) == len(grid.student_names(cfg)) // 2
     assert all(runs == [f"{cell}-s5", f"{cell}-s11"] for cell, runs in cells.items())
-    per_seed = grid.seed_rows(rows)
+    per_seed = plan_rows.seed_rows(rows)
     assert sorted(r.model for r in per_seed if r.arch) == sorted(grid.student_names(cfg))
     assert [r.model for r in per_seed if r.arch][:2] == list(cells[students[0].model])  # a cell's seeds together
     assert [r.model for r in per_seed if not r.arch] == [r.model for r in rows if not r.arch]  # teacher, zero-shot
     as_params = [{**vars(r), "runs": list(r.runs)} for r in rows]  # what a script gets back from Snakemake
-    assert [grid.row_from_params(p) for p in as_params] == rows
+    assert [plan_rows.row_from_params(p) for p in as_params] == rows
 
 
 def test_filter_scores_and_selection_rules_follow_the_registry(smoke):
@@ -204,7 +205,7 @@ def test_minimal_config_plans_no_students_and_no_report():
     out = targets.final_outputs(cfg, lay)
     assert grid.student_names(cfg) == [] and "results/minimal/report.html" not in out
     assert "results/minimal/subsets/pool/supervised.json" in out and "results/minimal/config.yaml" in out
-    assert [r.model for r in grid.config_matrix_rows(cfg)] == ["tiny-teacher"]
+    assert [r.model for r in plan_rows.config_matrix_rows(cfg)] == ["tiny-teacher"]
 
 
 def test_the_schema_file_lists_the_registries_names():
@@ -253,7 +254,7 @@ def test_a_filter_added_to_the_registry_alone_is_validated_planned_and_selected(
     assert lay.subset("pool", short_filter, "json") in targets.final_outputs(cfg, lay)
     assert settings.selection_rule(cfg, short_filter) == {"mode": "match_supervised", "value": None, "strict": False}
     cfg["students"]["architectures"] = ["2-1"]
-    assert [r.filter for r in grid.config_matrix_rows(cfg)][1:] == ["none", "supervised", short_filter]
+    assert [r.filter for r in plan_rows.config_matrix_rows(cfg)][1:] == ["none", "supervised", short_filter]
     cfg["selection"]["per_filter"] = {short_filter: {"mode": "fraction", "value": 0.5}}
     validate(cfg)  # per_filter accepts the registered name
 
@@ -283,7 +284,7 @@ def test_a_filter_that_needs_labels_is_refused_on_an_unlabelled_pool(tmp_path):
 
 
 def test_matrix_rows_and_paper_rows_read_the_groups():
-    rows = grid.matrix_rows("t", [], ["6-3"], ["p"], ["proxy", "combined", "none", "supervised"])
+    rows = plan_rows.matrix_rows("t", [], ["6-3"], ["p"], ["proxy", "combined", "none", "supervised"])
     assert [(r.filter, r.group) for r in rows[1:]] == [("none", "no-filter"), ("supervised", "supervised"),
                                                          ("proxy", "label-free"), ("combined", "label-free")]
     assert filters.paper_row("no-filter", "32-16", "", "none") == "NoFilter DW-32-16"

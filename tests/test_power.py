@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from udistil.plan.grid import matrix_rows, row_cells
+from udistil.plan.rows import matrix_rows, row_cells
 from udistil.results.intervals import Bootstrap, Resampling, interval, seed_draws
 from udistil.results.paper import PAPER_DIR, run_comparison
 from udistil.results.power import design, needed, variance_split

@@ -3,7 +3,7 @@ import json
 import pandas as pd
 import pytest
 
-from udistil.plan.grid import matrix_rows, seed_rows
+from udistil.plan.rows import matrix_rows, seed_rows
 from udistil.results.intervals import Resampling
 from udistil.results.paper import claims, claims_markdown, paper_row_name, side_by_side
 from udistil.results.tables import MatrixFiles, MatrixSpec, build_matrix_outputs

@@ -8,7 +8,6 @@ from typing import Any
 from udistil.corpora import POOL_SPLIT
 from udistil.plan.grid import (
     category_sets,
-    config_matrix_rows,
     eval_models,
     eval_pairs,
     filter_analysis,
@@ -21,6 +20,7 @@ from udistil.plan.grid import (
     synthetic_pools,
 )
 from udistil.plan.layout import Layout
+from udistil.plan.rows import config_matrix_rows
 
 Config = dict[str, Any]  # a filled (validated) config
 

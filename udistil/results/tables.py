@@ -12,7 +12,7 @@ from udistil.results.comparisons import comparisons, comparisons_markdown, filte
 from udistil.common.fileio import write_text
 from udistil.results.intervals import Bootstrap, Resampling, interval
 from udistil.results.paper import preface
-from udistil.plan.grid import Row, row_cells, seed_rows
+from udistil.plan.rows import Row, row_cells, seed_rows
 from udistil.scores import display_name
 from udistil.distill.stopping import Curve
 from udistil.results.utterance_errors import write_error_table

@@ -19,7 +19,8 @@ import pandas as pd
 import yaml
 
 from udistil.common.fileio import write_parquet
-from udistil.plan.grid import Row, benchmark_sets, parse_student_name
+from udistil.plan.grid import benchmark_sets, parse_student_name
+from udistil.plan.rows import Row
 from udistil.plan.layout import Layout
 from udistil.results.intervals import GROUP, Bootstrap
 

@@ -1,5 +1,5 @@
 from udistil.common.logs import snakemake_job
-from udistil.plan.grid import row_from_params
+from udistil.plan.rows import row_from_params
 from udistil.results.intervals import Resampling
 from udistil.results.tables import MatrixFiles, MatrixSpec, build_matrix_outputs
 
