@@ -103,7 +103,8 @@ def test_toy_paper_run_end_to_end(tmp_path):
     run = tmp_path / "run"
     dry = job_counts(snakemake("-n", "-d", run, "--configfile", config).stdout)
     assert dry == job_counts(snakemake("-n", "-d", tmp_path / "paper", "--configfile", PAPER).stdout)
-    assert dry["total"] == 156 and dry["distill"] == 22 and dry["evaluate"] == 30
+    assert dry["total"] == 169 and dry["distill"] == 22 and dry["evaluate"] == 30
+    assert dry["export_pool"] == 2 and dry["export_subset"] == 11  # each pool and each filter's subset as a dataset
     snakemake("--cores", "2", "-d", run, "--configfile", config)
     results = run / "results" / toy["run"]
     check_matrix(results, toy)
