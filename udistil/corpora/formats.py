@@ -105,6 +105,11 @@ def format_error(fmt: str, path: str | Path) -> str | None:
     return None
 
 
+def table_delimiter(path: Path) -> str:
+    """A transcript table's field separator, by its name: tab for .tsv and .tab, else comma."""
+    return "\t" if path.suffix.lower() in (".tsv", ".tab") else ","
+
+
 def table_columns(path: Path) -> list[str]:
     """The header of a TSV/CSV table, or the keys of a JSONL file's first row."""
     with open(path, newline="", encoding="utf-8") as fh:
@@ -115,8 +120,7 @@ def table_columns(path: Path) -> list[str]:
             except json.JSONDecodeError as exc:
                 raise ManifestError(f"{path}: not JSON lines ({exc})") from exc
             return list(row) if isinstance(row, dict) else []
-        delimiter = "\t" if path.suffix.lower() in (".tsv", ".tab") else ","
-        return next(csv.reader(fh, delimiter=delimiter), [])
+        return next(csv.reader(fh, delimiter=table_delimiter(path)), [])
 
 
 def text_column_of(columns: list[str], text_column: str | None, where: str | Path) -> str | None:

@@ -16,6 +16,7 @@ from udistil.corpora.formats import (
     metadata_file,
     sidecar_name,
     split_format,
+    table_delimiter,
     text_column_of,
 )
 from udistil.corpora.kaldi import kaldi_records
@@ -77,8 +78,7 @@ def table_records(table: str | Path, id_column: str = "id", path_column: str = "
     table = Path(table)
     if not table.is_file():
         raise ManifestError(f"transcript table not found: {table}")
-    sep = "\t" if table.suffix.lower() in (".tsv", ".tab") else ","
-    df = pd.read_csv(table, sep=sep, dtype=str, keep_default_na=False)
+    df = pd.read_csv(table, sep=table_delimiter(table), dtype=str, keep_default_na=False)
     required = [id_column, path_column]
     missing = [c for c in required if c not in df.columns]
     if missing:
