@@ -191,8 +191,9 @@ def main(argv: list[str]) -> None:
     if args.missing:
         print("\n".join(missing_descriptions(schema)))
     elif args.out:  # the schema's registry lines too, which the reference shows
-        if schema_text(SCHEMA.read_text()) != SCHEMA.read_text():
-            write_text(schema_text(SCHEMA.read_text()), SCHEMA)
+        text = SCHEMA.read_text()
+        if schema_text(text) != text:
+            write_text(schema_text(text), SCHEMA)
         write_text(render(schema), args.out)
     else:
         sys.stdout.write(render(schema))
