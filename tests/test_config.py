@@ -7,7 +7,8 @@ import yaml
 from udistil.config.validate import ConfigError, validate
 
 ROOT = Path(__file__).resolve().parent.parent
-CONFIGS = [ROOT / "config.yaml", *sorted((ROOT / "configs").glob("*.yaml"))]
+CONFIGS = [ROOT / "config.yaml", *sorted((ROOT / "configs").glob("*.yaml")),
+           *sorted((ROOT / "benchmarks").glob("*.yaml"))]  # the measurements' configs too
 
 
 @pytest.fixture
