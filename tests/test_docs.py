@@ -15,13 +15,35 @@ def test_readme_is_read_in_ten_minutes():
 
 def test_readme_quotes_the_evidence_claims_and_matrix_verbatim():
     readme = (ROOT / "README.md").read_text().splitlines()
-    evidence = ROOT / "docs" / "evidence"
+    evidence = ROOT / "docs" / "evidence" / "tables"
     claims, matrix = (evidence / "paper_claims.md").read_text(), (evidence / "result_matrix.md").read_text()
     quoted_claims = [line for line in readme if re.match(r"- \*\*(holds|does not hold|not resolved)", line)]
     quoted_rows = [line for line in readme if re.match(r"\| (whisper-|student-)", line)]
     assert quoted_claims and quoted_rows
     assert [line for line in quoted_claims if line not in claims.splitlines()] == []
     assert [line for line in quoted_rows if line not in matrix.splitlines()] == []
+
+
+def test_evidence_snapshot_recomputes_its_claims_interval_and_reads_as_a_run():
+    """docs/evidence holds the run's config, per-utterance error table, comparisons.csv and benchmark files: the
+    command docs/evidence.md documents recomputes the headline claim's interval from them as paper_claims.md prints
+    it, and comparisons.csv's stored interval to the last digit; the power tool reads the snapshot as a run."""
+    from udistil.results.power import main as power
+    from udistil.results.recompute import main as recompute
+
+    snapshot = ROOT / "docs" / "evidence"
+    claims = (snapshot / "tables" / "paper_claims.md").read_text()
+    head = re.search(r"^- \*\*[^*]+\*\*: the best label-free filter beats no filtering .*?test: (\S+) minus none: "
+                     r"difference (\S+) \[(\S+), (\S+)\] \((\S+)% interval", claims, re.M)
+    resamples = re.search(r"; (\d+) resamples", claims).group(1)
+    level = re.search(r"Holm level (\S+)%", power([str(snapshot)])).group(1)
+    student = f"student-6-5-pool-{head.group(1).rstrip('*')}"
+    out = recompute([str(snapshot), student, "student-6-5-pool-none", "--confidence", str(float(level) / 100),
+                     "--resamples", resamples]).splitlines()
+    numbers = re.search(r"difference (\S+) \[(\S+), (\S+)\]", out[0]).groups()
+    assert [f"{float(x):+.2f}" for x in numbers] == list(head.groups()[1:4])
+    default = recompute([str(snapshot), student, "student-6-5-pool-none"]).splitlines()
+    assert default[0].split("difference ")[1].split(" (")[0] == default[1].split("difference ")[1]
 
 
 @pytest.mark.parametrize("doc", DOCS, ids=lambda p: p.name)

@@ -295,6 +295,26 @@ def test_gpu_config_plans_here_with_a_gpu_for_every_model_job(tmp_path):
     assert not wrong, f"jobs whose gpu request is wrong: {wrong}"
 
 
+def test_evidence_gpu_config_plans_the_evidence_design_at_its_power_size(tmp_path):
+    """configs/evidence-gpu.yaml is the evidence run's design (its packaged models and training) with the seeds and
+    test clips the power tool asked for, and LibriSpeech from the hub as its recorded speech: it plans here, trains
+    every filter with every seed, and every model job asks for a GPU."""
+    cfg = yaml.safe_load((ROOT / "configs" / "evidence-gpu.yaml").read_text())
+    cpu = yaml.safe_load((ROOT / "configs" / "evidence.yaml").read_text())
+    out = snakemake("-n", "-d", str(tmp_path), "--configfile", str(ROOT / "configs" / "evidence-gpu.yaml")).stdout
+    counts = job_counts(out)
+    assert cfg["device"] == "cuda" and not cfg["offline"] and cfg["filters"] == cpu["filters"]
+    assert cfg["models"] == cpu["models"] and cfg["corpora"]["real"]["type"] == "hf"
+    assert all(cfg["corpora"][c]["splits"]["test"] > cpu["corpora"][c]["splits"]["test"] for c in ("clean", "noisy"))
+    assert cfg["students"]["training"] == cpu["students"]["training"]  # the variance the tool measured transfers
+    seeds = len(cfg["students"]["seeds"])
+    assert seeds > len(cpu["students"]["seeds"])
+    assert counts["distill"] == len(cfg["filters"]) * seeds
+    assert counts["evaluate"] == 1 + len(cfg["evaluation"]["zero_shot"]) + len(cfg["filters"]) * seeds
+    wrong = [(r, res.get("gpu")) for r, res in job_resources(out) if (res.get("gpu") == "1") != (r in GPU_RULES)]
+    assert not wrong, f"jobs whose gpu request is wrong: {wrong}"
+
+
 PAPER_STUDENTS = sorted(
     [f"student-{a}-masc100k-{f}-s42" for a in ("16-16", "32-16")
      for f in ("none", "supervised", "proxy", "sonar", "conf", "entropy", "nnll", "pesq")]
