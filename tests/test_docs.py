@@ -30,6 +30,9 @@ def test_evidence_snapshot_recomputes_its_claims_interval_and_reads_as_a_run():
     it, and comparisons.csv's stored interval to the last digit; the power tool reads the snapshot as a run."""
     from udistil.results.power import main as power
     from udistil.results.recompute import main as recompute
+    from udistil.results.recompute import recompute as recompute_interval
+    from udistil.results.recompute import stored
+    from udistil.results.utterance_errors import Run
 
     snapshot = ROOT / "docs" / "evidence"
     claims = (snapshot / "tables" / "paper_claims.md").read_text()
@@ -42,8 +45,9 @@ def test_evidence_snapshot_recomputes_its_claims_interval_and_reads_as_a_run():
                      "--resamples", resamples]).splitlines()
     numbers = re.search(r"difference (\S+) \[(\S+), (\S+)\]", out[0]).groups()
     assert [f"{float(x):+.2f}" for x in numbers] == list(head.groups()[1:4])
-    default = recompute([str(snapshot), student, "student-6-5-pool-none"]).splitlines()
-    assert default[0].split("difference ")[1].split(" (")[0] == default[1].split("difference ")[1]
+    run = Run.read(snapshot)  # at the run's own settings: comparisons.csv's interval, to the last digit
+    r = recompute_interval(run, student, "student-6-5-pool-none")
+    assert (r["difference"], r["lo"], r["hi"]) == stored(run, student, "student-6-5-pool-none")
 
 
 @pytest.mark.parametrize("doc", DOCS, ids=lambda p: p.name)
